@@ -1,0 +1,25 @@
+# Every target installs what it needs (scripts/setup.sh is idempotent).
+SHELL := /bin/bash
+PY := .venv/bin/python
+export QT_QPA_PLATFORM := offscreen
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup test lint demo bench package clean
+
+.venv/.installed: requirements.txt scripts/setup.sh
+	bash scripts/setup.sh
+
+setup: .venv/.installed
+
+lint: setup
+	$(PY) -m ruff check .
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+demo: setup
+	@echo "make demo: the bundled demo arrives with issue 7; nothing to run yet." >&2; exit 2
+
+clean:
+	rm -rf .venv .pytest_cache .ruff_cache build dist

@@ -1,0 +1,17 @@
+"""Errors the engine raises; their messages are shown to users as they are."""
+
+
+class BDGFError(Exception):
+    """A problem with the user's input or environment, worded for the user."""
+
+
+class ModelPackageError(BDGFError):
+    """A model package that cannot be read or does not validate."""
+
+
+class InputMismatchError(BDGFError):
+    """Input layers that do not match what the model card expects."""
+
+
+class Cancelled(Exception):
+    """The user cancelled the run."""
