@@ -1,0 +1,1 @@
+"""QGIS-side code: Processing provider, algorithms, dock panel."""
