@@ -21,5 +21,8 @@ test: setup
 demo: setup
 	@echo "make demo: the bundled demo arrives with issue 7; nothing to run yet." >&2; exit 2
 
+package:
+	$(PY) scripts/package.py --out-dir dist
+
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache build dist

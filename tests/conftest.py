@@ -23,3 +23,23 @@ def bdgf_plugin(qgis_app, qgis_iface, qgis_processing, qgis_base):
 
 
 # ---- scene fixtures (tests/fixtures.py) below ----
+# Owned by the data engineer: only fixtures in this block.
+
+
+@pytest.fixture(scope="session")
+def fixture_scene(tmp_path_factory):
+    """Small aligned scene (48 x 64 px, 24 HSI bands, SAR, DSM, labels): dict of paths."""
+    from tests.fixtures import write_fixture_scene
+
+    return write_fixture_scene(tmp_path_factory.mktemp("scene_aligned"), "aligned")
+
+
+@pytest.fixture(scope="session")
+def fixture_scene_mixed(tmp_path_factory):
+    """Same scene with SAR (3 m, EPSG:3857) and DSM (1 m, cropped) on their own grids."""
+    from tests.fixtures import write_fixture_scene
+
+    return write_fixture_scene(tmp_path_factory.mktemp("scene_mixed"), "mixed")
+
+
+# ---- end of scene fixtures ----

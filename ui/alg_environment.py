@@ -1,20 +1,16 @@
 """bdgf:environment — reports what QGIS's Python can run (diagnostics for bug reports)."""
 import json
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingOutputString
-from qgis.PyQt.QtCore import QCoreApplication
+from qgis.core import QgsProcessingOutputString
 
 from ..engine.diagnostics import environment_report, install_hint
+from .common import BDGFAlgorithm
 
 
-class EnvironmentAlgorithm(QgsProcessingAlgorithm):
+class EnvironmentAlgorithm(BDGFAlgorithm):
+    ID = "environment"
+    GROUP_ID = "tools"
     REPORT = "REPORT"
-
-    def tr(self, text):
-        return QCoreApplication.translate("BDGF", text)
-
-    def name(self):
-        return "environment"
 
     def displayName(self):  # noqa: N802 (QGIS API name)
         return self.tr("Check environment")
@@ -24,9 +20,6 @@ class EnvironmentAlgorithm(QgsProcessingAlgorithm):
             "Lists the Python packages the BDGF engine needs (numpy, onnxruntime; torch optional), "
             "their versions and the devices they can use, and the command that installs what is missing."
         )
-
-    def createInstance(self):  # noqa: N802 (QGIS API name)
-        return EnvironmentAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.addOutput(QgsProcessingOutputString(self.REPORT, self.tr("Environment report (JSON)")))

@@ -4,9 +4,15 @@ import os
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from .. import engine
+from .alg_accuracy import AccuracyAlgorithm
+from .alg_classify import ClassifyAlgorithm
 from .alg_environment import EnvironmentAlgorithm
+from .alg_modelinfo import ModelInfoAlgorithm
+from .common import tr
 
 ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icon.svg")
+ALGORITHMS = (ClassifyAlgorithm, AccuracyAlgorithm, ModelInfoAlgorithm, EnvironmentAlgorithm)
 
 
 class BDGFProvider(QgsProcessingProvider):
@@ -14,11 +20,17 @@ class BDGFProvider(QgsProcessingProvider):
         return "bdgf"
 
     def name(self):
-        return "BDGF land cover"
+        return tr("BDGF land cover")
+
+    def longName(self):  # noqa: N802 (QGIS API name)
+        return tr("BDGF land cover {}").format(engine.__version__)
+
+    def versionInfo(self):  # noqa: N802 (QGIS API name)
+        return engine.__version__
 
     def icon(self):
         return QIcon(ICON)
 
     def loadAlgorithms(self):  # noqa: N802 (QGIS API name)
-        for algorithm in (EnvironmentAlgorithm(),):
-            self.addAlgorithm(algorithm)
+        for algorithm in ALGORITHMS:
+            self.addAlgorithm(algorithm())

@@ -1,0 +1,213 @@
+"""Inference backends with one interface: ONNX Runtime (default) and PyTorch eager.
+
+    features(x_tile, noise) -> feats      x_tile (1, C, H, W), noise (K, C, H, W) -> (1, F, H, W)
+    classify(x_patches, d_patches) -> probs   (B, C, P, P), (B, F, P, P) -> (B, n_classes)
+
+All arrays are float32 numpy. torch / onnxruntime are imported inside functions only.
+
+Device policy: "auto" uses CUDA when it is really obtained, otherwise the CPU (with a log line);
+"cuda" fails with BDGFError when CUDA cannot be used; "cpu" never tries CUDA.
+The device actually used is read back after creation (session.get_providers() for ONNX Runtime),
+never guessed from what is installed.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .errors import BDGFError
+from .package import ModelPackage
+from .progress import Progress, SilentProgress
+
+DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("onnx", "torch")
+_CUDA_EP = "CUDAExecutionProvider"
+_CPU_EP = "CPUExecutionProvider"
+
+
+def cpu_threads() -> int:
+    """CPU cores this process may run on (affinity-aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _check_device(device: str) -> str:
+    if device not in DEVICES:
+        raise BDGFError(f"Unknown device {device!r}; expected one of {', '.join(DEVICES)}.")
+    return device
+
+
+def _missing_package(name: str, exc: Exception) -> BDGFError:
+    from .diagnostics import install_hint
+
+    return BDGFError(f"The {name} package is needed for this backend but cannot be imported ({exc}). "
+                     f"Install it with: {install_hint([name])}")
+
+
+class Backend:
+    """Common interface; subclasses set `name` and `device` ("cpu" or "cuda")."""
+
+    name = "base"
+    device = "cpu"
+
+    def features(self, x_tile: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def classify(self, x_patches: np.ndarray, d_patches: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{self.name} on {self.device}"
+
+
+# ---------------------------------------------------------------- ONNX Runtime
+
+class OnnxBackend(Backend):
+    """Two ONNX Runtime sessions (features, classifier) built from the package's bytes."""
+
+    name = "onnx"
+
+    def __init__(self, package: ModelPackage, device: str = "auto", threads: int | None = None,
+                 progress: Progress | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise _missing_package("onnxruntime", exc) from exc
+        progress = progress or SilentProgress()
+        device = _check_device(device)
+        want_cuda = device in ("auto", "cuda")
+        has_cuda_ep = _CUDA_EP in ort.get_available_providers()
+        if device == "cuda" and not has_cuda_ep:
+            raise BDGFError(
+                "device=cuda was requested, but this ONNX Runtime has no CUDA support "
+                f"(onnxruntime {ort.__version__}, providers: {', '.join(ort.get_available_providers())}). "
+                "Install onnxruntime-gpu instead of onnxruntime (never both), or use device=auto/cpu.")
+        providers = [_CUDA_EP, _CPU_EP] if want_cuda and has_cuda_ep else [_CPU_EP]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or cpu_threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        if _CUDA_EP in providers:
+            # a CUDA provider that fails to load logs errors; we report the fallback ourselves
+            ort.set_default_logger_severity(4)
+        try:
+            self._features = self._session(ort, package, "features", options, providers)
+            self._classifier = self._session(ort, package, "classifier", options, providers)
+        finally:
+            if _CUDA_EP in providers:
+                ort.set_default_logger_severity(2)
+        used = [s.get_providers() for s in (self._features, self._classifier)]
+        on_cuda = all(_CUDA_EP in p for p in used)
+        self.device = "cuda" if on_cuda else "cpu"
+        self.threads = options.intra_op_num_threads
+        if want_cuda and has_cuda_ep and not on_cuda:
+            message = ("CUDA was requested but ONNX Runtime could not use it (CUDA/cuDNN libraries "
+                       "missing or no GPU); ")
+            if device == "cuda":
+                raise BDGFError(message + "stopping because device=cuda was asked explicitly. "
+                                "Use device=auto to fall back to the CPU.")
+            progress.log("Warning: " + message + "running on the CPU instead.")
+
+    @staticmethod
+    def _session(ort, package, name, options, providers):
+        try:
+            return ort.InferenceSession(package.onnx(name), sess_options=options, providers=providers)
+        except BDGFError:
+            raise
+        except Exception as exc:  # ORT raises its own exception types
+            raise BDGFError(f"{package.path}: the {name} graph cannot be loaded by ONNX Runtime ({exc}).") \
+                from exc
+
+    def features(self, x_tile, noise):
+        return self._features.run(["feats"], {"x": _f32(x_tile), "noise": _f32(noise)})[0]
+
+    def classify(self, x_patches, d_patches):
+        return self._classifier.run(["probs"], {"x": _f32(x_patches), "d": _f32(d_patches)})[0]
+
+    def describe(self):
+        extra = f", {self.threads} threads" if self.device == "cpu" else ""
+        return f"ONNX Runtime on {self.device}{extra}"
+
+
+def _f32(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+# ---------------------------------------------------------------- PyTorch
+
+class TorchBackend(Backend):
+    """The engine.nn modules rebuilt from card["network"], weights loaded strictly, eval + no_grad."""
+
+    name = "torch"
+
+    def __init__(self, package: ModelPackage, device: str = "auto", progress: Progress | None = None):
+        try:
+            import torch
+        except ImportError as exc:
+            raise _missing_package("torch", exc) from exc
+        from .nn.bdgf import BDGFClassifier
+        from .nn.config import BDGFConfig
+        from .nn.ddpm import DiffusionFeatureExtractor
+
+        progress = progress or SilentProgress()
+        device = _check_device(device)
+        cuda_ok = torch.cuda.is_available()
+        if device == "cuda" and not cuda_ok:
+            raise BDGFError("device=cuda was requested, but PyTorch sees no CUDA GPU "
+                            f"(torch {torch.__version__}). Use device=auto or cpu.")
+        if device == "auto" and not cuda_ok:
+            progress.log("No CUDA GPU visible to PyTorch: running on the CPU.")
+        self._torch = torch
+        self._dev = torch.device("cuda" if device != "cpu" and cuda_ok else "cpu")
+        self.device = self._dev.type
+        try:
+            cfg = BDGFConfig.from_dict(package.card["network"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BDGFError(f"{package.path}: the card's 'network' section cannot be read ({exc}).") from exc
+        self._features = self._load(DiffusionFeatureExtractor(cfg), package, "ddpm.")
+        self._classifier = self._load(BDGFClassifier(cfg), package, "classifier.")
+
+    def _load(self, module, package, prefix):
+        torch = self._torch
+        state = {k: torch.from_numpy(np.array(v)) for k, v in package.tensors(prefix).items()}
+        try:
+            module.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise BDGFError(f"{package.path}: weights '{prefix}*' do not match the card's network "
+                            f"({str(exc).splitlines()[0]}).") from exc
+        return module.to(self._dev).eval()
+
+    def _run(self, module, *arrays):
+        torch = self._torch
+        with torch.inference_mode():
+            tensors = [torch.from_numpy(_f32(a)).to(self._dev, non_blocking=True) for a in arrays]
+            return module(*tensors).float().cpu().numpy()
+
+    def features(self, x_tile, noise):
+        return self._run(self._features, x_tile, noise)
+
+    def classify(self, x_patches, d_patches):
+        return self._run(self._classifier, x_patches, d_patches)
+
+    def describe(self):
+        extra = f", {self._torch.get_num_threads()} threads" if self.device == "cpu" else ""
+        return f"PyTorch eager on {self.device}{extra}"
+
+
+def make_backend(package: ModelPackage, backend: str = "onnx", device: str = "auto",
+                 progress: Progress | None = None) -> Backend:
+    """Build the backend and log the device actually used."""
+    progress = progress or SilentProgress()
+    if backend == "onnx":
+        made = OnnxBackend(package, device, progress=progress)
+    elif backend == "torch":
+        made = TorchBackend(package, device, progress=progress)
+    else:
+        raise BDGFError(f"Unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
+    progress.log(f"Device actually used: {made.describe()}")
+    return made

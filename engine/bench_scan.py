@@ -1,0 +1,51 @@
+"""Benchmark: python -m engine.bench_scan [--batch 256 --length 121 --d-inner D --d-state N]."""
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def _median_ms(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return sorted(times)[len(times) // 2]
+
+
+def main(argv=None) -> None:
+    import torch
+
+    from .nn.config import BDGFConfig
+    from .nn.scan import selective_scan_naive, selective_scan_torch
+
+    cc = BDGFConfig.default().classifier
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--length", type=int, default=121)
+    p.add_argument("--d-inner", type=int, default=cc.expand * cc.embed_dim)
+    p.add_argument("--d-state", type=int, default=cc.d_state)
+    p.add_argument("--repeats", type=int, default=5)
+    a = p.parse_args(argv)
+    g = torch.Generator().manual_seed(0)
+    b, d, n, L = a.batch, a.d_inner, a.d_state, a.length
+    u = torch.randn(b, d, L, generator=g)
+    delta = torch.randn(b, d, L, generator=g)
+    A = -torch.rand(d, n, generator=g) * n
+    Bm, Cm = torch.randn(b, n, L, generator=g), torch.randn(b, n, L, generator=g)
+    Dv, z, bias = torch.randn(d, generator=g), torch.randn(b, d, L, generator=g), torch.randn(d, generator=g)
+    args = (u, delta, A, Bm, Cm, Dv, z, bias, True)
+    with torch.no_grad():
+        diff = (selective_scan_torch(*args) - selective_scan_naive(*args)).abs().max().item()
+        t_fast = _median_ms(lambda: selective_scan_torch(*args), a.repeats)
+        t_naive = _median_ms(lambda: selective_scan_naive(*args), a.repeats)
+    print(f"shape B={b} L={L} d_inner={d} d_state={n} threads={torch.get_num_threads()}")
+    print(f"selective_scan_naive : {t_naive:8.2f} ms")
+    print(f"selective_scan_torch : {t_fast:8.2f} ms")
+    print(f"speed-up             : {t_naive / t_fast:8.1f}x   max |diff| = {diff:.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,430 @@
+"""Tiled streaming inference: input layers + model package -> class raster (+ probabilities, confidence).
+
+Tiles have a core of T x T pixels (T a multiple of the DDPM stride, origins at multiples of T on the
+reference grid) and a halo on every side. Diffusion features are computed over the haloed window with
+noise keyed by the global pixel position, so a pixel's features, patches and class do not depend on
+the tiling. Windows are read one at a time: memory does not grow with the scene.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backends import make_backend
+from .errors import BDGFError, InputMismatchError
+from .package import ModelPackage
+from .progress import Progress, SilentProgress, check_cancel
+from .raster import (aligned_vrt, describe_raster, intersection_window, read_window,
+                     reference_grid)
+
+PathLike = str | os.PathLike
+
+
+# ---------------------------------------------------------------- input validation
+
+@dataclass
+class Layer:
+    """One input modality: card entry, source path, 1-based band subset (None = all bands)."""
+
+    name: str
+    role: str
+    path: str
+    bands: list[int] | None
+
+
+def _input_mapping(inputs, names: list[str]) -> dict[str, PathLike]:
+    if isinstance(inputs, Mapping):
+        return {str(k): v for k, v in inputs.items()}
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    seq = list(inputs)
+    mapped = dict(zip(names, seq))
+    for i, extra in enumerate(seq[len(names):]):
+        mapped[f"input #{len(names) + i + 1}"] = extra
+    return mapped
+
+
+def _resolve_keys(given: Mapping, modalities: list[dict], what: str) -> tuple[dict, list[str]]:
+    """Map keys given as modality names (or unique roles) to modality names; list unknown keys."""
+    roles = [m["role"] for m in modalities]
+    by_role = {m["role"]: m["name"] for m in modalities if roles.count(m["role"]) == 1}
+    names = {m["name"] for m in modalities}
+    resolved, unknown = {}, []
+    for key, value in given.items():
+        name = key if key in names else by_role.get(key)
+        if name is None:
+            unknown.append(f"  {key}: not a modality of this model ({what} {value})")
+        else:
+            resolved[name] = value
+    return resolved, unknown
+
+
+def check_inputs(card: Mapping, inputs, bands: Mapping | None = None) -> list[Layer]:
+    """Match input rasters to the card's modalities; InputMismatchError lists expected vs found for all."""
+    modalities = card["modalities"]
+    names = [m["name"] for m in modalities]
+    given, unknown = _resolve_keys(_input_mapping(inputs, names), modalities, "input")
+    subsets, unknown_bands = _resolve_keys(dict(bands or {}), modalities, "bands")
+    lines, layers, bad = [], [], bool(unknown or unknown_bands)
+    for mod in modalities:
+        name, expected = mod["name"], mod["bands"]
+        head = f"  {name} ({mod['role']}): expected {expected} band{'s' * (expected != 1)}"
+        subset = subsets.get(name)
+        if name not in given or given[name] in (None, ""):
+            lines.append(f"{head}, found no layer (missing)")
+            bad = True
+            continue
+        path = os.fspath(given[name])
+        try:
+            count = describe_raster(path).band_count
+        except BDGFError as exc:
+            lines.append(f"{head}, found an unreadable layer: {exc}")
+            bad = True
+            continue
+        problem = _band_problem(subset, count, expected)
+        if problem:
+            lines.append(f"{head}, found {problem} in {path}")
+            bad = True
+        else:
+            found = f"bands {subset}" if subset else f"{count} band{'s' * (count != 1)}"
+            lines.append(f"{head}, found {found} in {path}: ok")
+        layers.append(Layer(name, mod["role"], path, [int(b) for b in subset] if subset else None))
+    if bad:
+        raise InputMismatchError(
+            f"The input layers do not match model '{card.get('name', '?')}':\n"
+            + "\n".join(lines + unknown + unknown_bands))
+    return layers
+
+
+def _band_problem(subset, count: int, expected: int) -> str | None:
+    if subset is None:
+        return None if count == expected else f"{count} band{'s' * (count != 1)}"
+    subset = list(subset)
+    out_of_range = [b for b in subset if not isinstance(b, (int, np.integer)) or not 1 <= b <= count]
+    if out_of_range:
+        return f"band subset {subset} with band(s) {out_of_range} outside 1..{count}"
+    if len(set(subset)) != len(subset):
+        return f"band subset {subset} with repeated bands"
+    if len(subset) != expected:
+        return f"a band subset of {len(subset)} band{'s' * (len(subset) != 1)} {subset} (layer has {count})"
+    return None
+
+
+# ---------------------------------------------------------------- normalisation
+
+@dataclass
+class Normaliser:
+    """Per-band robust scaling to [-1, 1] (clipped to [-3, 3]) and optional PCA of the spectral bands."""
+
+    low: list[np.ndarray]
+    span: list[np.ndarray]  # high - low
+    pca_mean: np.ndarray | None = None
+    pca_matrix: np.ndarray | None = None  # (components, bands)
+    channels: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_card(cls, card: Mapping) -> Normaliser:
+        norm = card["normalization"]
+        low = [np.asarray(v, np.float32) for v in norm["low"]]
+        high = [np.asarray(v, np.float32) for v in norm["high"]]
+        span = [h - lo for lo, h in zip(low, high)]
+        mean, matrix = _pca_arrays(card.get("pca"))
+        channels = [m["bands"] for m in card["modalities"]]
+        if matrix is not None:
+            channels[0] = matrix.shape[0]
+        return cls(low, span, mean, matrix, channels)
+
+    def apply(self, arrays: list[np.ndarray], valid: np.ndarray) -> np.ndarray:
+        """Normalised (1, C, H, W) stack; invalid pixels are 0 in every channel."""
+        h, w = valid.shape
+        out = np.empty((1, sum(self.channels), h, w), np.float32)
+        c = 0
+        for i, raw in enumerate(arrays):
+            x = np.float32(2) * (raw - self.low[i][:, None, None]) / self.span[i][:, None, None]
+            x -= np.float32(1)
+            np.clip(x, -3, 3, out=x)
+            if i == 0 and self.pca_matrix is not None:
+                flat = x.reshape(x.shape[0], -1) - self.pca_mean[:, None]
+                x = (self.pca_matrix @ flat).reshape(-1, h, w)
+            out[0, c:c + x.shape[0]] = x
+            c += x.shape[0]
+        out[0, :, ~valid] = 0
+        return out
+
+
+def _pca_arrays(pca) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if not pca:
+        return None, None
+    if isinstance(pca, Mapping):
+        matrix = pca.get("matrix", pca.get("components"))
+        if isinstance(matrix, list) and matrix and isinstance(matrix[0], list):
+            matrix = np.asarray(matrix, np.float32)
+            mean = np.asarray(pca.get("mean", np.zeros(matrix.shape[1])), np.float32)
+            return mean, matrix
+    raise BDGFError("The model card's 'pca' entry has no projection matrix this engine can read "
+                    "(expected {'mean': [...], 'matrix': [[...], ...]}).")
+
+
+# ---------------------------------------------------------------- tiling
+
+@dataclass(frozen=True)
+class Tile:
+    row0: int  # window origin on the reference grid (multiple of the stride, may be negative)
+    col0: int
+    height: int  # window size (multiples of the stride)
+    width: int
+    core: tuple[int, int, int, int]  # (row0, col0, h, w) written, on the reference grid
+
+    def core_in_window(self) -> tuple[slice, slice]:
+        r, c, h, w = self.core
+        return slice(r - self.row0, r - self.row0 + h), slice(c - self.col0, c - self.col0 + w)
+
+
+def plan_tiles(area: tuple[int, int, int, int], tile: int, halo: int, stride: int) -> list[Tile]:
+    """Tiles covering `area` (row0, col0, h, w); tile origins at multiples of `tile` on the grid."""
+    r0, c0, h, w = area
+    tiles = []
+    for tr in range(r0 // tile * tile, r0 + h, tile):
+        for tc in range(c0 // tile * tile, c0 + w, tile):
+            cr0, cc0 = max(tr, r0), max(tc, c0)
+            cr1, cc1 = min(tr + tile, r0 + h), min(tc + tile, c0 + w)
+            wh = _round_up(cr1 - tr, stride) + 2 * halo
+            ww = _round_up(cc1 - tc, stride) + 2 * halo
+            tiles.append(Tile(tr - halo, tc - halo, wh, ww, (cr0, cc0, cr1 - cr0, cc1 - cc0)))
+    return tiles
+
+
+def _round_up(n: int, m: int) -> int:
+    return -(-n // m) * m
+
+
+def effective_halo(card: Mapping) -> int:
+    """Halo used: card halo plus the patch radius (patches near the core edge read halo features)."""
+    return _round_up(int(card["halo"]) + int(card["patch_size"]) // 2, int(card["stride"]))
+
+
+# ---------------------------------------------------------------- patches
+
+def patch_batches(x: np.ndarray, feats: np.ndarray, rows: np.ndarray, cols: np.ndarray, patch: int,
+                  batch: int):
+    """Yield (x_patches, d_patches, slice) for pixels (rows, cols) of a window, `batch` at a time.
+
+    Patches are gathered from sliding-window views (no per-pixel Python loop); rows/cols are the
+    patch centres in window coordinates.
+    """
+    r = patch // 2
+    xv = np.lib.stride_tricks.sliding_window_view(x[0], (patch, patch), axis=(1, 2))
+    dv = np.lib.stride_tricks.sliding_window_view(feats[0], (patch, patch), axis=(1, 2))
+    for s in range(0, len(rows), batch):
+        rr, cc = rows[s:s + batch] - r, cols[s:s + batch] - r
+        yield (np.ascontiguousarray(xv[:, rr, cc].transpose(1, 0, 2, 3)),
+               np.ascontiguousarray(dv[:, rr, cc].transpose(1, 0, 2, 3)), slice(s, s + len(rr)))
+
+
+def default_batch(channels: int, feat_channels: int, patch: int) -> int:
+    """Batch size from the available memory: patches + activations well under 10 % of free RAM."""
+    per_sample = 4 * (channels + feat_channels) * patch * patch * 16  # x16: inputs + activations
+    budget = _available_memory() // 10
+    return int(min(512, max(16, budget // per_sample // 16 * 16)))
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 2 << 30
+
+
+# ---------------------------------------------------------------- main entry
+
+class _Profile(dict):
+    def add(self, key: str, t0: float) -> float:
+        now = time.perf_counter()
+        self[key] = self.get(key, 0.0) + now - t0
+        return now
+
+
+def classify(inputs, model, out_path: PathLike, *, bands: Mapping | None = None,
+             probabilities_path: PathLike | None = None, confidence_path: PathLike | None = None,
+             device: str = "auto", backend: str = "onnx", tile_size: int | None = None,
+             batch_size: int | None = None, progress: Progress | None = None) -> dict:
+    """Classify a multimodal scene with a BDGF model package and write the class raster.
+
+    inputs: {modality name (or unique role): raster path} or a list in card order (spectral first).
+    bands: optional {modality: [1-based band numbers]} subsets. Output rasters are on the spectral
+    layer's grid; invalid pixels (nodata/NaN in any layer, outside the common area) are 0 (nodata).
+    Returns a summary dict (device, backend, tile, halo, batch, seconds, pixel counts, outputs, profile).
+    """
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    package = model if isinstance(model, ModelPackage) else ModelPackage(model)
+    card = package.card
+    layers = check_inputs(card, inputs, bands)
+    ref = reference_grid(layers[0].path)
+    sources = [aligned_vrt(layer.path, ref, "bilinear", layer.bands) for layer in layers]
+    area = intersection_window(ref, [_grid(s) for s in sources[1:]]) if len(sources) > 1 \
+        else (0, 0, ref.height, ref.width)
+    stride, patch = int(card["stride"]), int(card["patch_size"])
+    tile = _round_up(int(tile_size or card["tile_size"]), stride)
+    if tile < stride:
+        raise BDGFError(f"Tile size must be at least the stride ({stride}), got {tile_size}.")
+    halo = effective_halo(card)
+    norm = Normaliser.from_card(card)
+    diffusion = card["diffusion"]
+    seed, n_steps = int(diffusion["noise_seed"]), len(diffusion["timesteps"])
+    feat_channels = _feature_channels(card)
+    batch = int(batch_size or default_batch(sum(norm.channels), feat_channels, patch))
+    if batch < 1:
+        raise BDGFError(f"Batch size must be at least 1, got {batch_size}.")
+    engine = make_backend(package, backend, device, progress)
+    tiles = plan_tiles((0, 0, ref.height, ref.width), tile, halo, stride)
+    progress.log(f"Reference grid (spectral layer): {ref.describe()}")
+    progress.log(f"Common area: rows {area[0]}..{area[0] + area[2]}, cols {area[1]}..{area[1] + area[3]}; "
+                 f"{len(tiles)} tile(s) of {tile} px + halo {halo} px, batch {batch}")
+
+    from .noise import position_noise
+
+    prof = _Profile()
+    classified = 0
+    n_cls = len(card["classes"])
+    with _Writers(out_path, probabilities_path, confidence_path, ref, card) as writer:
+        for i, t in enumerate(tiles):
+            check_cancel(progress)
+            t0 = time.perf_counter()
+            r, c, h, w = t.core
+            core_probs = np.zeros((n_cls, h, w), np.float32)
+            core_valid = np.zeros((h, w), bool)
+            if _overlaps(t.core, area):
+                arrays, valid = _read_tile(sources, t)
+                rows_s, cols_s = t.core_in_window()
+                core_valid = valid[rows_s, cols_s]
+                rr, cc = np.nonzero(core_valid)
+                t0 = prof.add("read", t0)
+            else:
+                rr = ()
+            if len(rr):
+                x = norm.apply(arrays, valid)
+                del arrays
+                noise = position_noise(seed, t.row0, t.col0, t.height, t.width, x.shape[1], n_steps)
+                t0 = prof.add("normalise+noise", t0)
+                feats = engine.features(x, noise)
+                del noise
+                t0 = prof.add("features", t0)
+                batches = patch_batches(x, feats, rr + rows_s.start, cc + cols_s.start, patch, batch)
+                while True:
+                    check_cancel(progress)
+                    item = next(batches, None)
+                    if item is None:
+                        break
+                    xp, dp, sl = item
+                    t0 = prof.add("patches", t0)
+                    core_probs[:, rr[sl], cc[sl]] = engine.classify(xp, dp).T
+                    t0 = prof.add("classifier", t0)
+                    progress.set_progress(100.0 * (i + sl.stop / len(rr)) / len(tiles))
+                del x, feats
+                classified += len(rr)
+            writer.write(r, c, core_probs, core_valid)
+            prof.add("write", t0)
+            progress.set_progress(100.0 * (i + 1) / len(tiles))
+        t0 = time.perf_counter()
+    prof.add("write", t0)
+    seconds = time.perf_counter() - started
+    total = ref.width * ref.height
+    summary = {
+        "device": engine.device, "backend": backend, "backend_detail": engine.describe(),
+        "tile": tile, "halo": halo, "batch": batch, "tiles": len(tiles),
+        "seconds": round(seconds, 3), "pixels_classified": classified, "pixels_nodata": total - classified,
+        "pixels_per_second": round(classified / seconds, 1) if seconds > 0 else None,
+        "outputs": {"classes": os.fspath(out_path),
+                    "probabilities": os.fspath(probabilities_path) if probabilities_path else None,
+                    "confidence": os.fspath(confidence_path) if confidence_path else None},
+        "profile": {k: round(v, 3) for k, v in prof.items()},
+    }
+    progress.log(f"Classified {classified} pixels ({total - classified} nodata) in {seconds:.1f} s "
+                 f"on {engine.describe()}")
+    return summary
+
+
+class _Writers:
+    """Class raster (+ probabilities, confidence) written tile by tile; all or nothing."""
+
+    def __init__(self, out_path, probabilities_path, confidence_path, grid, card):
+        from .outputs import ClassRasterWriter, ConfidenceRasterWriter, ProbabilityRasterWriter
+
+        meta = {"bdgf_model": card.get("name", ""), "bdgf_content_hash": card.get("content_hash", "")}
+        self._all = []
+        try:
+            self.classes = self._add(ClassRasterWriter(out_path, grid, card["classes"], metadata=meta))
+            self.probs = probabilities_path and self._add(
+                ProbabilityRasterWriter.for_classes(probabilities_path, grid, card["classes"], metadata=meta))
+            self.confidence = confidence_path and self._add(
+                ConfidenceRasterWriter(confidence_path, grid, metadata=meta))
+        except BaseException:
+            self.abort()
+            raise
+
+    def _add(self, writer):
+        self._all.append(writer)
+        return writer
+
+    def write(self, row0: int, col0: int, probs: np.ndarray, valid: np.ndarray) -> None:
+        self.classes.write_indices(row0, col0, probs.argmax(0), valid)
+        if self.probs:
+            self.probs.write_probabilities(row0, col0, probs, valid)
+        if self.confidence:
+            self.confidence.write_from_probabilities(row0, col0, probs, valid)
+
+    def abort(self) -> None:
+        for writer in self._all:
+            writer.abort()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+            return
+        try:
+            for writer in self._all:
+                writer.finalize()
+        except BaseException:
+            self.abort()
+            raise
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _grid(ds):
+    from .raster import grid_of
+
+    return grid_of(ds)
+
+
+def _feature_channels(card: Mapping) -> int:
+    ddpm = card.get("network", {}).get("ddpm", {})
+    base, mults = ddpm.get("base_width", 32), ddpm.get("channel_mults", [1, 2, 2])
+    return int(sum(base * m for m in mults))
+
+
+def _read_tile(sources: Sequence, t: Tile) -> tuple[list[np.ndarray], np.ndarray]:
+    arrays, valid = [], None
+    for ds in sources:
+        data, ok = read_window(ds, t.row0, t.col0, t.height, t.width, pad=True, fill=0.0)
+        arrays.append(data)
+        valid = ok if valid is None else valid & ok
+    return arrays, valid
+
+
+__all__ = ["classify", "check_inputs", "plan_tiles", "effective_halo", "patch_batches", "Normaliser",
+           "Tile", "Layer"]

@@ -1,0 +1,1 @@
+"""PyTorch networks of BDGF (imported only where torch is needed)."""

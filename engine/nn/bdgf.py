@@ -1,0 +1,59 @@
+"""BDGFClassifier: the guided branches, one head each, fused by the mean of branch softmaxes."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .branches import build_branch
+from .config import BDGFConfig
+
+
+class BranchHead(nn.Module):
+    def __init__(self, dim: int, n_classes: int, proj_dim: int, dropout: float):
+        super().__init__()
+        self.drop = nn.Dropout(dropout)
+        self.classifier = nn.Linear(dim, n_classes)
+        self.projector = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, proj_dim))
+
+    def forward(self, f):
+        return self.classifier(self.drop(f)), self.projector(f)
+
+
+class BDGFClassifier(nn.Module):
+    """forward(x (B, C, P, P), d (B, F, P, P)) -> probs (B, n_classes).
+
+    Depends on the DDPM only through F = sum(feature_channels) and the level split, so features of
+    any DDPM with the same `feature_channels()` plug in unchanged (cross-model features).
+    """
+
+    def __init__(self, cfg: BDGFConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        cc = cfg.classifier
+        self.in_channels = cfg.in_channels
+        self.feature_channels = list(cfg.feature_channels())
+        self.branch_names = list(cc.branches)
+        self.branches = nn.ModuleDict({n: build_branch(n, self.in_channels, self.feature_channels, cc,
+                                                       cfg.patch_size) for n in self.branch_names})
+        self.heads = nn.ModuleDict({n: BranchHead(cc.embed_dim, cfg.n_classes, cc.proj_dim, cc.dropout)
+                                    for n in self.branch_names})
+
+    def accepts(self, feature_channels: list[int]) -> bool:
+        return list(feature_channels) == self.feature_channels
+
+    def forward_train(self, x, d) -> dict:
+        logits, feats = [], []
+        for name in self.branch_names:
+            lg, pf = self.heads[name](self.branches[name](x, d))
+            logits.append(lg)
+            feats.append(pf)
+        probs = torch.stack([torch.softmax(lg, dim=1) for lg in logits]).mean(0)
+        return {"logits": logits, "features": feats, "probs": probs}
+
+    def forward(self, x, d):
+        probs = None
+        for name in self.branch_names:
+            p = torch.softmax(self.heads[name].classifier(self.branches[name](x, d)), dim=1)
+            probs = p if probs is None else probs + p
+        return probs / len(self.branch_names)

@@ -1,0 +1,56 @@
+"""ONNX export of the feature extractor (features.onnx) and of the classifier (classifier.onnx).
+
+Uses the TorchScript exporter (dynamo=False, opset 17): ~1 s instead of ~15 s with dynamo for the
+unrolled scan, with the same parity. Input/output names follow ARCHITECTURE.md.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import torch
+
+OPSET = 17
+
+
+def _export(module, args, target, input_names, output_names, dynamic_axes) -> bytes:
+    buf = io.BytesIO()
+    was_training = module.training
+    module.eval()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, args, buf, input_names=input_names, output_names=output_names,
+                              dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False,
+                              do_constant_folding=True)
+    finally:
+        module.train(was_training)
+    data = buf.getvalue()
+    if target is not None:
+        if isinstance(target, (str, Path)):
+            Path(target).write_bytes(data)
+        else:
+            target.write(data)
+    return data
+
+
+def export_features(extractor, target=None, tile: int = 32) -> bytes:
+    """features.onnx: inputs x (1, C, H, W), noise (K, C, H, W); output feats (1, F, H, W); H, W dynamic
+    (multiples of the stride). `target`: path, binary file object or None. Returns the bytes."""
+    c = extractor.ddpm.cfg.in_channels
+    k = len(extractor.timesteps)
+    tile = max(extractor.stride(), tile - tile % extractor.stride())
+    x = torch.zeros(1, c, tile, tile)
+    noise = torch.zeros(k, c, tile, tile)
+    axes = {"x": {2: "H", 3: "W"}, "noise": {2: "H", 3: "W"}, "feats": {2: "H", 3: "W"}}
+    return _export(extractor, (x, noise), target, ["x", "noise"], ["feats"], axes)
+
+
+def export_classifier(classifier, target=None, batch: int = 2) -> bytes:
+    """classifier.onnx: inputs x (B, C, P, P), d (B, F, P, P); output probs (B, n_classes); B dynamic."""
+    p = classifier.cfg.patch_size
+    x = torch.zeros(batch, classifier.in_channels, p, p)
+    d = torch.zeros(batch, sum(classifier.feature_channels), p, p)
+    axes = {"x": {0: "batch"}, "d": {0: "batch"}, "probs": {0: "batch"}}
+    return _export(classifier, (x, d), target, ["x", "d"], ["probs"], axes)

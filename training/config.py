@@ -1,0 +1,359 @@
+"""Training configuration: a TOML file read with tomllib into dataclasses.
+
+Same layout as the configs written by training.datasets / training.synthetic (`write_config`).
+Relative paths are resolved against the folder of the TOML file. Unknown keys are errors that
+name the key and the allowed keys. Schema (``?`` = optional)::
+
+    [dataset]                          # ? metadata; name defaults to the file stem
+    name = "augsburg"                  # ? also: description, source, seed, grids, citation,
+                                       #   license, url, notes (copied to the model card)
+    [data]
+    spectral = "hsi.tif"               # the spectral modality (HSI / MSI); defines the pixel grid
+    # or: spectral = {path = "hsi.tif", name = "hsi", bands = [1, 2], band_names = [..],
+    #                 wavelengths_nm = [..], units = "reflectance"}   (all but path optional)
+
+    [[data.aux]]                       # one table per auxiliary modality (at least one)
+    path = "sar.tif"
+    role = "sar"                       # sar | lidar | other
+    name = "sar"                       # ? default: the role (made unique)
+    bands = [1, 2]                     # ? 1-based band subset; band_names ? wavelengths_nm ? units ?
+
+    [labels]                           # exactly one of the three forms:
+    train = "train.tif"                # (a) train + test label rasters
+    test = "test.tif"
+    raster = "gt.tif"                  # (b) one label raster + [labels.split]
+    vector = "gt.gpkg"                 # (c) polygons / points + field (+ layer ?) + [labels.split]
+    field = "class"
+    layer = "samples"                  # ? default: first layer
+    unlabelled = 0                     # ? label value meaning "no label" (default 0)
+
+    [labels.split]                     # (b) and (c): training pixels taken from the labels
+    per_class = 20                     # either a count per class ...
+    ratio = 0.1                        # ... or a fraction per class (exactly one of the two)
+    seed = 0                           # ? default 0
+    block_size = 0                     # ? > 0: spatially disjoint square blocks of this side (px)
+
+    [[classes]]                        # ? default: one per label value found (generated names/colours)
+    value = 1
+    name = "Forest"                    # ? default "Class 1"
+    color = "#1b7837"                  # ? default from a fixed palette
+
+    [network]                          # ? overrides of engine.nn.config.BDGFConfig.to_dict()
+    patch_size = 11                    #   nested tables: [network.ddpm], [network.masking],
+                                       #   [network.classifier], [network.mutual]
+    [training]                         # ? hyper-parameters, see TrainingConfig (override the preset)
+    ddpm_steps = 2000
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import BDGFError
+from engine.nn.config import BDGFConfig
+
+ROLES = ("sar", "lidar", "other")
+PALETTE = ["#1b7837", "#d73027", "#4575b4", "#fdae61", "#984ea3", "#a6d96a", "#f781bf", "#8c510a",
+           "#66c2a5", "#ffd92f", "#e41a1c", "#377eb8", "#4daf4a", "#ff7f00", "#999999", "#a65628"]
+
+
+class ConfigError(BDGFError):
+    """A training configuration that cannot be used; the message names the problem."""
+
+
+@dataclass
+class LayerConfig:
+    path: Path
+    role: str  # spectral | sar | lidar | other
+    name: str
+    bands: list[int] | None = None  # 1-based subset
+    band_names: list[str] | None = None
+    wavelengths_nm: list[float] | None = None
+    units: str | None = None
+
+
+@dataclass
+class SplitConfig:
+    per_class: int | None = None
+    ratio: float | None = None
+    seed: int = 0
+    block_size: int = 0
+
+
+@dataclass
+class LabelsConfig:
+    kind: str  # "rasters" | "raster" | "vector"
+    train: Path | None = None
+    test: Path | None = None
+    raster: Path | None = None
+    vector: Path | None = None
+    field: str | None = None
+    layer: str | None = None
+    unlabelled: int = 0
+    split: SplitConfig | None = None
+
+
+@dataclass
+class ClassConfig:
+    value: int
+    name: str
+    color: str
+
+
+@dataclass
+class TrainingConfig:
+    """Hyper-parameters; presets set them, the [training] table overrides them."""
+    pca_components: int = 0  # 0 = no PCA
+    tile_size: int = 64  # feature extraction tile (multiple of the DDPM stride)
+    halo: int = 0  # 0 = receptive radius of the DDPM, rounded up to the stride
+    ddpm_steps: int = 2000
+    ddpm_batch: int = 8
+    ddpm_tile: int = 32  # side of the random pre-training tiles
+    ddpm_lr: float = 2e-3
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.2  # of the training pixels, for model selection
+    seed: int = 0
+    num_workers: int = 0
+    tsne_points: int = 1500
+    label_smoothing: float = 0.0
+
+
+@dataclass
+class RunConfig:
+    name: str
+    description: str
+    dataset: dict[str, Any]
+    source: Path | None
+    spectral: LayerConfig
+    auxiliary: list[LayerConfig]
+    labels: LabelsConfig
+    classes: list[ClassConfig] | None
+    network: dict[str, Any]
+    training: dict[str, Any]
+
+    @property
+    def layers(self) -> list[LayerConfig]:
+        return [self.spectral, *self.auxiliary]
+
+
+def _check_keys(table: dict, allowed: set[str], where: str, required: set[str] = frozenset()) -> None:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table, found {type(table).__name__}")
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {key!r} in {where}; allowed keys: {', '.join(sorted(allowed))}")
+    for key in sorted(required):
+        if key not in table:
+            raise ConfigError(f"missing key {key!r} in {where}")
+
+
+def _typed(value: Any, kind: type | tuple, where: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{where} must be {getattr(kind, '__name__', kind)}, found {value!r}")
+    if not isinstance(value, kind):
+        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where} must be {name}, found {value!r}")
+    return value
+
+
+def _list_of(value: Any, kind: type, where: str) -> list:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list, found {value!r}")
+    return [_typed(v, kind, f"{where}[{i}]") for i, v in enumerate(value)]
+
+
+def _path(value: Any, base: Path, where: str) -> Path:
+    path = Path(_typed(value, str, where))
+    return path if path.is_absolute() else (base / path)
+
+
+LAYER_KEYS = {"path", "name", "bands", "band_names", "wavelengths_nm", "units"}
+
+
+def _layer(table: dict, role: str | None, base: Path, where: str) -> LayerConfig:
+    allowed = LAYER_KEYS | ({"role"} if role is None else set())
+    _check_keys(table, allowed, where, {"path"} | ({"role"} if role is None else set()))
+    if role is None:
+        role = _typed(table["role"], str, f"{where}.role")
+        if role not in ROLES:
+            raise ConfigError(f"{where}.role must be one of {', '.join(ROLES)}, found {role!r}")
+    bands = _list_of(table["bands"], int, f"{where}.bands") if "bands" in table else None
+    if bands is not None and (not bands or min(bands) < 1 or len(set(bands)) != len(bands)):
+        raise ConfigError(f"{where}.bands must be distinct 1-based band numbers, found {bands}")
+    layer = LayerConfig(
+        path=_path(table["path"], base, f"{where}.path"), role=role,
+        name=_typed(table.get("name", "hsi" if role == "spectral" else role), str, f"{where}.name"),
+        bands=bands,
+        band_names=(_list_of(table["band_names"], str, f"{where}.band_names")
+                    if "band_names" in table else None),
+        wavelengths_nm=(_list_of(table["wavelengths_nm"], float, f"{where}.wavelengths_nm")
+                        if "wavelengths_nm" in table else None),
+        units=_typed(table["units"], str, f"{where}.units") if "units" in table else None,
+    )
+    for key in ("band_names", "wavelengths_nm"):
+        values = getattr(layer, key)
+        if values is not None and bands is not None and len(values) != len(bands):
+            raise ConfigError(f"{where}.{key} has {len(values)} entries but bands selects {len(bands)} bands")
+    return layer
+
+
+def _split(table: dict, where: str) -> SplitConfig:
+    _check_keys(table, {"per_class", "ratio", "seed", "block_size"}, where)
+    if ("per_class" in table) == ("ratio" in table):
+        raise ConfigError(f"{where} needs exactly one of 'per_class' (count) or 'ratio' (fraction)")
+    split = SplitConfig(seed=_typed(table.get("seed", 0), int, f"{where}.seed"),
+                        block_size=_typed(table.get("block_size", 0), int, f"{where}.block_size"))
+    if "per_class" in table:
+        split.per_class = _typed(table["per_class"], int, f"{where}.per_class")
+        if split.per_class < 1:
+            raise ConfigError(f"{where}.per_class must be >= 1, found {split.per_class}")
+    else:
+        split.ratio = _typed(table["ratio"], float, f"{where}.ratio")
+        if not 0.0 < split.ratio < 1.0:
+            raise ConfigError(f"{where}.ratio must lie in (0, 1), found {split.ratio}")
+    if split.block_size < 0:
+        raise ConfigError(f"{where}.block_size must be >= 0, found {split.block_size}")
+    return split
+
+
+def _labels(table: dict, base: Path) -> LabelsConfig:
+    allowed = {"train", "test", "raster", "vector", "field", "layer", "unlabelled", "split"}
+    _check_keys(table, allowed, "[labels]")
+    unlabelled = _typed(table.get("unlabelled", 0), int, "labels.unlabelled")
+    present = {"train/test": "train" in table or "test" in table, "raster": "raster" in table,
+               "vector": "vector" in table}
+    forms = [name for name, found in present.items() if found]
+    if len(forms) != 1:
+        raise ConfigError("[labels] needs exactly one of: 'train' + 'test' (label rasters), 'raster' + "
+                          f"[labels.split], or 'vector' + 'field' + [labels.split]; found {forms or 'none'}")
+    if forms[0] == "train/test":
+        _check_keys(table, {"train", "test", "unlabelled"}, "[labels] (train + test form)", {"train", "test"})
+        return LabelsConfig("rasters", train=_path(table["train"], base, "labels.train"),
+                            test=_path(table["test"], base, "labels.test"), unlabelled=unlabelled)
+    if "split" not in table:
+        raise ConfigError(f"[labels] with '{forms[0]}' needs a [labels.split] table (per_class or ratio)")
+    split = _split(table["split"], "[labels.split]")
+    if forms[0] == "raster":
+        _check_keys(table, {"raster", "unlabelled", "split"}, "[labels] (raster form)")
+        return LabelsConfig("raster", raster=_path(table["raster"], base, "labels.raster"),
+                            unlabelled=unlabelled, split=split)
+    _check_keys(table, {"vector", "field", "layer", "unlabelled", "split"}, "[labels] (vector form)",
+                {"field"})
+    return LabelsConfig("vector", vector=_path(table["vector"], base, "labels.vector"),
+                        field=_typed(table["field"], str, "labels.field"),
+                        layer=_typed(table["layer"], str, "labels.layer") if "layer" in table else None,
+                        unlabelled=unlabelled, split=split)
+
+
+def _classes(items: Any) -> list[ClassConfig]:
+    if not isinstance(items, list) or not items:
+        raise ConfigError("[[classes]] must be a non-empty array of tables")
+    out = []
+    for i, table in enumerate(items):
+        where = f"classes[{i}]"
+        _check_keys(table, {"value", "name", "color"}, where, {"value"})
+        value = _typed(table["value"], int, f"{where}.value")
+        if not 1 <= value <= 65535:
+            raise ConfigError(f"{where}.value must be in 1..65535, found {value}")
+        color = _typed(table.get("color", PALETTE[i % len(PALETTE)]), str, f"{where}.color")
+        if len(color) != 7 or not color.startswith("#"):
+            raise ConfigError(f"{where}.color must look like '#rrggbb', found {color!r}")
+        name = _typed(table.get("name", f"Class {value}"), str, f"{where}.name")
+        out.append(ClassConfig(value, name, color))
+    values = [c.value for c in out]
+    if len(set(values)) != len(values):
+        raise ConfigError(f"[[classes]] repeats a value: {values}")
+    return out
+
+
+def default_classes(values: list[int]) -> list[ClassConfig]:
+    return [ClassConfig(int(v), f"Class {int(v)}", PALETTE[i % len(PALETTE)]) for i, v in enumerate(values)]
+
+
+def training_config(overrides: dict[str, Any], base: TrainingConfig | None = None) -> TrainingConfig:
+    """Apply [training] overrides (type-checked) on a preset's TrainingConfig."""
+    base = base or TrainingConfig()
+    fields = {f.name: f for f in dataclasses.fields(TrainingConfig)}
+    _check_keys(overrides, set(fields), "[training]")
+    values = {}
+    for key, value in overrides.items():
+        kind = type(getattr(TrainingConfig(), key))
+        values[key] = _typed(value, kind, f"training.{key}")
+    return dataclasses.replace(base, **values)
+
+
+def merge_network(base: dict[str, Any], overrides: dict[str, Any], where: str = "[network]") -> dict:
+    """BDGFConfig dict with [network] overrides applied (nested tables merged); unknown keys are errors."""
+    _check_keys(overrides, set(base), where)
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(base[key], dict) and key != "guidance":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key} must be a table")
+            out[key] = merge_network(base[key], value, f"[network.{key}]" if where == "[network]" else
+                                     f"{where[:-1]}.{key}]")
+        else:
+            out[key] = value
+    return out
+
+
+def network_config(base: dict[str, Any], overrides: dict[str, Any]) -> BDGFConfig:
+    try:
+        return BDGFConfig.from_dict(merge_network(base, overrides))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"[network]: {exc}") from exc
+
+
+DATASET_KEYS = {"name", "description", "source", "seed", "grids", "citation", "license", "url", "notes"}
+
+
+def parse_config(data: dict[str, Any], base: Path, source: Path | None = None) -> RunConfig:
+    _check_keys(data, {"dataset", "data", "labels", "classes", "network", "training"}, "the top level",
+                {"data", "labels"})
+    dataset = data.get("dataset", {})
+    _check_keys(dataset, DATASET_KEYS, "[dataset]")
+    _check_keys(data["data"], {"spectral", "aux"}, "[data]", {"spectral", "aux"})
+    spec = data["data"]["spectral"]
+    spectral = _layer(spec if isinstance(spec, dict) else {"path": spec}, "spectral", base, "data.spectral")
+    aux_items = data["data"]["aux"]
+    if not isinstance(aux_items, list) or not aux_items:
+        raise ConfigError("[[data.aux]] needs at least one auxiliary modality (sar, lidar or other)")
+    auxiliary = [_layer(t, None, base, f"data.aux[{i}]") for i, t in enumerate(aux_items)]
+    names = [spectral.name]
+    for layer in auxiliary:  # unique modality names
+        name, k = layer.name, 2
+        while name in names:
+            name, k = f"{layer.name}{k}", k + 1
+        layer.name = name
+        names.append(name)
+    network = data.get("network", {})
+    merge_network(BDGFConfig().to_dict(), network)  # validates keys now
+    training = data.get("training", {})
+    training_config(training)  # validates keys and types now
+    return RunConfig(
+        name=_typed(dataset.get("name", source.stem if source else "bdgf"), str, "dataset.name"),
+        description=_typed(dataset.get("description", ""), str, "dataset.description"),
+        dataset={k: v for k, v in dataset.items() if k not in ("name", "description")},
+        source=source, spectral=spectral, auxiliary=auxiliary, labels=_labels(data["labels"], base),
+        classes=_classes(data["classes"]) if "classes" in data else None,
+        network=network, training=training,
+    )
+
+
+def load_config(path: str | Path) -> RunConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"configuration file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_config(data, path.resolve().parent, path.resolve())

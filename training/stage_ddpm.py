@@ -1,0 +1,138 @@
+"""Stage 2: multimodal DDPM pre-training on random tiles of all valid pixels (adaptive masking)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from engine.nn.ddpm import MultimodalDDPM
+from training import checkpoint as ckpt
+from training.config import TrainingConfig
+from training.context import RunContext, all_reduce_mean
+
+
+class StopRequested(Exception):
+    """Raised after the checkpoint named by --stop-after was written (simulates a kill in tests)."""
+
+
+class _DDPMLoss(nn.Module):
+    """forward = the DDPM's balanced loss, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, ddpm: MultimodalDDPM):
+        super().__init__()
+        self.ddpm = ddpm
+
+    def forward(self, x, step: int, generator):
+        return self.ddpm.loss(x, step, generator=generator, update_masking=False)
+
+
+def lr_at(step: int, total: int, base: float, warmup: int = 20) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def sample_tiles(x: np.ndarray, valid: np.ndarray, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """n random (C, size, size) tiles holding some valid pixels (zero padded when the scene is small)."""
+    c, h, w = x.shape
+    ph, pw = max(h, size), max(w, size)
+    if (ph, pw) != (h, w):
+        x = np.pad(x, ((0, 0), (0, ph - h), (0, pw - w)))
+        valid = np.pad(valid, ((0, ph - h), (0, pw - w)))
+    out = np.empty((n, c, size, size), np.float32)
+    for i in range(n):
+        for _ in range(10):  # prefer tiles that are mostly valid
+            r, q = int(rng.integers(0, ph - size + 1)), int(rng.integers(0, pw - size + 1))
+            if valid[r:r + size, q:q + size].mean() >= 0.5:
+                break
+        out[i] = x[:, r:r + size, q:q + size]
+        if rng.random() < 0.5:
+            out[i] = out[i][:, :, ::-1]
+        out[i] = np.rot90(out[i], int(rng.integers(0, 4)), axes=(1, 2))
+    return out
+
+
+def train_ddpm(ctx: RunContext, ddpm: MultimodalDDPM, x: np.ndarray, valid: np.ndarray, tcfg: TrainingConfig,
+               ckpt_dir: Path, seed: int, stop_after: int | None = None) -> list[dict]:
+    """Train in place; resumes from ckpt_dir/ddpm.* when present. Returns the loss history."""
+    steps, stem = tcfg.ddpm_steps, ckpt_dir / "ddpm"
+    ddpm.to(ctx.device).train()
+    opt = torch.optim.AdamW(ddpm.parameters(), lr=tcfg.ddpm_lr, weight_decay=0.0)
+    rng = np.random.default_rng([seed, 11, ctx.rank])
+    gen = torch.Generator().manual_seed(seed * 1009 + 17 + ctx.rank)
+    scaler = torch.amp.GradScaler("cuda") if ctx.amp_dtype == torch.float16 else None
+    history: list[dict] = []
+    start = 0
+    state = ckpt.load_checkpoint(stem)
+    if state is not None:
+        tensors, meta = state
+        ddpm.load_state_dict(ckpt.unprefixed("model.", tensors))
+        ckpt.load_optimizer_state(opt, tensors, meta["optimizer"])
+        ckpt.restore_rng(tensors, meta["rng"], {"tiles": rng})
+        gen.set_state(tensors["rng.ddpm_generator"])
+        ddpm.masking.load_state_dict(meta["masking"])
+        if scaler is not None and meta.get("scaler"):
+            scaler.load_state_dict(meta["scaler"])
+        history, start = meta["history"], meta["step"]
+        ctx.info(f"DDPM: resumed at step {start}/{steps}")
+    loss_module = _DDPMLoss(ddpm)
+    if ctx.distributed:
+        loss_module = DistributedDataParallel(loss_module, find_unused_parameters=True)
+    every = max(1, steps // 8)
+    log_every = max(1, steps // 60)
+    names = [f"loss_{i}" for i in range(len(ddpm.modality_channels))]
+    bar = ctx.progress(steps, "DDPM pre-training", initial=start)
+    for step in range(start, steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, steps, tcfg.ddpm_lr)
+        batch = torch.from_numpy(sample_tiles(x, valid, tcfg.ddpm_batch, tcfg.ddpm_tile, rng)).to(ctx.device)
+        with ctx.autocast():
+            total, per = loss_module(batch, step, gen)
+        opt.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(total).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(ddpm.parameters(), 1.0)
+            scaler.step(opt)
+            scaler.update()
+        else:
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(ddpm.parameters(), 1.0)
+            opt.step()
+        per = all_reduce_mean(per.float(), ctx).cpu()
+        ddpm.masking.observe(per.tolist())
+        if step % log_every == 0 or step == steps - 1:
+            r_s, p_m = ddpm.masking.ratios(step)
+            row = {"step": step, "loss": float(per.mean()), **{n: float(v) for n, v in zip(names, per)},
+                   "structure_ratio": r_s, "sample_ratio": p_m}
+            history.append(row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
+        bar.update(1)
+        done = step + 1
+        if done % every == 0 or done == steps or done == stop_after:
+            if ctx.is_main:
+                _save(stem, ddpm, opt, rng, gen, scaler, history, done)
+            ctx.barrier()
+            if done == stop_after and done < steps:
+                bar.close()
+                raise StopRequested(f"stopped after DDPM step {done} (--stop-after)")
+    bar.close()
+    if history:
+        ctx.info(f"DDPM: {steps} steps, final balanced loss {history[-1]['loss']:.4f}, masking "
+                 f"imbalance {ddpm.masking.imbalance if ddpm.masking.imbalance is None else round(ddpm.masking.imbalance, 3)}")
+    ddpm.eval()
+    return history
+
+
+def _save(stem, ddpm, opt, rng, gen, scaler, history, step) -> None:
+    opt_tensors, opt_meta = ckpt.optimizer_state(opt)
+    rng_tensors, rng_meta = ckpt.rng_state({"tiles": rng})
+    tensors = {**ckpt.prefixed("model.", ddpm.state_dict()), **opt_tensors, **rng_tensors,
+               "rng.ddpm_generator": gen.get_state()}
+    meta = {"step": step, "optimizer": opt_meta, "rng": rng_meta, "masking": ddpm.masking.state_dict(),
+            "history": history, "scaler": scaler.state_dict() if scaler is not None else None}
+    ckpt.save_checkpoint(stem, tensors, meta)

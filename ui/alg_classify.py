@@ -1,0 +1,191 @@
+"""bdgf:classify — land-cover map from spectral + SAR + LiDAR layers with a model package."""
+import os
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputString,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from .alg_modelinfo import model_parameter
+from .class_style import ClassStylePostProcessor
+from .common import BDGFAlgorithm
+from .feedback_progress import FeedbackProgress
+from .layer_info import layer_summary
+from .model_card import assign_modalities, engine_inputs, load_card, mismatch_messages
+from .runtime_check import BACKENDS, missing_message, missing_packages
+
+DEVICES = ("auto", "cuda", "cpu")  # engine.backends.DEVICES, in menu order
+DEVICE_LABELS = ("Automatic (GPU when available)", "GPU (CUDA)", "CPU")
+
+
+class ClassifyAlgorithm(BDGFAlgorithm):
+    ID = "classify"
+    GROUP_ID = "classification"
+    SPECTRAL, SAR, LIDAR, EXTRA_AUX = "SPECTRAL", "SAR", "LIDAR", "EXTRA_AUX"
+    MODEL, DEVICE, BACKEND = "MODEL", "DEVICE", "BACKEND"
+    TILE_SIZE, BATCH_SIZE = "TILE_SIZE", "BATCH_SIZE"
+    OUTPUT, PROBABILITIES, CONFIDENCE = "OUTPUT", "PROBABILITIES", "CONFIDENCE"
+    DEVICE_USED = "DEVICE_USED"
+
+    def displayName(self):  # noqa: N802 (QGIS API name)
+        return self.tr("Classify land cover (BDGF)")
+
+    def shortHelpString(self):  # noqa: N802 (QGIS API name)
+        return self.tr(
+            "Classifies co-registered hyperspectral (spectral), SAR and LiDAR/DSM layers with a trained "
+            "BDGF model package (.bdgf) and writes a land-cover GeoTIFF styled with the model's class "
+            "names and colours (also saved as a .qml next to it).\n\n"
+            "Give the layers the model card asks for (see 'Model package information'): the band count of "
+            "each layer must match. Layers on another grid or CRS are aligned to the spectral layer.\n"
+            "Device: 'auto' uses a GPU when the backend can, else the CPU; the log says which ran.\n"
+            "Tile size and batch size: 0 picks them automatically from the model and the memory.\n"
+            "Optional outputs: per-class probabilities (one band per class) and the confidence "
+            "(highest probability) of each pixel."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.SPECTRAL, self.tr("Spectral (hyperspectral / multispectral) layer")))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.SAR, self.tr("SAR layer"), optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.LIDAR, self.tr("LiDAR / DSM layer"), optional=True))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.EXTRA_AUX, self.tr("Extra auxiliary layers (when the model card asks for more)"),
+            QgsProcessing.TypeRaster, optional=True))
+        self.addParameter(model_parameter(self.MODEL, self.tr("Model package (.bdgf)")))
+        advanced = [
+            QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"),
+                                       options=[self.tr(d) for d in DEVICE_LABELS], defaultValue=0),
+            QgsProcessingParameterEnum(self.BACKEND, self.tr("Backend"), options=list(BACKENDS),
+                                       defaultValue=0),
+            QgsProcessingParameterNumber(self.TILE_SIZE, self.tr("Tile size in pixels (0 = automatic)"),
+                                         QgsProcessingParameterNumber.Integer, 0, minValue=0),
+            QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (0 = automatic)"),
+                                         QgsProcessingParameterNumber.Integer, 0, minValue=0),
+        ]
+        for parameter in advanced:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.PROBABILITIES, self.tr("Class probabilities"), optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
+        self.addOutput(QgsProcessingOutputString(self.DEVICE_USED, self.tr("Device used")))
+
+    # ---- parameters
+    def _slots(self, parameters, context):
+        return {
+            self.SPECTRAL: self.parameterAsRasterLayer(parameters, self.SPECTRAL, context),
+            self.SAR: self.parameterAsRasterLayer(parameters, self.SAR, context),
+            self.LIDAR: self.parameterAsRasterLayer(parameters, self.LIDAR, context),
+            self.EXTRA_AUX: self.parameterAsLayerList(parameters, self.EXTRA_AUX, context),
+        }
+
+    def _backend(self, parameters, context):
+        return BACKENDS[self.parameterAsEnum(parameters, self.BACKEND, context)]
+
+    def _problems(self, parameters, context):
+        """Plain messages for everything that would make the run fail; [] when it can start."""
+        backend = self._backend(parameters, context)
+        missing = missing_packages(backend)
+        if missing:
+            return [missing_message(missing, backend)]
+        card, error = load_card(self.parameterAsFile(parameters, self.MODEL, context))
+        if error:
+            return [error]
+        return mismatch_messages(card, self._slots(parameters, context))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        problems = self._problems(parameters, context)
+        return (False, "\n".join(problems)) if problems else (True, "")
+
+    # ---- run
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        problems = self._problems(parameters, context)
+        if problems:
+            raise QgsProcessingException("\n".join(problems))
+        model_path = self.parameterAsFile(parameters, self.MODEL, context)
+        card, _ = load_card(model_path)
+        pairs = assign_modalities(card, self._slots(parameters, context))
+        settings = {
+            "device": DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+            "backend": self._backend(parameters, context),
+            "tile_size": self.parameterAsInt(parameters, self.TILE_SIZE, context) or None,
+            "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context) or None,
+        }
+        outputs = {
+            self.OUTPUT: self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+            self.PROBABILITIES: self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context) or None,
+            self.CONFIDENCE: self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None,
+        }
+        self._log_settings(feedback, card, model_path, pairs, settings, outputs)
+        used = self._run_engine(feedback, model_path, pairs, settings, outputs)
+        feedback.pushInfo(self.tr("Device used: {}").format(used))
+        self._style_on_load(context, card, outputs[self.OUTPUT])
+        results = {key: path for key, path in outputs.items() if path}
+        results[self.DEVICE_USED] = used
+        return results
+
+    def _log_settings(self, feedback, card, model_path, pairs, settings, outputs):
+        feedback.pushInfo(self.tr("Model: {} ({}), {}").format(
+            card["name"], model_path, card.get("content_hash", "")))
+        for modality, _slot, layer in pairs:
+            feedback.pushInfo(self.tr("Input {}: {}").format(modality["name"], layer_summary(layer)))
+        for key, value in settings.items():
+            feedback.pushInfo(f"{key}: {value if value is not None else self.tr('automatic')}")
+        for key, path in outputs.items():
+            if path:
+                feedback.pushInfo(f"{key}: {path}")
+
+    def _run_engine(self, feedback, model_path, pairs, settings, outputs):
+        from ..engine.classify import classify
+        from ..engine.errors import BDGFError, Cancelled
+
+        inputs = engine_inputs(pairs)
+        created = [p for p in outputs.values() if p and not os.path.exists(p)]
+        try:
+            result = classify(
+                inputs, model_path, outputs[self.OUTPUT],
+                probabilities_path=outputs[self.PROBABILITIES], confidence_path=outputs[self.CONFIDENCE],
+                progress=FeedbackProgress(feedback), **settings)
+        except Cancelled:
+            _remove(created)
+            raise QgsProcessingException(self.tr("Cancelled: no output was written.")) from None
+        except BDGFError as exc:
+            _remove(created)
+            raise QgsProcessingException(str(exc)) from None
+        except ImportError:
+            _remove(created)
+            missing = missing_packages(settings["backend"])
+            if not missing:
+                raise  # not a missing package but a bug: keep the traceback for the report
+            raise QgsProcessingException(missing_message(missing, settings["backend"])) from None
+        feedback.pushInfo(self.tr("Backend: {}").format(result.get("backend_detail", settings["backend"])))
+        return str(result.get("device", settings["device"]))
+
+    def _style_on_load(self, context, card, path):
+        if context.willLoadLayerOnCompletion(path):
+            details = context.layerToLoadOnCompletionDetails(path)
+            details.setPostProcessor(ClassStylePostProcessor.create(card["classes"]))
+
+
+def _remove(paths):
+    """Belt and braces: the engine already writes to temp files; drop anything this run created."""
+    from ..engine.outputs import qml_path_for
+
+    for path in paths:
+        for candidate in (path, qml_path_for(path)):
+            if os.path.exists(candidate):
+                os.remove(candidate)

@@ -1,0 +1,50 @@
+"""Rich-text view of a model card for the dock: classes with colour swatches, bands, patch, metrics."""
+from html import escape
+
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtWidgets import QLabel, QSizePolicy
+
+from .common import tr
+
+
+def card_html(card):
+    rows = "".join(
+        f'<tr><td style="background-color:{escape(c["color"])}">&nbsp;&nbsp;&nbsp;&nbsp;</td>'
+        f"<td>&nbsp;{int(c['value'])}</td><td>&nbsp;{escape(c['name'])}</td></tr>"
+        for c in card["classes"]
+    )
+    modalities = "".join(
+        "<li>" + escape(tr("{name} ({role}): {bands} band(s)").format(
+            name=m["name"], role=m.get("role", ""), bands=m["bands"])) + "</li>"
+        for m in card["modalities"]
+    )
+    metrics = card.get("metrics") or {}
+    shown = ", ".join(f"{k.upper()} {v:.3f}" for k, v in metrics.items()
+                      if isinstance(v, (int, float)) and not isinstance(v, bool))
+    geometry = tr("Patch {} px, tile {} px").format(card.get("patch_size"), card.get("tile_size"))
+    return (
+        f"<b>{escape(card['name'])}</b><br/>{escape(card.get('description') or '')}"
+        f"<p><b>{escape(tr('Expected layers'))}</b></p><ul style='margin:0'>{modalities}</ul>"
+        f"<p><b>{escape(tr('Classes'))}</b></p><table cellspacing='2'>{rows}</table>"
+        f"<p>{escape(geometry)}<br/>{escape(tr('Training metrics'))}: {escape(shown or '-')}</p>"
+    )
+
+
+class CardView(QLabel):
+    """Shows a card, or a hint / an error when there is none."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.RichText)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+        self.show_card(None)
+
+    def show_card(self, card, error=None):
+        if card is not None:
+            self.setText(card_html(card))
+        elif error:
+            self.setText(f"<span style='color:#b2182b'>{escape(error)}</span>")
+        else:
+            hint = tr("Choose a model package (.bdgf) to see its classes and layers.")
+            self.setText(f"<i>{escape(hint)}</i>")

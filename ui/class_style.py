@@ -1,0 +1,39 @@
+"""Paletted renderer from the model card's classes, applied on the main thread."""
+from qgis.core import QgsPalettedRasterRenderer, QgsProcessingLayerPostProcessorInterface
+from qgis.PyQt.QtGui import QColor
+
+
+def palette_classes(classes):
+    """QgsPalettedRasterRenderer classes from card classes [{value, name, color}]."""
+    return [
+        QgsPalettedRasterRenderer.Class(int(c["value"]), QColor(c.get("color", "#808080")), str(c["name"]))
+        for c in classes
+    ]
+
+
+def apply_class_style(layer, classes):
+    """Give a class raster layer the card's colours and names (band 1)."""
+    renderer = QgsPalettedRasterRenderer(layer.dataProvider(), 1, palette_classes(classes))
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+    return renderer
+
+
+class ClassStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Styles the loaded output layer. Processing holds only a C++ pointer: keep the Python object alive."""
+
+    _alive = []  # QGIS #47533/#48087: the instance must outlive the algorithm run
+
+    def __init__(self, classes):
+        super().__init__()
+        self.classes = classes
+
+    @classmethod
+    def create(cls, classes):
+        processor = cls(classes)
+        cls._alive = cls._alive[-15:] + [processor]
+        return processor
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+        if layer is not None and layer.isValid():
+            apply_class_style(layer, self.classes)

@@ -1,0 +1,33 @@
+"""Which Python packages a run needs and whether QGIS's Python has them (imported lazily)."""
+import importlib
+
+from ..engine.diagnostics import install_hint
+from .common import tr
+
+BACKENDS = ("onnx", "torch")
+NEEDS = {"onnx": ("numpy", "onnxruntime"), "torch": ("numpy", "torch", "safetensors")}
+ALWAYS = ("numpy",)
+
+
+def is_importable(name):
+    try:
+        importlib.import_module(name)
+    except Exception:  # ImportError, or a broken install raising anything
+        return False
+    return True
+
+
+def missing_packages(backend=None):
+    """The packages the backend (or, without one, any run) needs that cannot be imported."""
+    names = NEEDS[backend] if backend else ALWAYS
+    return [name for name in names if not is_importable(name)]
+
+
+def missing_message(missing, backend=None):
+    """A plain message naming the missing packages and the command that installs them."""
+    if not missing:
+        return ""
+    what = tr("the {} backend").format(backend) if backend else tr("BDGF")
+    return tr("{} needs the Python package(s) {} in QGIS's Python, which are not installed. "
+              "Install them with:\n{}\nthen restart QGIS.").format(what, ", ".join(missing),
+                                                                   install_hint(missing))
