@@ -152,7 +152,7 @@ class TorchBackend(Backend):
             raise _missing_package("torch", exc) from exc
         from .nn.bdgf import BDGFClassifier
         from .nn.config import BDGFConfig
-        from .nn.ddpm import DiffusionFeatureExtractor
+        from .nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
 
         progress = progress or SilentProgress()
         device = _check_device(device)
@@ -169,7 +169,9 @@ class TorchBackend(Backend):
             cfg = BDGFConfig.from_dict(package.card["network"])
         except (KeyError, TypeError, ValueError) as exc:
             raise BDGFError(f"{package.path}: the card's 'network' section cannot be read ({exc}).") from exc
-        self._features = self._load(DiffusionFeatureExtractor(cfg), package, "ddpm.")
+        ddpm = self._load(MultimodalDDPM(cfg), package, "ddpm.")
+        timesteps = package.card.get("diffusion", {}).get("timesteps")
+        self._features = DiffusionFeatureExtractor(ddpm, timesteps).to(self._dev).eval()
         self._classifier = self._load(BDGFClassifier(cfg), package, "classifier.")
 
     def _load(self, module, package, prefix):

@@ -90,26 +90,32 @@ def build_random_package(path: str, modalities: list[dict], classes: list[dict],
     """
     import torch
 
+    from .nn.bdgf import BDGFClassifier
     from .nn.config import BDGFConfig
-    from .nn.export import export_package_parts
+    from .nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
+    from .nn.export import export_classifier, export_features
     from .package import write_package
 
     torch.manual_seed(seed)
     channels = [m["bands"] for m in modalities]
     cfg = network or BDGFConfig.default(channels, n_classes=len(classes))
-    parts = export_package_parts(cfg)
+    ddpm, classifier = MultimodalDDPM(cfg).eval(), BDGFClassifier(cfg).eval()
+    extractor = DiffusionFeatureExtractor(ddpm)
+    onnx = {"features": export_features(extractor), "classifier": export_classifier(classifier)}
+    tensors = {**{"ddpm." + k: v.detach().numpy() for k, v in ddpm.state_dict().items()},
+               **{"classifier." + k: v.detach().numpy() for k, v in classifier.state_dict().items()}}
     card = {
         "schema": "bdgf-model-card", "schema_version": 1, "name": name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "description": "Randomly initialised weights, for tests and benchmarks only.",
         "classes": classes, "modalities": modalities, "normalization": normalization, "pca": None,
-        "patch_size": cfg.patch_size, "tile_size": tile_size, "halo": parts["halo"],
-        "stride": parts["stride"],
+        "patch_size": cfg.patch_size, "tile_size": tile_size, "halo": ddpm.receptive_radius(),
+        "stride": ddpm.stride(),
         "diffusion": {"timesteps": list(cfg.ddpm.feature_timesteps), "noise_seed": cfg.ddpm.noise_seed},
         "network": cfg.to_dict(), "training": {"note": "none (random init)"}, "metrics": {},
         "software": {"bdgf": "bench", "torch": torch.__version__},
     }
-    write_package(path, card, onnx=parts["onnx"], tensors=parts["tensors"])
+    write_package(path, card, onnx=onnx, tensors=tensors)
     return path
 
 

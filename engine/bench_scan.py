@@ -5,13 +5,13 @@ import argparse
 import time
 
 
-def _median_ms(fn, repeats):
+def _median_ms(fn, repeats, clock=time.perf_counter):
     fn()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append((clock() - t0) * 1e3)
     return sorted(times)[len(times) // 2]
 
 
@@ -28,7 +28,12 @@ def main(argv=None) -> None:
     p.add_argument("--d-inner", type=int, default=cc.expand * cc.embed_dim)
     p.add_argument("--d-state", type=int, default=cc.d_state)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--cpu-time", action="store_true", help="process CPU time (robust on a shared box)")
     a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    clock = time.process_time if a.cpu_time else time.perf_counter
     g = torch.Generator().manual_seed(0)
     b, d, n, L = a.batch, a.d_inner, a.d_state, a.length
     u = torch.randn(b, d, L, generator=g)
@@ -39,9 +44,10 @@ def main(argv=None) -> None:
     args = (u, delta, A, Bm, Cm, Dv, z, bias, True)
     with torch.no_grad():
         diff = (selective_scan_torch(*args) - selective_scan_naive(*args)).abs().max().item()
-        t_fast = _median_ms(lambda: selective_scan_torch(*args), a.repeats)
-        t_naive = _median_ms(lambda: selective_scan_naive(*args), a.repeats)
-    print(f"shape B={b} L={L} d_inner={d} d_state={n} threads={torch.get_num_threads()}")
+        t_fast = _median_ms(lambda: selective_scan_torch(*args), a.repeats, clock)
+        t_naive = _median_ms(lambda: selective_scan_naive(*args), a.repeats, clock)
+    print(f"shape B={b} L={L} d_inner={d} d_state={n} threads={torch.get_num_threads()} "
+          f"clock={'cpu' if a.cpu_time else 'wall'}")
     print(f"selective_scan_naive : {t_naive:8.2f} ms")
     print(f"selective_scan_torch : {t_fast:8.2f} ms")
     print(f"speed-up             : {t_naive / t_fast:8.1f}x   max |diff| = {diff:.2e}")

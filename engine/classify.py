@@ -18,8 +18,7 @@ from .backends import make_backend
 from .errors import BDGFError, InputMismatchError
 from .package import ModelPackage
 from .progress import Progress, SilentProgress, check_cancel
-from .raster import (aligned_vrt, describe_raster, intersection_window, read_window,
-                     reference_grid)
+from .raster import aligned_vrt, describe_raster, intersection_window, read_window, reference_grid
 
 PathLike = str | os.PathLike
 

@@ -43,3 +43,36 @@ def fixture_scene_mixed(tmp_path_factory):
 
 
 # ---- end of scene fixtures ----
+
+
+# ---- engine fixtures (inference engineer): model package for tests/test_engine_*.py ----
+
+def _fixture_normalization(scene) -> dict:
+    import numpy as np
+
+    from engine.raster import read_aligned_stack
+
+    arrays, valid = read_aligned_stack([scene["hsi"], scene["sar"], scene["dsm"]])
+    low, high = [], []
+    for a in arrays:
+        lo, hi = np.percentile(a[:, valid], [2, 98], axis=1)
+        low.append(lo.tolist())
+        high.append(np.maximum(hi, lo + 1e-3).tolist())
+    return {"low": low, "high": high}
+
+
+@pytest.fixture(scope="session")
+def engine_model(fixture_scene, tmp_path_factory) -> str:
+    """Random-init quick-config package (hsi 24 + sar 4 + dsm 1 bands, the fixture's 6 classes)."""
+    from engine.bench import build_random_package
+    from engine.nn.config import BDGFConfig
+
+    mods = [{"name": "hsi", "role": "spectral", "bands": 24}, {"name": "sar", "role": "sar", "bands": 4},
+            {"name": "dsm", "role": "lidar", "bands": 1}]
+    path = str(tmp_path_factory.mktemp("engine_model") / "quick_random.bdgf")
+    return build_random_package(path, mods, fixture_scene["classes"], _fixture_normalization(fixture_scene),
+                                network=BDGFConfig.quick([24, 4, 1], len(fixture_scene["classes"])),
+                                tile_size=32, seed=0)
+
+
+# ---- end of engine fixtures ----

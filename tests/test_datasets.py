@@ -103,11 +103,12 @@ def test_full_import_fake_augsburg(tmp_path):
     hsi = gdal.Open(paths["hsi"])
     assert hsi.GetRasterBand(1).GetMetadataItem("wavelength") == "400.00"
     cfg = tomllib.loads(Path(paths["config"]).read_text())
-    assert cfg["data"]["spectral"] == "hsi.tif"
+    assert cfg["data"]["spectral"]["path"] == "hsi.tif"
     assert [(a["path"], a["role"]) for a in cfg["data"]["aux"]] == [("sar.tif", "sar"), ("dsm.tif", "lidar")]
     assert cfg["labels"] == {"train": "train.tif", "test": "test.tif"}
     assert [c["name"] for c in cfg["classes"]] == list(ds.AUGSBURG_NAMES)
     assert all(c["color"].startswith("#") and len(c["color"]) == 7 for c in cfg["classes"])
+    _check_with_training_config(paths["config"], "rasters")
 
 
 def test_hash_and_count_checks(tmp_path):
@@ -137,8 +138,32 @@ def test_muufl_struct_and_split_rule(tmp_path):
     np.testing.assert_allclose(gdal.Open(paths["lidar"]).ReadAsArray(), np.moveaxis(lidar[0, 0]["z"], -1, 0),
                                rtol=1e-6)
     cfg = tomllib.loads(Path(paths["config"]).read_text())
-    assert cfg["labels"]["raster"] == "labels.tif" and cfg["labels"]["split"] == "random_per_class"
+    assert cfg["labels"] == {"raster": "labels.tif", "split": {"per_class": 100, "seed": 0}}
     assert len(cfg["classes"]) == 11
+    _check_with_training_config(paths["config"], "raster")
+
+
+def _check_with_training_config(path, kind):
+    config = pytest.importorskip("training.config")
+    run = config.load_config(path)
+    assert run.labels.kind == kind and all(layer.path.is_file() for layer in run.layers)
+
+
+@needs_data
+def test_trento_allgrd_import_draws_the_common_split(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "allgrd.mat").symlink_to(DATA / "trento" / "allgrd.mat")  # real labels, read in place
+    rng = np.random.default_rng(0)
+    savemat(src / "Italy_hsi.mat", {"data": rng.random((166, 600, 4)).astype(np.float32)})
+    savemat(src / "Italy_lidar.mat", {"data": rng.random((166, 600, 2)).astype(np.float32)})
+    paths = import_dataset("trento", src, tmp_path / "out", verify_hash=False, log=lambda m: None)
+    train, test, full = (gdal.Open(paths[k]).ReadAsArray() for k in ("train", "test", "labels"))
+    assert tuple(class_counts(train, 6)) == (129, 125, 105, 154, 184, 122)
+    assert tuple(class_counts(test, 6)) == (3905, 2778, 374, 8969, 10317, 3052)
+    assert not ((train > 0) & (test > 0)).any() and np.array_equal(np.maximum(train, test), full)
+    assert gdal.Open(paths["lidar"]).RasterCount == 2
+    _check_with_training_config(paths["config"], "rasters")
 
 
 def test_clear_errors(tmp_path):

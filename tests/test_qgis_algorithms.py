@@ -213,12 +213,23 @@ def test_classify_in_process_matches_the_engine_cli_and_is_styled(
     QgsProject.instance().removeMapLayer(loaded[0].id())
 
 
-def test_classify_through_qgis_process_matches_the_engine_cli(
-        qgis_base, fixture_scene, tiny_model, cli_classes, tmp_path):
+def test_classify_through_qgis_process_matches_the_engine_cli(fixture_scene, tiny_model, cli_classes, tmp_path):
     out = tmp_path / "qgis_process.tif"
-    result = run_with_qgis_process(qgis_base, "bdgf:classify", classify_params(
+    result = run_with_qgis_process(tmp_path / "profile", "bdgf:classify", classify_params(
         fixture_scene, tiny_model, OUTPUT=str(out), TILE_SIZE=16, BATCH_SIZE=64), timeout=300)
     assert result["results"]["OUTPUT"] == str(out)
     assert (read_band(out) == cli_classes).all()  # tiling does not change the map
     layer = QgsRasterLayer(str(out), "qgis_process output")  # styled by the engine's sidecar .qml
     assert paletted_classes(layer)[6] == ("Water", "#2166ac")
+
+
+def test_modelinfo_and_accuracy_through_qgis_process(fixture_scene, tiny_model, tmp_path):
+    # one fresh profile per call: `qgis_process plugins enable` fails when the plugin is already enabled
+    info = run_with_qgis_process(tmp_path / "profile1", "bdgf:modelinfo", {"MODEL": tiny_model})
+    assert "Model: Tiny random model" in info["results"]["CARD"]
+    report = tmp_path / "report.html"
+    scores = run_with_qgis_process(tmp_path / "profile2", "bdgf:accuracy", {
+        "INPUT": fixture_scene["labels"], "REFERENCE": fixture_scene["test"], "OUTPUT_HTML": str(report)})
+    expected = engine_scores(fixture_scene["test"], fixture_scene["labels"], fixture_scene["classes"])
+    assert scores["results"]["OA"] == pytest.approx(expected.oa)
+    assert "#1b7837" in report.read_text()  # no model given: class colours from the raster's colour table

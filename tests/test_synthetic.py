@@ -197,11 +197,20 @@ def test_mixed_layers_coregistered(fixture_scene, fixture_scene_mixed):
 def test_config_toml(fixture_scene):
     cfg = tomllib.loads(Path(fixture_scene["config"]).read_text())
     base = Path(fixture_scene["config"]).parent
-    assert (base / cfg["data"]["spectral"]).is_file()
+    assert (base / cfg["data"]["spectral"]["path"]).is_file()
+    assert len(cfg["data"]["spectral"]["wavelengths_nm"]) == 24
     assert [a["role"] for a in cfg["data"]["aux"]] == ["sar", "lidar"]
     assert all((base / a["path"]).is_file() for a in cfg["data"]["aux"])
     assert (base / cfg["labels"]["train"]).is_file() and (base / cfg["labels"]["test"]).is_file()
     assert [c["value"] for c in cfg["classes"]] == list(range(1, 7))
+
+
+def test_config_loads_with_training_config(fixture_scene_mixed):
+    config = pytest.importorskip("training.config")
+    run = config.load_config(fixture_scene_mixed["config"])
+    assert [layer.role for layer in run.layers] == ["spectral", "sar", "lidar"]
+    assert all(layer.path.is_file() for layer in run.layers)
+    assert run.labels.kind == "rasters" and len(run.classes) == 6
 
 
 def test_cli_and_other_crs(tmp_path):

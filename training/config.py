@@ -121,7 +121,6 @@ class TrainingConfig:
     seed: int = 0
     num_workers: int = 0
     tsne_points: int = 1500
-    label_smoothing: float = 0.0
 
 
 @dataclass

@@ -13,34 +13,38 @@ Outputs in --dst: hsi.tif (Float32, band metadata `wavelength` nm: nominal, even
 sensor range), sar.tif / dsm.tif / lidar.tif as applicable, train.tif + test.tif (standard split)
 or labels.tif (+ a split rule), UInt8 with 0 = unlabelled, colour table; config.toml.
 
-Config schema (TOML; paths relative to the config file; `tomllib.load` reads it):
+Config schema (TOML; the subset of training/config.py's schema that these writers use; paths are
+relative to the config file):
 
-    [dataset]                      # provenance, free keys: name, source, pixel_size_m, georeferenced, ...
+    [dataset]                      # name, description, source, seed, grids, citation, license, notes
     name = "augsburg"
+    description = "Augsburg (S2FL)"
 
     [data]
-    spectral = "hsi.tif"           # the spectral modality (always first in the model)
-    wavelength_range_nm = [400.0, 2500.0]   # optional
-
-    [[data.aux]]                   # auxiliary modalities, in model order (0..n entries)
+    spectral = "hsi.tif"           # or an inline table: {path = "hsi.tif", name = "hsi",
+                                   #   wavelengths_nm = [...], units = "reflectance"}
+    [[data.aux]]                   # auxiliary modalities, in model order (at least one)
     path = "sar.tif"
     role = "sar"                   # "sar" | "lidar"
     name = "sar"
-    band_names = ["SAR1", "SAR2", "SAR3", "SAR4"]   # optional
+    band_names = ["SAR1", "SAR2", "SAR3", "SAR4"]
 
-    [labels]                       # either a standard split ...
+    [labels]                       # either train + test label rasters ...
     train = "train.tif"
     test = "test.tif"
-    # ... or one raster and a split rule:
+    # ... or one label raster and a split rule (MUUFL):
     # raster = "labels.tif"
-    # split = "random_per_class"   # train: that many random pixels per class; test: all the others
-    # train_per_class = 100        # an int, or a list with one count per [[classes]] entry (in order)
+    # [labels.split]
+    # per_class = 100              # random training pixels per class; the rest is test
     # seed = 0
 
     [[classes]]                    # one per class, in model order; value = pixel value in the rasters
     value = 1
     name = "Forest"
     color = "#1b7837"
+
+Trento: when only allgrd.mat is there, the common 819-pixel split (129/125/105/154/184/122 per class)
+is drawn at random (seed 0) into train.tif / test.tif; labels.tif keeps the full ground truth.
 """
 from __future__ import annotations
 
@@ -108,6 +112,7 @@ class Spec:
     wavelength_range_nm: tuple[float, float] = (400.0, 2500.0)
     pixel_size_m: float = 1.0
     zip_name: str | None = None
+    citation: str = ""
 
 
 def _src(what, *cands) -> Source:
@@ -124,12 +129,20 @@ HOUSTON_NAMES = ("Healthy grass", "Stressed grass", "Synthetic grass", "Trees", 
 TRENTO_NAMES = ("Apple trees", "Buildings", "Ground", "Woods", "Vineyard", "Roads")
 MUUFL_NAMES = ("Trees", "Mostly grass", "Mixed ground surface", "Dirt and sand", "Road", "Water",
                "Building shadow", "Building", "Sidewalk", "Yellow curb", "Cloth panels")
+AUGSBURG_COLORS = ("#1b7837", "#e31a1c", "#7570b3", "#a6d96a", "#fdae61", "#f781bf", "#2166ac")
+BERLIN_COLORS = ("#1b7837", "#e31a1c", "#7570b3", "#a6d96a", "#a6611a", "#fdae61", "#f781bf", "#2166ac")
+HOUSTON_COLORS = ("#4dac26", "#b8e186", "#1a9850", "#00441b", "#a6611a", "#2166ac", "#e31a1c", "#f781bf",
+                  "#636363", "#252525", "#8c510a", "#bdbdbd", "#969696", "#80cdc1", "#d6604d")
+TRENTO_COLORS = ("#4dac26", "#d7191c", "#a6611a", "#1b7837", "#b8e186", "#404040")
+MUUFL_COLORS = ("#1b7837", "#a6d96a", "#dfc27d", "#f6e8c3", "#404040", "#2166ac", "#542788", "#d7191c",
+                "#bababa", "#ffff33", "#e7298a")
 SAR4 = ("SAR1", "SAR2", "SAR3", "SAR4")
+S2FL = "Hong et al., ISPRS J. Photogramm. Remote Sens. 178, 2021 (S2FL)"
 HOUSTON_TR = "2013_IEEE_GRSS_DF_Contest_Samples_TR.tif"
 HOUSTON_VA = "2013_IEEE_GRSS_DF_Contest_Samples_VA.tif"
 
 DATASETS: dict[str, Spec] = {s.name: s for s in (
-    Spec("augsburg", "Augsburg (S2FL)", tuple(_classes(AUGSBURG_NAMES)),
+    Spec("augsburg", "Augsburg (S2FL)", tuple(_classes(AUGSBURG_NAMES, AUGSBURG_COLORS)),
          _src("HSI", ("data_HS_LR.mat", "data_HS_LR")),
          (("sar", "sar", _src("SAR", ("data_SAR_HR.mat", "data_SAR_HR")), SAR4),
           ("dsm", "lidar", _src("DSM", ("data_DSM.mat", "data_DSM")), ("DSM",))),
@@ -137,15 +150,15 @@ DATASETS: dict[str, Spec] = {s.name: s for s in (
          test=_src("test labels", ("TestImage.mat", "TestImage")),
          counts={"train": (146, 264, 21, 248, 52, 7, 23),
                  "test": (13361, 30065, 3830, 26609, 523, 1638, 1507)},
-         pixel_size_m=30.0, zip_name="augsburg-ouc.zip"),
-    Spec("berlin", "Berlin (S2FL)", tuple(_classes(BERLIN_NAMES)),
+         pixel_size_m=30.0, zip_name="augsburg-ouc.zip", citation=S2FL),
+    Spec("berlin", "Berlin (S2FL)", tuple(_classes(BERLIN_NAMES, BERLIN_COLORS)),
          _src("HSI", ("data_HS_LR.mat", "data_HS_LR")),
          (("sar", "sar", _src("SAR", ("data_SAR_HR.mat", "data_SAR_HR")), SAR4),),
          train=_src("train labels", ("TrainImage.mat", "TrainImage")),
          test=_src("test labels", ("TestImage.mat", "TestImage")),
          counts={"train": 2820, "test": 461851}, checked=(),
-         pixel_size_m=30.0, zip_name="berlin-ouc.zip"),
-    Spec("houston2013", "Houston 2013 (IEEE GRSS DFC)", tuple(_classes(HOUSTON_NAMES)),
+         pixel_size_m=30.0, zip_name="berlin-ouc.zip", citation=S2FL),
+    Spec("houston2013", "Houston 2013 (IEEE GRSS DFC)", tuple(_classes(HOUSTON_NAMES, HOUSTON_COLORS)),
          _src("HSI", ("HSI.mat", None), ("2013_IEEE_GRSS_DF_Contest_CASI.tif", None)),
          (("lidar", "lidar",
            _src("LiDAR", ("LiDAR.mat", None), ("2013_IEEE_GRSS_DF_Contest_LiDAR.tif", None)), ("DSM",)),),
@@ -154,8 +167,9 @@ DATASETS: dict[str, Spec] = {s.name: s for s in (
          counts={"train": (198, 190, 192, 188, 186, 182, 196, 191, 193, 191, 181, 192, 184, 181, 187),
                  "test": (1053, 1064, 505, 1056, 1056, 143, 1072, 1053, 1059, 1036, 1054, 1041, 285,
                           247, 473)},
-         wavelength_range_nm=(380.0, 1050.0), pixel_size_m=2.5),
-    Spec("trento", "Trento", tuple(_classes(TRENTO_NAMES)),
+         wavelength_range_nm=(380.0, 1050.0), pixel_size_m=2.5,
+         citation="Debes et al., IEEE JSTARS 7(6), 2014 (IEEE GRSS Data Fusion Contest 2013)"),
+    Spec("trento", "Trento", tuple(_classes(TRENTO_NAMES, TRENTO_COLORS)),
          _src("HSI", ("Italy_hsi.mat", "data"), ("HSI.mat", None)),
          (("lidar", "lidar", _src("LiDAR", ("Italy_lidar.mat", "data"), ("LiDAR.mat", None)),
            ("elevation", "intensity")),),
@@ -165,13 +179,14 @@ DATASETS: dict[str, Spec] = {s.name: s for s in (
          counts={"raster": (4034, 2903, 479, 9123, 10501, 3174),
                  "train": (129, 125, 105, 154, 184, 122), "test": (3905, 2778, 374, 8969, 10317, 3052)},
          checked=("raster",),
-         wavelength_range_nm=(402.89, 989.09), pixel_size_m=1.0),
-    Spec("muufl", "MUUFL Gulfport", tuple(_classes(MUUFL_NAMES)),
+         wavelength_range_nm=(402.89, 989.09), pixel_size_m=1.0, citation="University of Trento"),
+    Spec("muufl", "MUUFL Gulfport", tuple(_classes(MUUFL_NAMES, MUUFL_COLORS)),
          _src("HSI", ("muufl_gulfport_campus_1_hsi_220_label.mat", "hsi.Data")),
          (("lidar", "lidar", _src("LiDAR", ("muufl_gulfport_campus_1_hsi_220_label.mat", "hsi.Lidar.z")),
            ("first return", "last return")),),
          raster=_src("labels", ("muufl_gulfport_campus_1_hsi_220_label.mat", "hsi.sceneLabels.labels")),
-         split_per_class=100, wavelength_range_nm=(375.0, 1050.0), pixel_size_m=1.0),
+         split_per_class=100, wavelength_range_nm=(375.0, 1050.0), pixel_size_m=1.0,
+         citation="Gader et al., MUUFL Gulfport hyperspectral and LiDAR data set, 2013"),
     Spec("yellow_river", "Yellow River Estuary (AsyFFNet layout)", (),
          _src("HSI", ("data_hsi.mat", "data")),
          (("sar", "sar", _src("SAR", ("data_sar.mat", "data")), ()),),
@@ -269,23 +284,27 @@ def _toml_value(v) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items() if x is not None) + "}"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
-def write_config(path: str, *, name: str, spectral: str, aux: Sequence[dict] = (),
-                 labels: dict, classes: Sequence[dict], dataset: dict | None = None,
-                 data: dict | None = None) -> str:
-    """Write the training config TOML (schema in the module docstring). Paths relative to `path`."""
+def write_config(path: str, *, name: str, spectral: str | dict, aux: Sequence[dict] = (),
+                 labels: dict, classes: Sequence[dict], dataset: dict | None = None) -> str:
+    """Write the training config TOML (schema in the module docstring). Paths relative to `path`.
+    `labels` may hold a "split" dict, written as [labels.split]."""
     lines = ["# BDGF training config; paths are relative to this file.", "", "[dataset]",
              f"name = {_toml_value(name)}"]
     for k, v in (dataset or {}).items():
         if v is not None:
             lines.append(f"{k} = {_toml_value(v)}")
     lines += ["", "[data]", f"spectral = {_toml_value(spectral)}"]
-    lines += [f"{k} = {_toml_value(v)}" for k, v in (data or {}).items() if v is not None]
     for a in aux:
         lines += ["", "[[data.aux]]"] + [f"{k} = {_toml_value(v)}" for k, v in a.items() if v is not None]
-    lines += ["", "[labels]"] + [f"{k} = {_toml_value(v)}" for k, v in labels.items() if v is not None]
+    lines += ["", "[labels]"] + [f"{k} = {_toml_value(v)}" for k, v in labels.items()
+                                 if v is not None and k != "split"]
+    if labels.get("split"):
+        lines += ["", "[labels.split]"] + [f"{k} = {_toml_value(v)}" for k, v in labels["split"].items()]
     for c in classes:
         lines += ["", "[[classes]]", f"value = {int(c['value'])}", f"name = {_toml_value(c['name'])}",
                   f"color = {_toml_value(c['color'])}"]
@@ -463,6 +482,18 @@ def check_counts(name: str, labels: dict[str, np.ndarray], log=print) -> None:
                            " (wrong files or another release? --no-verify-counts skips this check)")
 
 
+def split_per_class(labels: np.ndarray, per_class: Sequence[int],
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test): `per_class[k-1]` random pixels of class k for training, the rest for testing."""
+    rng = np.random.default_rng(seed)
+    train = np.zeros_like(labels)
+    for k, n in enumerate(per_class, 1):
+        idx = np.flatnonzero(labels == k)
+        pick = rng.choice(idx, size=min(n, idx.size), replace=False)
+        train.flat[pick] = k
+    return train, np.where(train > 0, 0, labels).astype(labels.dtype)
+
+
 # ----------------------------------------------------------------------------- import
 def _verify_hash(name: str, path: Path, log) -> None:
     want = SHA256.get((name, path.name))
@@ -558,21 +589,23 @@ def _import(spec: Spec, root: Path, dst: Path, verify_hash: bool, verify_counts:
         aux.append({"path": f"{out}.tif", "role": role, "name": out, "band_names": names})
         log(f"wrote {out}.tif ({arr.shape[0]} bands)")
 
+    if "raster" in labels and isinstance(spec.split_per_class, tuple):  # materialise a standard split
+        labels["train"], labels["test"] = split_per_class(labels["raster"], spec.split_per_class, seed=0)
     for part, arr in labels.items():
-        fname = "labels.tif" if part == "raster" else f"{part}.tif"
-        paths["labels" if part == "raster" else part] = write_geotiff(str(dst / fname), arr, gt, None, 0,
-                                                                      [part], classes=classes)
-    if "raster" in labels:
-        per = spec.split_per_class
-        lab_cfg = {"raster": "labels.tif", "split": "random_per_class",
-                   "train_per_class": list(per) if isinstance(per, tuple) else per, "seed": 0}
-    else:
+        key = "labels" if part == "raster" else part
+        paths[key] = write_geotiff(str(dst / f"{key}.tif"), arr, gt, None, 0, [key], classes=classes)
+    if "train" in labels:
         lab_cfg = {"train": "train.tif", "test": "test.tif"}
+    else:
+        lab_cfg = {"raster": "labels.tif", "split": {"per_class": spec.split_per_class, "seed": 0}}
+    lo, hi = spec.wavelength_range_nm
+    notes = (f"no georeferencing: nominal {px:g} m pixels, no CRS; hsi.tif band wavelengths are nominal, "
+             f"evenly spaced over {lo:g}-{hi:g} nm")
     paths["config"] = write_config(
-        str(dst / "config.toml"), name=spec.name, spectral="hsi.tif", aux=aux, labels=lab_cfg,
-        classes=classes, data={"wavelength_range_nm": [float(v) for v in spec.wavelength_range_nm]},
-        dataset={"title": spec.title, "source": "training.datasets", "pixel_size_m": px,
-                 "georeferenced": False})
+        str(dst / "config.toml"), name=spec.name, spectral={"path": "hsi.tif", "name": "hsi"}, aux=aux,
+        labels=lab_cfg, classes=classes,
+        dataset={"description": spec.title, "source": f"python -m training.datasets import {spec.name}",
+                 "citation": spec.citation or None, "license": "research use with citation", "notes": notes})
     log(f"wrote config.toml ({len(classes)} classes)")
     return paths
 

@@ -122,8 +122,9 @@ def train_ddpm(ctx: RunContext, ddpm: MultimodalDDPM, x: np.ndarray, valid: np.n
                 raise StopRequested(f"stopped after DDPM step {done} (--stop-after)")
     bar.close()
     if history:
-        ctx.info(f"DDPM: {steps} steps, final balanced loss {history[-1]['loss']:.4f}, masking "
-                 f"imbalance {ddpm.masking.imbalance if ddpm.masking.imbalance is None else round(ddpm.masking.imbalance, 3)}")
+        imbalance = ddpm.masking.imbalance
+        ctx.info(f"DDPM: {steps} steps, final balanced loss {history[-1]['loss']:.4f}, masking imbalance "
+                 f"{'-' if imbalance is None else round(imbalance, 3)}")
     ddpm.eval()
     return history
 

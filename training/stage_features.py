@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from engine.classify import plan_tiles
-from engine.noise import position_noise
 from engine.nn.ddpm import DiffusionFeatureExtractor
+from engine.noise import position_noise
 from training import checkpoint as ckpt
 from training.context import RunContext
 

@@ -61,7 +61,7 @@ import numpy as np
 from osgeo import gdal
 from scipy import ndimage
 
-from training.datasets import srs_wkt, write_config, write_geotiff
+from training.datasets import DATASETS, srs_wkt, write_config, write_geotiff
 
 gdal.UseExceptions()
 
@@ -82,11 +82,6 @@ CLASSES = (
 )
 AUX_ONLY_PAIRS = ((1, 2), (3, 4))
 SPECTRAL_ONLY_PAIRS = ((6, 7),)
-
-TRENTO_CLASSES = (
-    (1, "Apple trees", "#4dac26"), (2, "Buildings", "#d7191c"), (3, "Ground", "#a6611a"),
-    (4, "Woods", "#1b7837"), (5, "Vineyard", "#b8e186"), (6, "Roads", "#404040"),
-)
 
 # mean sigma0 in dB (VV, VH, HH, HV) per structure type
 SAR_DB = {
@@ -511,7 +506,7 @@ def make_semi_real_trento(data_dir: str | os.PathLike | None = None, seed: int =
             for _ in range(nc):
                 lay.new(material, structure)
             lay.obj[m] = start + comps[m] - 1
-    classes = _class_dicts(TRENTO_CLASSES)
+    classes = [dict(c) for c in DATASETS["trento"].classes]
     r = _render(lay, 1, n_bands, rng, classes, heights_real=heights)
     return Scene(hsi=r["hsi"], sar=r["sar"], ndsm=r["ndsm"], labels=r["labels"], purity=r["purity"],
                  wavelengths=r["wavelengths"], classes=classes, pixel_size=1.0, seed=seed,
@@ -680,11 +675,14 @@ def write_scene(scene: Scene, out_dir: str | os.PathLike, grids: str = "same", *
     with open(paths["meta"], "w", encoding="utf-8") as fh:
         json.dump(meta, fh, indent=1)
     paths["config"] = write_config(
-        str(out / "config.toml"), name=scene.name, spectral="hsi.tif",
+        str(out / "config.toml"), name=scene.name,
+        spectral={"path": "hsi.tif", "name": "hsi", "units": "reflectance",
+                  "wavelengths_nm": [round(float(v), 2) for v in scene.wavelengths]},
         aux=[{"path": "sar.tif", "role": "sar", "name": "sar", "band_names": list(SAR_BANDS)},
              {"path": "dsm.tif", "role": "lidar", "name": "dsm", "band_names": ["nDSM"]}],
         labels={"train": "train.tif", "test": "test.tif"}, classes=class_table,
-        dataset={"source": "training.synthetic", "seed": scene.seed, "grids": grids})
+        dataset={"description": f"synthetic multimodal scene ({scene.name})", "source": "training.synthetic",
+                 "seed": scene.seed, "grids": grids})
     paths["classes"] = class_table
     return paths
 

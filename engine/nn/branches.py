@@ -3,7 +3,6 @@ features split into the fine / mid / coarse levels. Each branch returns a (B, em
 A branch built with guided=False has no guidance modules and ignores d."""
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
@@ -105,8 +104,8 @@ class MambaBranch(nn.Module):
         outs = []
         for i in range(2):
             seq = tok.index_select(1, getattr(self, f"order{i}"))
-            seq = seq + self.mambas[i](self.norms[i](seq))
-            outs.append(seq[:, -1])  # the centre pixel ends both sequences
+            # the centre pixel ends both sequences and is the only output read
+            outs.append(seq[:, -1] + self.mambas[i](self.norms[i](seq), last_only=True))
         return self.out(torch.cat(outs, 1))
 
 

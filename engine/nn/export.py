@@ -26,13 +26,29 @@ def _export(module, args, target, input_names, output_names, dynamic_axes) -> by
                               do_constant_folding=True)
     finally:
         module.train(was_training)
-    data = buf.getvalue()
+    data = _keep_inputs(buf.getvalue(), args, input_names)
     if target is not None:
         if isinstance(target, (str, Path)):
             Path(target).write_bytes(data)
         else:
             target.write(data)
     return data
+
+
+def _keep_inputs(data: bytes, args, input_names) -> bytes:
+    """Re-add graph inputs the exporter dropped because they are unused (e.g. `d` when no branch is
+    guided), so every graph has the documented input names."""
+    import onnx
+
+    model = onnx.load_from_string(data)
+    present = {i.name for i in model.graph.input}
+    missing = [(n, a) for n, a in zip(input_names, args) if n not in present]
+    if not missing:
+        return data
+    for name, arg in missing:
+        dims = ["batch"] + list(arg.shape[1:])
+        model.graph.input.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims))
+    return model.SerializeToString()
 
 
 def export_features(extractor, target=None, tile: int = 32) -> bytes:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .scan import selective_scan
+from .scan import _exporting, fused_scan_available, scan_blD, selective_scan, softplus
 
 
 class MambaBlock(nn.Module):
@@ -44,7 +44,14 @@ class MambaBlock(nn.Module):
         self.A_log.copy_(torch.log(a))
         self.D.fill_(1.0)
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """hidden (B, L, d_model) -> (B, L, d_model), or (B, d_model) for the last position only."""
+        if hidden.is_cuda and fused_scan_available() and not _exporting():
+            out = self._forward_fused(hidden)
+            return out[:, -1] if last_only else out
+        return self._forward_torch(hidden, last_only)
+
+    def _forward_fused(self, hidden):
         L = hidden.shape[1]
         x, z = self.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)  # (B, d_inner, L) each
         x = F.silu(self.conv1d(x)[..., :L])
@@ -55,3 +62,23 @@ class MambaBlock(nn.Module):
         y = selective_scan(x, delta, A, Bm.transpose(1, 2), Cm.transpose(1, 2), self.D.float(), z,
                            delta_bias=self.dt_proj.bias.float(), delta_softplus=True)
         return self.out_proj(y.transpose(1, 2))
+
+    def _causal_conv(self, x):
+        """Depthwise causal conv along L on (B, L, d_inner), same result as conv1d[..., :L]."""
+        L, k = x.shape[1], self.d_conv
+        xp = F.pad(x, (0, 0, k - 1, 0))
+        w = self.conv1d.weight[:, 0]  # (d_inner, k)
+        out = xp[:, 0:L] * w[:, 0]
+        for j in range(1, k):
+            out = out + xp[:, j:j + L] * w[:, j]
+        return out if self.conv1d.bias is None else out + self.conv1d.bias
+
+    def _forward_torch(self, hidden, last_only):
+        """Channels-last path: no transposes of (B, L, d_inner) tensors."""
+        x, z = self.in_proj(hidden).chunk(2, dim=-1)  # (B, L, d_inner) each
+        x = F.silu(self._causal_conv(x))
+        dt, Bm, Cm = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = softplus(self.dt_proj(dt))  # bias included
+        A = -torch.exp(self.A_log)
+        y = scan_blD(x, delta, A, Bm, Cm, self.D, z, last_only=last_only)
+        return self.out_proj(y)

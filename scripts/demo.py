@@ -1,0 +1,112 @@
+"""The bundled demo: classify the demo scene in a real QGIS (qgis_process), assess it, draw a preview.
+
+Run with `make demo` (it installs what is missing first), or `.venv/bin/python -m scripts.demo`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from scripts.qgis_runner import REPO, run_with_qgis_process
+
+DEMO = REPO / "resources" / "demo"
+MODEL = REPO / "resources" / "models" / "demo.bdgf"
+LAYERS = {"SPECTRAL": "hsi.tif", "SAR": "sar.tif", "LIDAR": "dsm.tif"}
+
+
+def check_assets() -> None:
+    missing = [str(p.relative_to(REPO)) for p in [MODEL, DEMO / "test.tif"] + [DEMO / f for f in LAYERS.values()]
+               if not p.exists()]
+    if missing:
+        raise SystemExit("demo assets missing: " + ", ".join(missing)
+                         + " (rebuild them with `make demo-assets`)")
+
+
+def classify(out: Path, base: Path) -> dict:
+    params = {key: DEMO / name for key, name in LAYERS.items()}
+    params.update(MODEL=MODEL, OUTPUT=out / "landcover.tif", CONFIDENCE=out / "confidence.tif")
+    return run_with_qgis_process(base, "bdgf:classify", params)["results"]
+
+
+def assess(out: Path, base: Path) -> dict:
+    params = {"INPUT": out / "landcover.tif", "REFERENCE": DEMO / "test.tif", "MODEL": MODEL,
+              "OUTPUT_HTML": out / "accuracy.html", "OUTPUT_JSON": out / "accuracy.json",
+              "OUTPUT_CSV": out / "accuracy.csv"}
+    return run_with_qgis_process(base, "bdgf:accuracy", params)["results"]
+
+
+def preview(out: Path) -> Path:
+    """PNG: the classification with a legend, next to the reference test labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+    from osgeo import gdal
+
+    from engine.package import ModelPackage
+    from engine.raster import grid_of, read_labels
+
+    classes = ModelPackage(MODEL).classes
+    top = max(c["value"] for c in classes)
+    colours = ["#ffffff"] * (top + 1)
+    for c in classes:
+        colours[c["value"]] = c["color"]
+    ds = gdal.Open(str(out / "landcover.tif"))
+    predicted = ds.GetRasterBand(1).ReadAsArray()
+    reference = read_labels(str(DEMO / "test.tif"), grid_of(str(out / "landcover.tif")))
+    ds = None
+    cmap = ListedColormap(colours)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
+    for ax, data, title in ((axes[0], predicted, "BDGF classification (QGIS, bdgf:classify)"),
+                            (axes[1], np.ma.masked_equal(reference, 0), "Reference (test labels)")):
+        ax.imshow(data, cmap=cmap, vmin=0, vmax=top, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_axis_off()
+    handles = [Patch(facecolor=c["color"], edgecolor="black", label=f'{c["value"]} {c["name"]}') for c in classes]
+    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False,
+               bbox_to_anchor=(0.5, -0.12))
+    path = out / "preview.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def run(out: Path) -> dict:
+    check_assets()
+    out.mkdir(parents=True, exist_ok=True)
+    base = REPO / "build" / "qgis"
+    t0 = time.perf_counter()
+    classified = classify(out, base)
+    scores = assess(out, base)
+    summary = {
+        "oa": scores["OA"], "aa": scores["AA"], "kappa": scores["KAPPA"],
+        "device": classified.get("DEVICE_USED"), "seconds": round(time.perf_counter() - t0, 1),
+        "outputs": {name: str(out / name) for name in
+                    ("landcover.tif", "landcover.qml", "confidence.tif", "accuracy.html", "preview.png")},
+    }
+    preview(out)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(REPO / "out" / "demo"), help="output folder (default out/demo)")
+    summary = run(Path(parser.parse_args(argv).out))
+    print(f"BDGF demo ({summary['device']}, {summary['seconds']} s in QGIS):")
+    print(f"  OA    {100 * summary['oa']:.2f} %")
+    print(f"  AA    {100 * summary['aa']:.2f} %")
+    print(f"  Kappa {summary['kappa']:.4f}")
+    for path in summary["outputs"].values():
+        print(f"  wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

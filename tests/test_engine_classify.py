@@ -1,0 +1,252 @@
+"""engine.classify end to end on the small fixture scene: outputs, tiling invariance, backends, errors."""
+from __future__ import annotations
+
+import gc
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from engine.classify import check_inputs, classify, plan_tiles
+from engine.errors import Cancelled, InputMismatchError, ModelPackageError
+from engine.package import ModelPackage
+
+_RUNS: dict = {}
+
+
+def _inputs(scene) -> dict:
+    return {"hsi": scene["hsi"], "sar": scene["sar"], "dsm": scene["dsm"]}
+
+
+def _run(engine_model, scene, out_dir, tile=None, backend="onnx", tag="", **kw) -> tuple[np.ndarray, dict]:
+    """Classify once per (variant, tile, backend, tag); returns (class array, summary)."""
+    key = (scene["variant"], tile, backend, tag)
+    if key not in _RUNS:
+        out = os.path.join(out_dir, f"classes_{scene['variant']}_{tile}_{backend}{tag}.tif")
+        summary = classify(_inputs(scene), engine_model, out, tile_size=tile, backend=backend,
+                           device="cpu", **kw)
+        _RUNS[key] = (gdal.Open(out).ReadAsArray(), summary)
+    return _RUNS[key]
+
+
+@pytest.fixture(autouse=True)
+def _collect_gdal_objects():
+    """Free datasets kept alive by exception tracebacks before pytest-qgis tears GDAL down."""
+    yield
+    gc.collect()
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("classify_out"))
+
+
+# ---------------------------------------------------------------- outputs
+
+def test_classify_writes_classes_probabilities_confidence(engine_model, fixture_scene, out_dir):
+    prob, conf = os.path.join(out_dir, "probs.tif"), os.path.join(out_dir, "conf.tif")
+    classes, summary = _run(engine_model, fixture_scene, out_dir, tile=32, probabilities_path=prob,
+                            confidence_path=conf)
+    card = ModelPackage(engine_model).card
+    for key in ("device", "backend", "tile", "batch", "seconds", "pixels_classified", "pixels_nodata",
+                "outputs"):
+        assert key in summary
+    assert summary["device"] == "cpu" and summary["backend"] == "onnx"
+    hsi = gdal.Open(fixture_scene["hsi"])
+    out = gdal.Open(summary["outputs"]["classes"])
+    assert (out.RasterXSize, out.RasterYSize) == (hsi.RasterXSize, hsi.RasterYSize)
+    assert out.GetGeoTransform() == hsi.GetGeoTransform()
+    band = out.GetRasterBand(1)
+    assert band.GetNoDataValue() == 0
+    values = {c["value"] for c in card["classes"]}
+    assert set(np.unique(classes)) <= values | {0}
+    assert summary["pixels_classified"] == int((classes > 0).sum())
+    assert summary["pixels_nodata"] == classes.size - summary["pixels_classified"]
+    # colour table + category names
+    table = band.GetColorTable()
+    names = band.GetCategoryNames()
+    for c in card["classes"]:
+        rgb = tuple(int(c["color"][i:i + 2], 16) for i in (1, 3, 5))
+        assert table.GetColorEntry(c["value"])[:3] == rgb
+        assert names[c["value"]] == c["name"]
+    assert os.path.exists(os.path.splitext(summary["outputs"]["classes"])[0] + ".qml")
+    # probabilities / confidence agree with the class map
+    p = gdal.Open(prob).ReadAsArray()
+    cf = gdal.Open(conf).ReadAsArray()
+    valid = classes > 0
+    assert p.shape == (len(card["classes"]), *classes.shape)
+    np.testing.assert_allclose(p[:, valid].sum(0), 1.0, atol=1e-5)
+    lut = np.array([c["value"] for c in card["classes"]])
+    assert (lut[p[:, valid].argmax(0)] == classes[valid]).all()
+    np.testing.assert_allclose(cf[valid], p[:, valid].max(0), atol=1e-6)
+    assert (cf[~valid] == -1).all() and (p[:, ~valid] == -1).all()
+
+
+def test_nodata_pixels_are_written_as_nodata(engine_model, fixture_scene, out_dir):
+    classes, _ = _run(engine_model, fixture_scene, out_dir, tile=32)
+    invalid = np.zeros(classes.shape, bool)
+    for name in ("hsi", "sar", "dsm"):
+        ds = gdal.Open(fixture_scene[name])
+        data = ds.ReadAsArray().reshape(ds.RasterCount, *classes.shape)
+        nodata = ds.GetRasterBand(1).GetNoDataValue()
+        bad = ~np.isfinite(data).all(0)
+        if nodata is not None and np.isfinite(nodata):
+            bad |= (data == nodata).any(0)
+        invalid |= bad
+    assert invalid.any() and (~invalid).any()
+    assert (classes[invalid] == 0).all()
+    assert (classes[~invalid] > 0).all()
+
+
+# ---------------------------------------------------------------- invariance
+
+def test_class_map_identical_for_any_tile_size(engine_model, fixture_scene, out_dir):
+    a, sa = _run(engine_model, fixture_scene, out_dir, tile=16)
+    b, _ = _run(engine_model, fixture_scene, out_dir, tile=32)
+    c, sc = _run(engine_model, fixture_scene, out_dir, tile=256)  # one tile covers the scene
+    assert sa["tiles"] > 1 and sc["tiles"] == 1
+    assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+def test_two_runs_are_identical(engine_model, fixture_scene, out_dir):
+    a, _ = _run(engine_model, fixture_scene, out_dir, tile=32)
+    b, _ = _run(engine_model, fixture_scene, out_dir, tile=32, tag="-again", batch_size=37)
+    assert np.array_equal(a, b)
+
+
+def test_onnx_and_torch_backends_agree(engine_model, fixture_scene, out_dir):
+    pytest.importorskip("torch")
+    a, _ = _run(engine_model, fixture_scene, out_dir, tile=32)
+    b, summary = _run(engine_model, fixture_scene, out_dir, tile=32, backend="torch")
+    assert summary["backend"] == "torch" and summary["device"] == "cpu"
+    assert np.array_equal(a > 0, b > 0)
+    valid = a > 0
+    assert (a[valid] == b[valid]).mean() >= 0.999
+
+
+def test_tiles_start_at_multiples_of_the_tile_and_cover_the_area():
+    tiles = plan_tiles((3, 5, 50, 70), tile=16, halo=12, stride=4)
+    covered = np.zeros((60, 80), int)
+    for t in tiles:
+        assert (t.row0 + 12) % 16 == 0 and (t.col0 + 12) % 16 == 0
+        assert t.height % 4 == 0 and t.width % 4 == 0
+        r, c, h, w = t.core
+        assert t.row0 + 12 <= r and r + h <= t.row0 + t.height - 12
+        covered[r:r + h, c:c + w] += 1
+    assert (covered[3:53, 5:75] == 1).all() and covered.sum() == 50 * 70
+
+
+# ---------------------------------------------------------------- misaligned layers
+
+def test_misaligned_layers_are_classified_on_the_spectral_grid(engine_model, fixture_scene_mixed, out_dir):
+    classes, summary = _run(engine_model, fixture_scene_mixed, out_dir, tile=32)
+    hsi = gdal.Open(fixture_scene_mixed["hsi"])
+    out = gdal.Open(summary["outputs"]["classes"])
+    assert out.GetGeoTransform() == hsi.GetGeoTransform()
+    assert classes.shape == (hsi.RasterYSize, hsi.RasterXSize)
+    assert 0 < summary["pixels_classified"] < classes.size  # the DSM is cropped: its outside is nodata
+    whole, _ = _run(engine_model, fixture_scene_mixed, out_dir, tile=256)
+    assert np.array_equal(classes, whole)
+
+
+# ---------------------------------------------------------------- bad inputs
+
+def _mismatch(engine_model, inputs, tmp_path, **kw) -> str:
+    out = tmp_path / "never.tif"
+    with pytest.raises(InputMismatchError) as info:
+        classify(inputs, engine_model, out, device="cpu", **kw)
+    assert not out.exists()
+    message = str(info.value)
+    del info  # the traceback holds GDAL datasets; they must not outlive QGIS's GDAL at exit
+    return message
+
+
+def test_missing_modality_is_reported_with_expected_and_found(engine_model, fixture_scene, tmp_path):
+    msg = _mismatch(engine_model, {"hsi": fixture_scene["hsi"], "sar": fixture_scene["sar"]}, tmp_path)
+    assert "dsm (lidar): expected 1 band, found no layer (missing)" in msg
+    assert "hsi (spectral): expected 24 bands, found 24 bands" in msg
+
+
+def test_wrong_band_count_is_reported(engine_model, fixture_scene, tmp_path):
+    inputs = [fixture_scene["hsi"], fixture_scene["dsm"], fixture_scene["sar"]]  # aux swapped
+    msg = _mismatch(engine_model, inputs, tmp_path)
+    assert "sar (sar): expected 4 bands, found 1 band in" in msg
+    assert "dsm (lidar): expected 1 band, found 4 bands in" in msg
+
+
+def test_wrong_band_subset_is_reported(engine_model, fixture_scene, tmp_path):
+    msg = _mismatch(engine_model, _inputs(fixture_scene), tmp_path, bands={"sar": [1, 2, 7, 8]})
+    assert "band(s) [7, 8] outside 1..4" in msg
+    msg = _mismatch(engine_model, _inputs(fixture_scene), tmp_path, bands={"hsi": list(range(1, 11))})
+    assert "a band subset of 10 bands" in msg and "expected 24 bands" in msg
+
+
+def test_valid_band_subset_is_accepted(engine_model, fixture_scene):
+    card = ModelPackage(engine_model).card
+    layers = check_inputs(card, _inputs(fixture_scene), bands={"sar": [4, 3, 2, 1]})
+    assert [la.bands for la in layers] == [None, [4, 3, 2, 1], None]
+
+
+def test_layers_without_overlap_are_rejected(engine_model, fixture_scene, tmp_path):
+    far = str(tmp_path / "dsm_far.tif")
+    gdal.Translate(far, fixture_scene["dsm"])
+    ds = gdal.Open(far, gdal.GA_Update)
+    gt = list(ds.GetGeoTransform())
+    gt[0] += 1e6
+    ds.SetGeoTransform(gt)
+    ds = None
+    msg = _mismatch(engine_model, {**_inputs(fixture_scene), "dsm": far}, tmp_path)
+    assert "does not overlap" in msg
+
+
+def test_corrupt_package_is_rejected(engine_model, fixture_scene, tmp_path):
+    bad = tmp_path / "bad.bdgf"
+    data = bytearray(open(engine_model, "rb").read())
+    data[len(data) // 2:len(data) // 2 + 64] = b"\0" * 64
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModelPackageError):
+        classify(_inputs(fixture_scene), bad, tmp_path / "never.tif", device="cpu")
+    (tmp_path / "text.bdgf").write_text("not a zip")
+    with pytest.raises(ModelPackageError, match="not a BDGF model package"):
+        classify(_inputs(fixture_scene), tmp_path / "text.bdgf", tmp_path / "never.tif")
+    assert not (tmp_path / "never.tif").exists()
+
+
+# ---------------------------------------------------------------- cancel
+
+class _CancelAfter:
+    def __init__(self, calls: int):
+        self.calls = calls
+        self.logs: list[str] = []
+
+    def set_progress(self, percent: float) -> None:
+        self.calls -= 1
+
+    def log(self, message: str) -> None:
+        self.logs.append(message)
+
+    def is_cancelled(self) -> bool:
+        return self.calls <= 0
+
+
+def test_cancel_mid_run_leaves_no_output(engine_model, fixture_scene, tmp_path):
+    out_dir = tmp_path / "cancelled"
+    out_dir.mkdir()
+    progress = _CancelAfter(3)
+    with pytest.raises(Cancelled):
+        classify(_inputs(fixture_scene), engine_model, out_dir / "classes.tif", device="cpu",
+                 tile_size=16, batch_size=64, probabilities_path=out_dir / "p.tif", progress=progress)
+    assert progress.calls <= 0
+    assert os.listdir(out_dir) == []
+    assert any("Device actually used" in line for line in progress.logs)
+
+
+def test_unknown_backend_or_device_is_a_user_error(engine_model, fixture_scene, tmp_path):
+    from engine.errors import BDGFError
+
+    with pytest.raises(BDGFError, match="Unknown backend"):
+        classify(_inputs(fixture_scene), engine_model, tmp_path / "x.tif", backend="tf")
+    with pytest.raises(BDGFError, match="Unknown device"):
+        classify(_inputs(fixture_scene), engine_model, tmp_path / "x.tif", device="tpu")
+    assert not (tmp_path / "x.tif").exists()

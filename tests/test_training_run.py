@@ -1,0 +1,107 @@
+"""End-to-end `python -m training.run --preset quick` on the fixture scene, resume and torchrun (gloo)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.package import ModelPackage
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+FIGURES = ("confusion_matrix.png", "prediction_map.png", "training_curves.png", "tsne_features.png",
+           "modality_balance.png")
+
+
+def train(config, out, *extra, launcher=(), timeout=600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [*(launcher or [sys.executable]), "-m", "training.run", "--config", str(config), "--out", str(out),
+           "--preset", "quick", "--device", "cpu", *extra]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def quick_run(fixture_scene, tmp_path_factory):
+    """One uninterrupted quick run, shared by the tests below."""
+    out = tmp_path_factory.mktemp("quick_run")
+    result = train(fixture_scene["config"], out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_quick_run_writes_every_artefact(quick_run):
+    for name in ("model.bdgf", "metrics.json", "report.md", "train.log", *FIGURES):
+        assert (quick_run / name).is_file() and (quick_run / name).stat().st_size > 0, name
+    assert list((quick_run / "cache").glob("features_*.npy"))
+    log = (quick_run / "train.log").read_text()
+    assert "DDPM:" in log and "classifier: best validation OA" in log and "test OA" in log
+    report = (quick_run / "report.md").read_text()
+    assert "Confusion matrix" in report and "Modality balance" in report
+
+
+def test_quick_run_beats_the_majority_baseline(quick_run):
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert metrics["oa"] >= metrics["majority_baseline_oa"] + 0.15, metrics
+    assert set(metrics) >= {"oa", "aa", "kappa", "classes", "confusion_matrix", "modality_balance"}
+    assert len(metrics["classes"]) == 6 and all("producers_accuracy" in c for c in metrics["classes"])
+
+
+def test_package_card_and_weights(quick_run, fixture_scene):
+    package = ModelPackage(quick_run / "model.bdgf")
+    card = package.card
+    assert [c["name"] for c in card["classes"]] == [c["name"] for c in fixture_scene["classes"]]
+    assert [(m["name"], m["role"], m["bands"]) for m in card["modalities"]] == [
+        ("hsi", "spectral", 24), ("sar", "sar", 4), ("dsm", "lidar", 1)]
+    assert len(card["modalities"][0]["wavelengths_nm"]) == 24
+    assert card["modalities"][1]["band_names"] == ["VV", "VH", "HH", "HV"]
+    assert card["metrics"]["oa"] > 0 and card["training"]["seed"] == 0
+    assert card["network"]["ddpm"]["feature_timesteps"] == card["diffusion"]["timesteps"]
+    assert {"torch", "onnx", "numpy", "gdal"} <= set(card["software"])
+    names = set(package.tensors(strip=False))
+    assert names and all(n.startswith(("ddpm.", "classifier.")) for n in names)
+    assert any(n.startswith("ddpm.") for n in names) and any(n.startswith("classifier.") for n in names)
+
+
+def _tensors(path):
+    return ModelPackage(path).tensors(strip=False)
+
+
+def test_resume_after_kills_matches_uninterrupted(quick_run, fixture_scene, tmp_path):
+    out = tmp_path / "resumed"
+    first = train(fixture_scene["config"], out, "--stop-after", "ddpm:120")
+    assert first.returncode == 3, first.stderr[-3000:]
+    assert not (out / "model.bdgf").exists()
+    second = train(fixture_scene["config"], out, "--resume", "--stop-after", "classifier:5")
+    assert second.returncode == 3, second.stderr[-3000:]
+    assert "DDPM: resumed at step 120" in (out / "train.log").read_text()
+    third = train(fixture_scene["config"], out, "--resume")
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "classifier: resumed after epoch 5" in (out / "train.log").read_text()
+    a, b = _tensors(quick_run / "model.bdgf"), _tensors(out / "model.bdgf")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+    ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (quick_run, out))
+    assert (ma["oa"], ma["aa"], ma["kappa"], ma["confusion_matrix"]) == \
+        (mb["oa"], mb["aa"], mb["kappa"], mb["confusion_matrix"])
+
+
+def test_torchrun_two_processes_gloo(fixture_scene, tmp_path):
+    config = tmp_path / "tiny.toml"
+    text = Path(fixture_scene["config"]).read_text()
+    base = Path(fixture_scene["config"]).parent
+    for name in ("hsi.tif", "sar.tif", "dsm.tif", "train.tif", "test.tif"):
+        text = text.replace(f'"{name}"', f'"{base / name}"')
+    config.write_text(text + "\n[training]\nddpm_steps = 12\nepochs = 2\ntsne_points = 100\n")
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    result = train(config, tmp_path / "ddp", launcher=launcher)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ModelPackage(tmp_path / "ddp" / "model.bdgf").card["training"]["world_size"] == 2
+    shards = json.loads((tmp_path / "ddp" / "metrics.json").read_text())["selection"]["ddp_shards"]
+    assert sorted(shards) == ["0", "1"]
+    assert shards["0"] and shards["1"] and not set(shards["0"]) & set(shards["1"])

@@ -1,0 +1,107 @@
+"""Split rules (per-class count / ratio, seeded, spatially disjoint blocks) and vector labels."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from osgeo import gdal, ogr, osr
+
+from tests.test_training_config import scene_config, write_config
+from training.config import ConfigError, SplitConfig, load_config
+from training.prepare import prepare
+from training.splits import block_ids, split_labels, validation_split
+
+
+@pytest.fixture(scope="module")
+def labels():
+    rng = np.random.default_rng(5)
+    lab = np.full((60, 80), -1, np.int16)
+    lab[rng.random(lab.shape) < 0.6] = 0
+    lab[:30, :40][rng.random((30, 40)) < 0.7] = 1
+    lab[40:, 50:] = 2
+    return lab
+
+
+def _counts(a, n=3):
+    return np.bincount(a[a >= 0], minlength=n)
+
+
+def test_per_class_count_is_exact_and_seeded(labels):
+    train, test = split_labels(labels, SplitConfig(per_class=15, seed=1), 3)
+    assert _counts(train).tolist() == [15, 15, 15]
+    assert ((train >= 0) & (test >= 0)).sum() == 0
+    assert (_counts(train) + _counts(test) == _counts(labels)).all()
+    again, _ = split_labels(labels, SplitConfig(per_class=15, seed=1), 3)
+    other, _ = split_labels(labels, SplitConfig(per_class=15, seed=2), 3)
+    assert (again == train).all() and (other != train).any()
+
+
+def test_ratio_per_class(labels):
+    train, _ = split_labels(labels, SplitConfig(ratio=0.1, seed=0), 3)
+    expected = np.round(0.1 * _counts(labels)).astype(int)
+    assert _counts(train).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("split", [SplitConfig(per_class=40, seed=3, block_size=8),
+                                   SplitConfig(ratio=0.2, seed=3, block_size=10)])
+def test_blocks_are_spatially_disjoint(labels, split):
+    train, test = split_labels(labels, split, 3)
+    ids = block_ids(labels.shape, split.block_size)
+    assert not set(ids[train >= 0].tolist()) & set(ids[test >= 0].tolist())
+    counts = _counts(train)
+    assert (counts > 0).all() and (_counts(test) > 0).all()
+    if split.per_class:
+        assert (counts <= split.per_class).all()
+
+
+def test_validation_split_is_stratified(labels):
+    train, _ = split_labels(labels, SplitConfig(per_class=20, seed=0), 3)
+    fit, val = validation_split(train, 0.25, seed=0, n_classes=3)
+    assert np.bincount(train.ravel()[val], minlength=3).tolist() == [5, 5, 5]
+    assert not set(fit) & set(val) and len(fit) + len(val) == 60
+
+
+def _write_vector(path, scene, features, field="cls"):
+    ds_r = gdal.Open(scene["hsi"])
+    x0, dx, _, y0, _, dy = ds_r.GetGeoTransform()
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(ds_r.GetProjection())
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = ds.CreateLayer("samples", srs, ogr.wkbUnknown)
+    layer.CreateField(ogr.FieldDefn(field, ogr.OFTInteger))
+    for value, (r0, c0, r1, c1) in features:  # pixel boxes (rows/cols), r1 == r0 -> a point
+        if r1 == r0:
+            wkt = f"POINT ({x0 + (c0 + 0.5) * dx} {y0 + (r0 + 0.5) * dy})"
+        else:
+            xa, xb, ya, yb = x0 + c0 * dx, x0 + c1 * dx, y0 + r0 * dy, y0 + r1 * dy
+            wkt = f"POLYGON (({xa} {ya}, {xb} {ya}, {xb} {yb}, {xa} {yb}, {xa} {ya}))"
+        feat = ogr.Feature(layer.GetLayerDefn())
+        feat.SetField(field, value)
+        feat.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        layer.CreateFeature(feat)
+    ds = None
+
+
+def test_vector_labels(fixture_scene, tmp_path):
+    gt = gdal.Open(fixture_scene["labels"]).ReadAsArray()
+    valid = prepare(load_config(fixture_scene["config"]), log=lambda m: None).valid
+    boxes = []
+    for value in (1, 2, 3):  # one 3x3 box of valid class pixels per class, plus a point elsewhere
+        ok = (gt == value) & valid
+        rows, cols = np.nonzero(ok)
+        r, c = next((r, c) for r, c in zip(rows, cols) if ok[r:r + 3, c:c + 3].sum() == 9)
+        boxes.append((value, (r, c, r + 3, c + 3)))
+        pr, pc = next((a, b) for a, b in zip(rows[::-1], cols[::-1])
+                      if not (r <= a < r + 3 and c <= b < c + 3))
+        boxes.append((value, (pr, pc, pr, pc)))
+    path = tmp_path / "samples.gpkg"
+    _write_vector(path, fixture_scene, boxes)
+    data = scene_config(fixture_scene)
+    data["labels"] = {"vector": str(path), "field": "cls", "split": {"per_class": 4, "seed": 0}}
+    data["classes"] = data["classes"][:3]
+    prep = prepare(load_config(write_config(tmp_path, data)), log=lambda m: None)
+    assert [c.value for c in prep.classes] == [1, 2, 3]
+    assert _counts(prep.train).tolist() == [4, 4, 4]
+    assert (_counts(prep.train) + _counts(prep.test)).tolist() == [10, 10, 10]  # 9 box pixels + 1 point
+    data["labels"]["field"] = "class_id"
+    with pytest.raises(ConfigError, match="has no field 'class_id'; fields: cls"):
+        prepare(load_config(write_config(tmp_path, data)), log=lambda m: None)

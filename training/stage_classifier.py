@@ -1,0 +1,165 @@
+"""Stage 4: classifier training on P x P patches of the input stack and of the diffusion features,
+mutual-learning loss, model selection on a validation split of the training pixels (best val OA)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data.distributed import DistributedSampler
+
+from engine.nn.bdgf import BDGFClassifier
+from engine.nn.losses import mutual_learning_loss
+from training import checkpoint as ckpt
+from training.config import TrainingConfig
+from training.context import RunContext
+from training.stage_ddpm import StopRequested, lr_at
+
+
+class PatchSource:
+    """Patches of x (C, h, w) zero-padded by r, and of features (F, h + 2r, w + 2r), by flat pixel index."""
+
+    def __init__(self, x: np.ndarray, feats: np.ndarray, patch: int, device: torch.device):
+        r = patch // 2
+        self.patch, self.width = patch, x.shape[2]
+        self.x = torch.from_numpy(np.pad(x, ((0, 0), (r, r), (r, r)))).to(device)
+        self.d = torch.from_numpy(feats).to(device)  # float16, converted per batch
+        offs = torch.arange(patch, device=device)
+        self.dr, self.dc = offs[:, None], offs[None, :]
+
+    def get(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = (flat // self.width)[:, None, None] + self.dr
+        cols = (flat % self.width)[:, None, None] + self.dc
+        xp = self.x[:, rows, cols].permute(1, 0, 2, 3)
+        dp = self.d[:, rows, cols].permute(1, 0, 2, 3).float()
+        return xp.contiguous(), dp.contiguous()
+
+
+def augment(xp: torch.Tensor, dp: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same random rotation by k x 90 degrees and optional flip for the batch."""
+    k = int(torch.randint(0, 4, (1,), generator=gen))
+    flip = bool(torch.randint(0, 2, (1,), generator=gen))
+    xp, dp = torch.rot90(xp, k, (2, 3)), torch.rot90(dp, k, (2, 3))
+    if flip:
+        xp, dp = xp.flip(3), dp.flip(3)
+    return xp, dp
+
+
+class _TrainForward(nn.Module):
+    def __init__(self, model: BDGFClassifier):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, d):
+        return self.model.forward_train(x, d)
+
+
+@torch.no_grad()
+def predict(ctx: RunContext, model: BDGFClassifier, source: PatchSource, flat: np.ndarray,
+            batch: int = 512, desc: str | None = None) -> np.ndarray:
+    """Fused class probabilities (N, n_classes) of the pixels `flat`."""
+    was = model.training
+    model.eval()
+    out = []
+    idx = torch.from_numpy(np.asarray(flat, np.int64)).to(source.x.device)
+    bar = ctx.progress(len(idx), desc) if desc else None
+    for s in range(0, len(idx), batch):
+        xp, dp = source.get(idx[s:s + batch])
+        with ctx.autocast():
+            out.append(model(xp, dp).float().cpu())
+        if bar is not None:
+            bar.update(len(xp))
+    if bar is not None:
+        bar.close()
+    model.train(was)
+    return torch.cat(out).numpy() if out else np.zeros((0, model.cfg.n_classes), np.float32)
+
+
+def train_classifier(ctx: RunContext, model: BDGFClassifier, source: PatchSource, labels: np.ndarray,
+                     fit: np.ndarray, val: np.ndarray, tcfg: TrainingConfig, ckpt_dir: Path, seed: int,
+                     stop_after: int | None = None) -> tuple[list[dict], dict]:
+    """Train in place, load the best (val OA) weights at the end; returns (history, selection info)."""
+    stem = ckpt_dir / "classifier"
+    model.to(ctx.device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    flat_labels = torch.from_numpy(labels.ravel().astype(np.int64)).to(ctx.device)
+    sampler = DistributedSampler(np.arange(len(fit)), num_replicas=ctx.world, rank=ctx.rank, shuffle=True,
+                                 seed=seed, drop_last=False)
+    history, best, start, best_state = [], {"val_oa": -1.0, "epoch": -1}, 0, None
+    state = ckpt.load_checkpoint(stem)
+    if state is not None:
+        tensors, meta = state
+        model.load_state_dict(ckpt.unprefixed("model.", tensors))
+        ckpt.load_optimizer_state(opt, tensors, meta["optimizer"])
+        ckpt.restore_rng(tensors, meta["rng"], {})
+        best_state = ckpt.unprefixed("best.", tensors) or None
+        history, best, start = meta["history"], meta["best"], meta["epoch"]
+        ctx.info(f"classifier: resumed after epoch {start}/{tcfg.epochs}")
+    train_module = _TrainForward(model)
+    if ctx.distributed:
+        train_module = DistributedDataParallel(train_module, find_unused_parameters=True)
+    steps_per_epoch = -(-len(sampler) // tcfg.batch_size)
+    total_steps = steps_per_epoch * tcfg.epochs
+    seen: list[int] = []
+    bar = ctx.progress(tcfg.epochs, "classifier epochs", initial=start)
+    for epoch in range(start, tcfg.epochs):
+        sampler.set_epoch(epoch)
+        order = fit[np.fromiter(iter(sampler), dtype=np.int64)]
+        if epoch == 0:
+            seen = order.tolist()
+        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        loss_sum, correct, count = 0.0, 0, 0
+        for b, s in enumerate(range(0, len(order), tcfg.batch_size)):
+            step = epoch * steps_per_epoch + b
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, total_steps, tcfg.lr, warmup=min(20, total_steps // 10))
+            idx = torch.from_numpy(order[s:s + tcfg.batch_size]).to(ctx.device)
+            xp, dp = augment(*source.get(idx), gen)
+            y = flat_labels[idx]
+            with ctx.autocast():
+                out = train_module(xp, dp)
+                loss, _ = mutual_learning_loss(out["logits"], out["features"], y, model.cfg.mutual)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            loss_sum += float(loss) * len(idx)
+            correct += int((out["probs"].argmax(1) == y).sum())
+            count += len(idx)
+        val_oa = _oa(predict(ctx, model, source, val), labels.ravel()[val]) if len(val) else correct / count
+        row = {"epoch": epoch + 1, "loss": loss_sum / max(count, 1), "train_oa": correct / max(count, 1),
+               "val_oa": val_oa}
+        history.append(row)
+        if val_oa >= best["val_oa"]:  # ties: the later (longer trained) epoch
+            best = {"val_oa": val_oa, "epoch": epoch + 1}
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        bar.set_postfix(loss=f"{row['loss']:.3f}", val_oa=f"{val_oa:.3f}", refresh=False)
+        bar.update(1)
+        if ctx.is_main:
+            _save(stem, model, opt, best_state, history, best, epoch + 1)
+        ctx.barrier()
+        if stop_after == epoch + 1 and epoch + 1 < tcfg.epochs:
+            bar.close()
+            raise StopRequested(f"stopped after classifier epoch {epoch + 1} (--stop-after)")
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    ctx.info(f"classifier: best validation OA {best['val_oa']:.4f} at epoch {best['epoch']}")
+    return history, {**best, "first_epoch_pixels": seen}
+
+
+def _oa(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float((probs.argmax(1) == labels).mean()) if len(labels) else 0.0
+
+
+def _save(stem, model, opt, best_state, history, best, epoch) -> None:
+    opt_tensors, opt_meta = ckpt.optimizer_state(opt)
+    rng_tensors, rng_meta = ckpt.rng_state({})
+    tensors = {**ckpt.prefixed("model.", model.state_dict()), **opt_tensors, **rng_tensors}
+    if best_state is not None:
+        tensors.update(ckpt.prefixed("best.", best_state))
+    ckpt.save_checkpoint(stem, tensors, {"epoch": epoch, "optimizer": opt_meta, "rng": rng_meta,
+                                         "history": history, "best": best})
