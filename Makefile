@@ -21,6 +21,9 @@ test: setup
 demo: setup
 	@echo "make demo: the bundled demo arrives with issue 7; nothing to run yet." >&2; exit 2
 
+bench: setup
+	$(PY) -m training.bench
+
 package:
 	$(PY) scripts/package.py --out-dir dist
 

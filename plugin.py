@@ -46,7 +46,7 @@ class BDGFPlugin:
 
     def unload(self):
         if self.dock is not None:
-            self.dock.cancel()
+            self.dock.shutdown()
             self.iface.removeDockWidget(self.dock)
             self.dock.deleteLater()
             self.dock = None

@@ -148,8 +148,9 @@ def _child(args) -> None:
 
 def run_child(inputs: list[str], model: str, out: str, backend: str, tile=None, batch=None) -> dict:
     cmd = [sys.executable, "-m", "engine.bench", "--child", "--backend", backend, "--model", model,
-           "--out", out, *(["--tile", str(tile)] if tile else []), *(["--batch", str(batch)] if batch else []),
-           "--inputs", *inputs]
+           "--out", out, "--inputs", *inputs]
+    cmd += ["--tile", str(tile)] if tile else []
+    cmd += ["--batch", str(batch)] if batch else []
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     if proc.returncode:
@@ -173,6 +174,72 @@ def agreement(a: str, b: str) -> float:
     return float((x[valid] == y[valid]).mean()) if valid.any() else 1.0
 
 
+# ---------------------------------------------------------------- --big: 10,000 x 10,000 px
+
+def write_sparse_scene(dirpath: str, size: int, bands=(200, 4, 1), valid: int = 1024, seed: int = 0) -> dict:
+    """Int16 / Float32 tiled GeoTIFFs written block by block (SPARSE_OK: unwritten blocks cost no disk
+    and read as nodata). Only a central `valid` x `valid` square holds data. Returns paths and stats."""
+    rng = np.random.default_rng(seed)
+    wkt = _srs_wkt()
+    r0 = c0 = (size - valid) // 2 // 256 * 256
+    block = 256
+    names = ["hsi"] + [f"aux{i}" for i in range(1, len(bands))]
+    paths, low, high = [], [], []
+    for name, count in zip(names, bands):
+        path = os.path.join(dirpath, f"{name}.tif")
+        dtype = gdal.GDT_Int16 if count > 8 else gdal.GDT_Float32
+        ds = gdal.GetDriverByName("GTiff").Create(
+            path, size, size, count, dtype,
+            ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "INTERLEAVE=BAND", "SPARSE_OK=TRUE",
+             "COMPRESS=DEFLATE", "PREDICTOR=2", "BIGTIFF=YES"])
+        ds.SetGeoTransform(GEOTRANSFORM)
+        ds.SetProjection(wkt)
+        means = rng.uniform(500, 4000, size=(7, count))
+        for b in range(count):
+            ds.GetRasterBand(b + 1).SetNoDataValue(-9999)
+        for br in range(r0, r0 + valid, block):
+            for bc in range(c0, c0 + valid, block):
+                regions = _regions(block, block, 7, seed + br * 7 + bc)
+                for b in range(count):
+                    data = means[regions, b] + rng.normal(0, 50, size=(block, block))
+                    ds.GetRasterBand(b + 1).WriteArray(data.astype(np.int16 if count > 8 else np.float32),
+                                                       bc, br)
+        ds = None
+        paths.append(path)
+        low.append([400.0] * count)
+        high.append([4100.0] * count)
+    return {"paths": paths, "names": names, "bands": list(bands), "valid_pixels": valid * valid,
+            "normalization": {"low": low, "high": high}}
+
+
+def run_big(args) -> None:
+    """Classify the whole 10,000 x 10,000 grid with a small (quick-preset) random-init model."""
+    from .nn.config import BDGFConfig
+
+    work = args.keep or tempfile.mkdtemp(prefix="bdgf-big-")
+    os.makedirs(work, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        bands = tuple(int(v) for v in (args.bands if args.bands != "180,4,1" else "200,4,1").split(","))
+        scene = write_sparse_scene(work, 10000, bands)
+        disk = sum(os.path.getsize(p) for p in scene["paths"]) / 2**20
+        print(f"sparse scene 10000x10000 px, bands {bands}: {disk:.0f} MB on disk, "
+              f"{scene['valid_pixels']} valid pixels, written in {time.perf_counter() - t0:.1f} s")
+        model = args.model or build_random_package(
+            os.path.join(work, "small.bdgf"), scene_modalities(scene), default_classes(7),
+            scene["normalization"], network=BDGFConfig.quick(list(bands), 7), tile_size=256)
+        for backend in args.backends.split(",")[:1]:
+            s = run_child(scene["paths"], model, os.path.join(work, "classes.tif"), backend,
+                          args.tile or 256, args.batch)
+            _report(f"big/{backend}", s)
+            size_mb = os.path.getsize(s["outputs"]["classes"]) / 2**20
+            print(f"{'':<14} {s['tiles']} tiles, {s['pixels_classified']} classified, "
+                  f"{s['pixels_nodata']} nodata; output {size_mb:.1f} MB")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", default="332x485", help="HEIGHTxWIDTH of the scene")
@@ -192,8 +259,6 @@ def main(argv=None) -> None:
     if args.child:
         return _child(args)
     if args.big:
-        from .bench_big import run_big
-
         return run_big(args)
     height, width = (int(v) for v in args.size.lower().split("x"))
     bands = tuple(int(v) for v in args.bands.split(","))
@@ -202,7 +267,7 @@ def main(argv=None) -> None:
     try:
         t0 = time.perf_counter()
         scene = write_scene(work, height, width, bands)
-        print(f"scene {height}x{width} px, bands {bands}: written in {time.perf_counter() - t0:.1f} s ({work})")
+        print(f"scene {height}x{width} px, bands {bands}: written in {time.perf_counter() - t0:.1f} s")
         model = args.model
         if model is None:
             t0 = time.perf_counter()

@@ -18,7 +18,7 @@ from .backends import make_backend
 from .errors import BDGFError, InputMismatchError
 from .package import ModelPackage
 from .progress import Progress, SilentProgress, check_cancel
-from .raster import aligned_vrt, describe_raster, intersection_window, read_window, reference_grid
+from .raster import aligned_vrt, describe_raster, grid_of, intersection_window, read_window, reference_grid
 
 PathLike = str | os.PathLike
 
@@ -218,17 +218,21 @@ def patch_batches(x: np.ndarray, feats: np.ndarray, rows: np.ndarray, cols: np.n
     r = patch // 2
     xv = np.lib.stride_tricks.sliding_window_view(x[0], (patch, patch), axis=(1, 2))
     dv = np.lib.stride_tricks.sliding_window_view(feats[0], (patch, patch), axis=(1, 2))
+    # (H', W', C, P, P) views: indexing the two leading axes gathers (B, C, P, P) in one copy
+    xv, dv = np.moveaxis(xv, 0, 2), np.moveaxis(dv, 0, 2)
     for s in range(0, len(rows), batch):
         rr, cc = rows[s:s + batch] - r, cols[s:s + batch] - r
-        yield (np.ascontiguousarray(xv[:, rr, cc].transpose(1, 0, 2, 3)),
-               np.ascontiguousarray(dv[:, rr, cc].transpose(1, 0, 2, 3)), slice(s, s + len(rr)))
+        yield xv[rr, cc], dv[rr, cc], slice(s, s + len(rr))
 
 
-def default_batch(channels: int, feat_channels: int, patch: int) -> int:
-    """Batch size from the available memory: patches + activations well under 10 % of free RAM."""
-    per_sample = 4 * (channels + feat_channels) * patch * patch * 16  # x16: inputs + activations
+def default_batch(channels: int, feat_channels: int, patch: int, device: str = "cpu") -> int:
+    """Classifier batch from the free RAM: ~16x the patch bytes per sample (ONNX Runtime keeps the
+    activations of the unrolled scan) within a tenth of the available memory. CPU throughput is flat
+    from 128 to 256 (and drops at 512), so the CPU cap is 256; CUDA takes up to 1024."""
+    per_sample = 4 * (channels + feat_channels) * patch * patch * 16
     budget = _available_memory() // 10
-    return int(min(512, max(16, budget // per_sample // 16 * 16)))
+    cap = 1024 if device == "cuda" else 256
+    return int(min(cap, max(16, budget // per_sample // 16 * 16)))
 
 
 def _available_memory() -> int:
@@ -242,14 +246,86 @@ def _available_memory() -> int:
     return 2 << 30
 
 
-# ---------------------------------------------------------------- main entry
+# ---------------------------------------------------------------- run plan
 
 class _Profile(dict):
+    """Seconds spent per step; `add` returns the new start time."""
+
     def add(self, key: str, t0: float) -> float:
         now = time.perf_counter()
         self[key] = self.get(key, 0.0) + now - t0
         return now
 
+
+@dataclass
+class _Plan:
+    """Everything a run needs, checked before any output is created."""
+
+    card: dict
+    grid: object  # raster.Grid of the spectral layer
+    sources: list  # gdal datasets aligned on `grid`, card order
+    area: tuple[int, int, int, int]  # window covered by every layer
+    tile: int
+    halo: int
+    patch: int
+    norm: Normaliser
+    noise_seed: int
+    noise_steps: int
+
+    def tiles(self) -> list[Tile]:
+        return plan_tiles((0, 0, self.grid.height, self.grid.width), self.tile, self.halo,
+                          int(self.card["stride"]))
+
+
+def _plan(card: dict, inputs, bands, tile_size) -> _Plan:
+    layers = check_inputs(card, inputs, bands)
+    ref = reference_grid(layers[0].path)
+    sources = [aligned_vrt(layer.path, ref, "bilinear", layer.bands) for layer in layers]
+    area = intersection_window(ref, [grid_of(s) for s in sources[1:]]) if len(sources) > 1 \
+        else (0, 0, ref.height, ref.width)
+    if tile_size is not None and int(tile_size) < 1:
+        raise BDGFError(f"Tile size must be a positive number of pixels, got {tile_size}.")
+    stride = int(card["stride"])
+    tile = _round_up(int(tile_size or card["tile_size"]), stride)  # origins stay on the stride grid
+    diffusion = card["diffusion"]
+    return _Plan(card, ref, sources, area, tile, effective_halo(card), int(card["patch_size"]),
+                 Normaliser.from_card(card), int(diffusion["noise_seed"]), len(diffusion["timesteps"]))
+
+
+def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile,
+                   on_batch) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (n_classes, h, w) and validity (h, w) of a tile's core."""
+    from .noise import position_noise
+
+    t0 = time.perf_counter()
+    _, _, h, w = t.core
+    probs = np.zeros((len(plan.card["classes"]), h, w), np.float32)
+    if not _overlaps(t.core, plan.area):
+        return probs, np.zeros((h, w), bool)
+    arrays, valid = _read_tile(plan.sources, t)
+    rows, cols = t.core_in_window()
+    core_valid = valid[rows, cols]
+    rr, cc = np.nonzero(core_valid)
+    t0 = prof.add("read", t0)
+    if not len(rr):
+        return probs, core_valid
+    x = plan.norm.apply(arrays, valid)
+    del arrays
+    noise = position_noise(plan.noise_seed, t.row0, t.col0, t.height, t.width, x.shape[1], plan.noise_steps)
+    t0 = prof.add("normalise+noise", t0)
+    feats = engine.features(x, noise)
+    del noise
+    t0 = prof.add("features", t0)
+    batches = patch_batches(x, feats, rr + rows.start, cc + cols.start, plan.patch, batch)
+    for xp, dp, sl in batches:
+        t0 = prof.add("patches", t0)
+        probs[:, rr[sl], cc[sl]] = engine.classify(xp, dp).T
+        t0 = prof.add("classifier", t0)
+        on_batch(sl.stop / len(rr))
+    return probs, core_valid
+
+
+# ---------------------------------------------------------------- main entry
 
 def classify(inputs, model, out_path: PathLike, *, bands: Mapping | None = None,
              probabilities_path: PathLike | None = None, confidence_path: PathLike | None = None,
@@ -260,86 +336,49 @@ def classify(inputs, model, out_path: PathLike, *, bands: Mapping | None = None,
     inputs: {modality name (or unique role): raster path} or a list in card order (spectral first).
     bands: optional {modality: [1-based band numbers]} subsets. Output rasters are on the spectral
     layer's grid; invalid pixels (nodata/NaN in any layer, outside the common area) are 0 (nodata).
-    Returns a summary dict (device, backend, tile, halo, batch, seconds, pixel counts, outputs, profile).
+    Raises InputMismatchError / ModelPackageError / BDGFError (user errors), Cancelled.
+    Returns a summary dict: device, backend, backend_detail, tile, halo, batch, tiles, seconds,
+    pixels_classified, pixels_nodata, pixels_per_second, outputs {classes, probabilities, confidence},
+    profile {step: seconds}.
     """
     progress = progress or SilentProgress()
     started = time.perf_counter()
     package = model if isinstance(model, ModelPackage) else ModelPackage(model)
-    card = package.card
-    layers = check_inputs(card, inputs, bands)
-    ref = reference_grid(layers[0].path)
-    sources = [aligned_vrt(layer.path, ref, "bilinear", layer.bands) for layer in layers]
-    area = intersection_window(ref, [_grid(s) for s in sources[1:]]) if len(sources) > 1 \
-        else (0, 0, ref.height, ref.width)
-    stride, patch = int(card["stride"]), int(card["patch_size"])
-    tile = _round_up(int(tile_size or card["tile_size"]), stride)
-    if tile < stride:
-        raise BDGFError(f"Tile size must be at least the stride ({stride}), got {tile_size}.")
-    halo = effective_halo(card)
-    norm = Normaliser.from_card(card)
-    diffusion = card["diffusion"]
-    seed, n_steps = int(diffusion["noise_seed"]), len(diffusion["timesteps"])
-    feat_channels = _feature_channels(card)
-    batch = int(batch_size or default_batch(sum(norm.channels), feat_channels, patch))
-    if batch < 1:
+    plan = _plan(package.card, inputs, bands, tile_size)
+    if batch_size is not None and int(batch_size) < 1:
         raise BDGFError(f"Batch size must be at least 1, got {batch_size}.")
     engine = make_backend(package, backend, device, progress)
-    tiles = plan_tiles((0, 0, ref.height, ref.width), tile, halo, stride)
-    progress.log(f"Reference grid (spectral layer): {ref.describe()}")
-    progress.log(f"Common area: rows {area[0]}..{area[0] + area[2]}, cols {area[1]}..{area[1] + area[3]}; "
-                 f"{len(tiles)} tile(s) of {tile} px + halo {halo} px, batch {batch}")
-
-    from .noise import position_noise
-
-    prof = _Profile()
-    classified = 0
-    n_cls = len(card["classes"])
-    with _Writers(out_path, probabilities_path, confidence_path, ref, card) as writer:
+    batch = int(batch_size or default_batch(sum(plan.norm.channels), _feature_channels(plan.card),
+                                            plan.patch, engine.device))
+    tiles = plan.tiles()
+    r0, c0, h, w = plan.area
+    progress.log(f"Reference grid (spectral layer): {plan.grid.describe()}")
+    progress.log(f"Common area: rows {r0}..{r0 + h}, cols {c0}..{c0 + w}; {len(tiles)} tile(s) of "
+                 f"{plan.tile} px + halo {plan.halo} px, batch {batch}")
+    prof, classified = _Profile(), 0
+    with _Writers(out_path, probabilities_path, confidence_path, plan.grid, plan.card) as writer:
         for i, t in enumerate(tiles):
+
+            def on_batch(fraction: float, i=i) -> None:
+                check_cancel(progress)
+                progress.set_progress(100.0 * (i + fraction) / len(tiles))
+
             check_cancel(progress)
+            probs, valid = _classify_tile(plan, t, engine, batch, prof, on_batch)
             t0 = time.perf_counter()
-            r, c, h, w = t.core
-            core_probs = np.zeros((n_cls, h, w), np.float32)
-            core_valid = np.zeros((h, w), bool)
-            if _overlaps(t.core, area):
-                arrays, valid = _read_tile(sources, t)
-                rows_s, cols_s = t.core_in_window()
-                core_valid = valid[rows_s, cols_s]
-                rr, cc = np.nonzero(core_valid)
-                t0 = prof.add("read", t0)
-            else:
-                rr = ()
-            if len(rr):
-                x = norm.apply(arrays, valid)
-                del arrays
-                noise = position_noise(seed, t.row0, t.col0, t.height, t.width, x.shape[1], n_steps)
-                t0 = prof.add("normalise+noise", t0)
-                feats = engine.features(x, noise)
-                del noise
-                t0 = prof.add("features", t0)
-                batches = patch_batches(x, feats, rr + rows_s.start, cc + cols_s.start, patch, batch)
-                while True:
-                    check_cancel(progress)
-                    item = next(batches, None)
-                    if item is None:
-                        break
-                    xp, dp, sl = item
-                    t0 = prof.add("patches", t0)
-                    core_probs[:, rr[sl], cc[sl]] = engine.classify(xp, dp).T
-                    t0 = prof.add("classifier", t0)
-                    progress.set_progress(100.0 * (i + sl.stop / len(rr)) / len(tiles))
-                del x, feats
-                classified += len(rr)
-            writer.write(r, c, core_probs, core_valid)
+            writer.write(t.core[0], t.core[1], probs, valid)
             prof.add("write", t0)
+            classified += int(valid.sum())
             progress.set_progress(100.0 * (i + 1) / len(tiles))
         t0 = time.perf_counter()
     prof.add("write", t0)
     seconds = time.perf_counter() - started
-    total = ref.width * ref.height
-    summary = {
+    total = plan.grid.width * plan.grid.height
+    progress.log(f"Classified {classified} pixels ({total - classified} nodata) in {seconds:.1f} s "
+                 f"on {engine.describe()}")
+    return {
         "device": engine.device, "backend": backend, "backend_detail": engine.describe(),
-        "tile": tile, "halo": halo, "batch": batch, "tiles": len(tiles),
+        "tile": plan.tile, "halo": plan.halo, "batch": batch, "tiles": len(tiles),
         "seconds": round(seconds, 3), "pixels_classified": classified, "pixels_nodata": total - classified,
         "pixels_per_second": round(classified / seconds, 1) if seconds > 0 else None,
         "outputs": {"classes": os.fspath(out_path),
@@ -347,9 +386,6 @@ def classify(inputs, model, out_path: PathLike, *, bands: Mapping | None = None,
                     "confidence": os.fspath(confidence_path) if confidence_path else None},
         "profile": {k: round(v, 3) for k, v in prof.items()},
     }
-    progress.log(f"Classified {classified} pixels ({total - classified} nodata) in {seconds:.1f} s "
-                 f"on {engine.describe()}")
-    return summary
 
 
 class _Writers:
@@ -402,12 +438,6 @@ class _Writers:
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
-
-
-def _grid(ds):
-    from .raster import grid_of
-
-    return grid_of(ds)
 
 
 def _feature_channels(card: Mapping) -> int:

@@ -75,4 +75,22 @@ def engine_model(fixture_scene, tmp_path_factory) -> str:
                                 tile_size=32, seed=0)
 
 
+@pytest.fixture(scope="session")
+def engine_trained_run(fixture_scene, tmp_path_factory):
+    """Output folder of one `python -m training.run --preset quick` on the fixture scene."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path_factory.mktemp("engine_trained_run")
+    env = {**os.environ, "PYTHONPATH": str(repo), "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "training.run", "--config", str(fixture_scene["config"]), "--out", str(out),
+           "--preset", "quick", "--device", "cpu"]
+    result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
 # ---- end of engine fixtures ----

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from osgeo import gdal
@@ -184,16 +185,16 @@ def engine_cli(scene, model, out_path):
 
 
 @pytest.fixture(scope="module")
-def cli_classes(fixture_scene, tiny_model, tmp_path_factory):
-    return engine_cli(fixture_scene, tiny_model, tmp_path_factory.mktemp("cli") / "cli.tif")
+def cli_classes(fixture_scene, engine_model, tmp_path_factory):
+    return engine_cli(fixture_scene, engine_model, tmp_path_factory.mktemp("cli") / "cli.tif")
 
 
 def test_classify_in_process_matches_the_engine_cli_and_is_styled(
-        bdgf_plugin, fixture_scene, tiny_model, cli_classes, tmp_path):
+        bdgf_plugin, fixture_scene, engine_model, cli_classes, tmp_path):
     import processing
 
     feedback = CollectingFeedback()
-    params = classify_params(fixture_scene, tiny_model, OUTPUT=str(tmp_path / "plugin.tif"),
+    params = classify_params(fixture_scene, engine_model, OUTPUT=str(tmp_path / "plugin.tif"),
                              PROBABILITIES=str(tmp_path / "probs.tif"), CONFIDENCE=str(tmp_path / "conf.tif"))
     results = processing.runAndLoadResults("bdgf:classify", params, feedback=feedback)
     assert results["OUTPUT"] == str(tmp_path / "plugin.tif")
@@ -202,8 +203,9 @@ def test_classify_in_process_matches_the_engine_cli_and_is_styled(
     assert gdal.Open(results["CONFIDENCE"]).RasterCount == 1
     assert results["DEVICE_USED"] == "cpu"
     log = "\n".join(feedback.lines)
-    for expected in ("Input hsi:", "Input sar:", "Input dsm:", "24 band(s)", "device: auto", "backend: onnx",
-                     "tile_size: automatic", "batch_size: automatic", "Device used: cpu", "Model: Tiny"):
+    for expected in ("Input hsi:", "Input sar:", "Input dsm:", "24 band(s)", "device: auto",
+                     "backend: onnx", "tile_size: automatic", "batch_size: automatic", "Device used: cpu",
+                     "Model: random-init"):
         assert expected in log, expected
     loaded = [layer for layer in QgsProject.instance().mapLayers().values()
               if layer.source() == results["OUTPUT"]]
@@ -213,10 +215,11 @@ def test_classify_in_process_matches_the_engine_cli_and_is_styled(
     QgsProject.instance().removeMapLayer(loaded[0].id())
 
 
-def test_classify_through_qgis_process_matches_the_engine_cli(fixture_scene, tiny_model, cli_classes, tmp_path):
+def test_classify_through_qgis_process_matches_the_engine_cli(fixture_scene, engine_model, cli_classes,
+                                                             tmp_path):
     out = tmp_path / "qgis_process.tif"
     result = run_with_qgis_process(tmp_path / "profile", "bdgf:classify", classify_params(
-        fixture_scene, tiny_model, OUTPUT=str(out), TILE_SIZE=16, BATCH_SIZE=64), timeout=300)
+        fixture_scene, engine_model, OUTPUT=str(out), TILE_SIZE=16, BATCH_SIZE=64), timeout=300)
     assert result["results"]["OUTPUT"] == str(out)
     assert (read_band(out) == cli_classes).all()  # tiling does not change the map
     layer = QgsRasterLayer(str(out), "qgis_process output")  # styled by the engine's sidecar .qml
@@ -233,3 +236,21 @@ def test_modelinfo_and_accuracy_through_qgis_process(fixture_scene, tiny_model, 
     expected = engine_scores(fixture_scene["test"], fixture_scene["labels"], fixture_scene["classes"])
     assert scores["results"]["OA"] == pytest.approx(expected.oa)
     assert "#1b7837" in report.read_text()  # no model given: class colours from the raster's colour table
+
+
+@pytest.mark.slow
+def test_accuracy_of_a_trained_package_matches_its_training_metrics(
+        bdgf_plugin, fixture_scene, engine_trained_run, tmp_path):
+    run = Path(engine_trained_run)
+    model = str(run / "model.bdgf")
+    classified = run_in_process("bdgf:classify", classify_params(
+        fixture_scene, model, OUTPUT=str(tmp_path / "trained.tif")))
+    scores = run_in_process("bdgf:accuracy", {
+        "INPUT": classified["OUTPUT"], "REFERENCE": fixture_scene["test"], "MODEL": model,
+        "OUTPUT_HTML": str(tmp_path / "trained.html")})
+    expected = engine_scores(fixture_scene["test"], classified["OUTPUT"], fixture_scene["classes"])
+    assert scores["OA"] == pytest.approx(expected.oa)
+    assert scores["KAPPA"] == pytest.approx(expected.kappa)
+    training = json.loads((run / "metrics.json").read_text())
+    # training evaluates with PyTorch, the plugin with ONNX Runtime: a pixel or two may flip
+    assert scores["OA"] == pytest.approx(training["oa"], abs=2e-3)

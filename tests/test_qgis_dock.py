@@ -13,8 +13,8 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def dock_model(fixture_scene, tmp_path_factory):
-    return write_tiny_package(tmp_path_factory.mktemp("dock_model") / "tiny.bdgf", fixture_scene)
+def dock_model(engine_model):
+    return engine_model  # random-init engine.nn package (tests/conftest.py)
 
 
 @pytest.fixture()
@@ -48,7 +48,7 @@ def test_dock_shows_layer_info_and_the_model_card(dock, dock_model, scene_layers
     assert dock.pickers["SPECTRAL"].info.text().startswith("24 band(s) · EPSG:32632 · 64×48 px")
     assert dock.pickers["SAR"].info.text().startswith("4 band(s)")
     dock.model.setFilePath(dock_model)
-    assert dock.card["name"] == "Tiny random model"
+    assert dock.card["name"] == "random-init benchmark model"
     text = dock.card_view.text()
     assert "#2166ac" in text and "Water" in text and "hsi (spectral): 24 band(s)" in text
     assert dock.check.text() == ""

@@ -166,3 +166,19 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "training" / "examples"
 def test_example_configs_parse(path):
     cfg = parse_config(tomllib.loads(path.read_text()), path.parent, path)
     assert cfg.spectral.path.name and cfg.auxiliary
+
+
+def test_seed_summary_mean_and_std(tmp_path):
+    from training.run import parse_seeds, write_summary
+
+    def result(oa):
+        return {"oa": oa, "aa": oa - 0.1, "kappa": oa - 0.2, "class_names": ["A", "B"],
+                "classes": [{"producers_accuracy": oa}, {"producers_accuracy": None}]}
+
+    summary = write_summary(tmp_path, {0: result(0.8), 1: result(0.9)})
+    assert summary["oa"]["mean"] == pytest.approx(0.85) and summary["oa"]["std"] == pytest.approx(0.0707107)
+    assert summary["B"]["mean"] == 0.0 and summary["seeds"] == [0, 1]
+    assert "85.00 ± 7.07" in (tmp_path / "summary.md").read_text()
+    assert parse_seeds("0, 1,2", 7) == [0, 1, 2] and parse_seeds(None, 7) == [7]
+    with pytest.raises(ConfigError, match="distinct integers"):
+        parse_seeds("1,1", 0)

@@ -25,13 +25,11 @@ def train(config, out, *extra, launcher=(), timeout=600) -> subprocess.Completed
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
-def quick_run(fixture_scene, tmp_path_factory):
-    """One uninterrupted quick run, shared by the tests below."""
-    out = tmp_path_factory.mktemp("quick_run")
-    result = train(fixture_scene["config"], out)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+@pytest.fixture()
+def quick_run(engine_trained_run):
+    """One uninterrupted quick run on the fixture scene (conftest's session fixture, shared with the
+    engine tests: the same command as `train(config, out)` here)."""
+    return Path(engine_trained_run)
 
 
 def test_quick_run_writes_every_artefact(quick_run):

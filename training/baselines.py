@@ -80,7 +80,7 @@ def make_model(name: str, seed: int, n_jobs: int = 1):
     if name == "rf":
         return RandomForestClassifier(n_estimators=300, max_features="sqrt", random_state=seed, n_jobs=n_jobs)
     if name == "svm":
-        grid = {"C": [1.0, 10.0, 100.0, 1000.0], "gamma": ["scale", 0.003, 0.01, 0.03, 0.1]}
+        grid = {"C": [1.0, 10.0, 100.0, 1000.0], "gamma": ["scale", 0.003, 0.01, 0.03, 0.1, 0.3]}
         cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
         return GridSearchCV(SVC(kernel="rbf"), grid, cv=cv, n_jobs=n_jobs)
     raise ValueError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")

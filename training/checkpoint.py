@@ -1,5 +1,8 @@
 """Checkpoints without pickle: tensors in safetensors, everything else in JSON; atomic writes.
 
+The training loops derive their random streams from (seed, rank, step or epoch), so resuming needs
+no RNG state beyond the step; the global torch / python / numpy states are saved as well.
+
 A checkpoint is `<name>.safetensors` + `<name>.json`, both written to temp files and renamed; the
 JSON (written last) names the safetensors file's sha256, so a half-written pair is detected.
 RNG states (torch CPU / CUDA, numpy Generators) travel as uint8 tensors / JSON.

@@ -46,8 +46,9 @@ class RunContext:
             dist.barrier()
 
     def progress(self, total: int, desc: str, initial: int = 0):
-        """tqdm bar with ETA on rank 0 (disabled elsewhere)."""
-        return tqdm(total=total, initial=initial, desc=desc, disable=not self.is_main, leave=False,
+        """tqdm bar with ETA on rank 0 (disabled elsewhere, or by TQDM_DISABLE=1)."""
+        off = not self.is_main or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
+        return tqdm(total=total, initial=initial, desc=desc, disable=off, leave=False,
                     dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
 
 

@@ -8,6 +8,7 @@ same weights as an uninterrupted run. Multi-GPU / multi-node: launch with `torch
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -48,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ap.add_argument("--seeds", default=None,
                     help="comma-separated seeds, e.g. 0,1,2 (default: the [training] seed)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="CPU threads for PyTorch (default: PyTorch's; 1 is fastest on a busy machine)")
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     ap.add_argument("--cache-dir", default=None, help="diffusion feature cache (default: OUT/cache)")
     ab = ap.add_argument_group("ablations")
@@ -99,7 +102,8 @@ def build_configs(cfg: RunConfig, prep: Prepared, args) -> tuple[BDGFConfig, obj
     return apply_ablations(net, args), training_config(cfg.training, base_train)
 
 
-def load_cross_model(run_dir: str, net: BDGFConfig) -> tuple[MultimodalDDPM, dict]:
+def load_cross_model(run_dir: str, net: BDGFConfig) -> tuple[MultimodalDDPM, BDGFConfig, dict]:
+    """The DDPM of another run's package; the returned config takes that DDPM's settings."""
     path = Path(run_dir)
     path = path / "model.bdgf" if path.is_dir() else path
     package = ModelPackage(path)
@@ -112,8 +116,9 @@ def load_cross_model(run_dir: str, net: BDGFConfig) -> tuple[MultimodalDDPM, dic
                           f"this network's {net.feature_channels()}; set [network.ddpm] to match")
     ddpm = MultimodalDDPM(other)
     ddpm.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in package.tensors("ddpm.").items()})
-    return ddpm.eval(), {"package": str(path), "content_hash": package.content_hash,
-                         "ddpm": dataclasses.asdict(other.ddpm)}
+    net = dataclasses.replace(net, ddpm=other.ddpm, masking=other.masking)
+    return ddpm.eval(), net, {"package": str(path), "content_hash": package.content_hash,
+                              "masking": other.masking.mode}
 
 
 def _stop_limits(text: str | None) -> dict[str, int]:
@@ -143,7 +148,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     cross = None
     ddpm_history: list[dict] = []
     if args.cross_model_ddpm:
-        ddpm, cross = load_cross_model(args.cross_model_ddpm, net)
+        ddpm, net, cross = load_cross_model(args.cross_model_ddpm, net)
         ctx.info(f"DDPM: cross-model features from {cross['package']}")
     else:
         torch.manual_seed(seed)
@@ -253,13 +258,15 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
 
 
 def write_summary(out: Path, results: dict[int, dict]) -> dict:
-    """mean ± std over seeds of OA / AA / Kappa and per-class accuracy -> summary.json + summary.md."""
+    """mean ± sample std over seeds of OA / AA / Kappa and per-class accuracy -> summary.json + .md."""
     keys = ["oa", "aa", "kappa"]
     names = next(iter(results.values()))["class_names"]
     table = {k: [results[s][k] for s in results] for k in keys}
     for i, name in enumerate(names):
         table[name] = [results[s]["classes"][i]["producers_accuracy"] or 0.0 for s in results]
-    summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "values": v} for k, v in table.items()}
+    ddof = 1 if len(results) > 1 else 0  # sample standard deviation over seeds
+    summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=ddof)), "values": v}
+               for k, v in table.items()}
     summary["seeds"] = list(results)
     lines = ["| metric | mean ± std | " + " | ".join(f"seed {s}" for s in results) + " |",
              "|---|---:|" + "---:|" * len(results)]
@@ -275,6 +282,10 @@ def write_summary(out: Path, results: dict[int, dict]) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+        with contextlib.suppress(RuntimeError):  # only allowed before any parallel work
+            torch.set_num_interop_threads(args.threads)
     ctx = make_context(args.device)
     if ctx.is_main and not args.resume and (out / "ckpt").exists():
         shutil.rmtree(out / "ckpt")  # fresh run: old checkpoints must not leak in

@@ -109,7 +109,9 @@ def train_classifier(ctx: RunContext, model: BDGFClassifier, source: PatchSource
         order = fit[np.fromiter(iter(sampler), dtype=np.int64)]
         if epoch == 0:
             seen = order.tolist()
+        # RNG streams derived from (seed, rank, epoch): augmentation and dropout resume exactly
         gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        torch.manual_seed(int(np.random.SeedSequence([seed, 17, ctx.rank, epoch]).generate_state(1)[0]))
         loss_sum, correct, count = 0.0, 0, 0
         for b, s in enumerate(range(0, len(order), tcfg.batch_size)):
             step = epoch * steps_per_epoch + b
@@ -125,7 +127,7 @@ def train_classifier(ctx: RunContext, model: BDGFClassifier, source: PatchSource
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += float(loss.detach()) * len(idx)
             correct += int((out["probs"].argmax(1) == y).sum())
             count += len(idx)
         val_oa = _oa(predict(ctx, model, source, val), labels.ravel()[val]) if len(val) else correct / count

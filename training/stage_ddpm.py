@@ -62,8 +62,7 @@ def train_ddpm(ctx: RunContext, ddpm: MultimodalDDPM, x: np.ndarray, valid: np.n
     steps, stem = tcfg.ddpm_steps, ckpt_dir / "ddpm"
     ddpm.to(ctx.device).train()
     opt = torch.optim.AdamW(ddpm.parameters(), lr=tcfg.ddpm_lr, weight_decay=0.0)
-    rng = np.random.default_rng([seed, 11, ctx.rank])
-    gen = torch.Generator().manual_seed(seed * 1009 + 17 + ctx.rank)
+    gen = torch.Generator()
     scaler = torch.amp.GradScaler("cuda") if ctx.amp_dtype == torch.float16 else None
     history: list[dict] = []
     start = 0
@@ -72,8 +71,7 @@ def train_ddpm(ctx: RunContext, ddpm: MultimodalDDPM, x: np.ndarray, valid: np.n
         tensors, meta = state
         ddpm.load_state_dict(ckpt.unprefixed("model.", tensors))
         ckpt.load_optimizer_state(opt, tensors, meta["optimizer"])
-        ckpt.restore_rng(tensors, meta["rng"], {"tiles": rng})
-        gen.set_state(tensors["rng.ddpm_generator"])
+        ckpt.restore_rng(tensors, meta["rng"], {})
         ddpm.masking.load_state_dict(meta["masking"])
         if scaler is not None and meta.get("scaler"):
             scaler.load_state_dict(meta["scaler"])
@@ -89,6 +87,9 @@ def train_ddpm(ctx: RunContext, ddpm: MultimodalDDPM, x: np.ndarray, valid: np.n
     for step in range(start, steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, tcfg.ddpm_lr)
+        # RNG streams derived from (seed, rank, step): a resumed run draws exactly the same tiles / noise
+        rng = np.random.default_rng([seed, 11, ctx.rank, step])
+        gen.manual_seed(int(np.random.SeedSequence([seed, 13, ctx.rank, step]).generate_state(1)[0]))
         batch = torch.from_numpy(sample_tiles(x, valid, tcfg.ddpm_batch, tcfg.ddpm_tile, rng)).to(ctx.device)
         with ctx.autocast():
             total, per = loss_module(batch, step, gen)
@@ -115,7 +116,7 @@ def train_ddpm(ctx: RunContext, ddpm: MultimodalDDPM, x: np.ndarray, valid: np.n
         done = step + 1
         if done % every == 0 or done == steps or done == stop_after:
             if ctx.is_main:
-                _save(stem, ddpm, opt, rng, gen, scaler, history, done)
+                _save(stem, ddpm, opt, scaler, history, done)
             ctx.barrier()
             if done == stop_after and done < steps:
                 bar.close()
@@ -129,11 +130,10 @@ def train_ddpm(ctx: RunContext, ddpm: MultimodalDDPM, x: np.ndarray, valid: np.n
     return history
 
 
-def _save(stem, ddpm, opt, rng, gen, scaler, history, step) -> None:
+def _save(stem, ddpm, opt, scaler, history, step) -> None:
     opt_tensors, opt_meta = ckpt.optimizer_state(opt)
-    rng_tensors, rng_meta = ckpt.rng_state({"tiles": rng})
-    tensors = {**ckpt.prefixed("model.", ddpm.state_dict()), **opt_tensors, **rng_tensors,
-               "rng.ddpm_generator": gen.get_state()}
+    rng_tensors, rng_meta = ckpt.rng_state({})
+    tensors = {**ckpt.prefixed("model.", ddpm.state_dict()), **opt_tensors, **rng_tensors}
     meta = {"step": step, "optimizer": opt_meta, "rng": rng_meta, "masking": ddpm.masking.state_dict(),
             "history": history, "scaler": scaler.state_dict() if scaler is not None else None}
     ckpt.save_checkpoint(stem, tensors, meta)

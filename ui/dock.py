@@ -207,6 +207,14 @@ class ClassifyDock(QgsDockWidget):
         if self.run is not None:
             self.run.cancel()
 
+    def shutdown(self, timeout_ms=30000):
+        """Cancel a running classification and wait for its task (plugin unload)."""
+        run = self.run
+        if run is not None:
+            run.cancel()
+            if run.task is not None:
+                run.task.waitForFinished(timeout_ms)
+
     def _set_running(self, running):
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)

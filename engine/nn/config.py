@@ -52,7 +52,7 @@ class MaskingConfig:
 class ClassifierConfig:
     branches: list[str] = field(default_factory=lambda: list(BRANCHES))
     guidance: dict[str, bool] = field(default_factory=lambda: {b: True for b in BRANCHES})
-    embed_dim: int = 48
+    embed_dim: int = 32
     proj_dim: int = 32  # projected branch feature (for the similarity term)
     d_state: int = 8
     d_conv: int = 4

@@ -34,7 +34,7 @@ def _work_dtype(u):
 
 
 def softplus(x: torch.Tensor) -> torch.Tensor:
-    """softplus; when exporting, from cheap elementwise ops (ONNX Runtime's Softplus is ~10x slower)."""
+    """softplus; when exporting, from cheap elementwise ops (ONNX Runtime's Softplus is much slower)."""
     if _exporting():
         return torch.relu(x) + torch.log1p(torch.exp(-x.abs()))
     return F.softplus(x)
@@ -46,7 +46,8 @@ def _recurrence(delta, du, A, B, C, last_only: bool = False):
     delta, du: (b, L, D); A: (D, N); B: (b, N, L); C: (b, L, N). Returns y (b, L, D), or (b, D).
     Each step works on a (b, N, D) state with D innermost: exp(delta_t A) and du_t B_t exist for
     that step only (they stay in cache); y_t is one batched matmul (only the last one with
-    last_only). Per-step slices come from one split (one ONNX Split node). Never builds a (b, L, D, N) tensor; the loop over the fixed L unrolls in ONNX.
+    last_only). Per-step slices come from one split (one ONNX Split node, no per-step Gather).
+    Never builds a (b, L, D, N) tensor; the loop over the fixed L unrolls in ONNX.
     """
     L = delta.shape[1]
     At = A.t().contiguous()  # N D
@@ -95,24 +96,27 @@ def scan_blD(u, delta, A, B, C, D=None, z=None, last_only: bool = False):
 
 
 def selective_scan_torch(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
-    """Pure-PyTorch selective scan (CPU, ONNX export) with mamba_ssm's (B, D, L) contract."""
+    """Pure-PyTorch selective scan (CPU, ONNX export) with mamba_ssm's (B, D, L) contract.
+
+    Elementwise work stays in the contiguous (b, D, L) layout; delta and delta*u get one
+    contiguous transpose each to (b, L, D) for the steps (strided per-step slices measured slower).
+    """
     dtype, wd = u.dtype, _work_dtype(u)
-    u = u.to(wd)
-    delta = delta.to(wd)
+    u, delta, A, B, C = (t.to(wd) for t in (u, delta, A, B, C))
+    D, z, delta_bias = (None if t is None else t.to(wd) for t in (D, z, delta_bias))
     if delta_bias is not None:
-        delta = delta + delta_bias.to(wd)[:, None]
+        delta = delta + delta_bias[:, None]
     if delta_softplus:
         delta = softplus(delta)
     du = delta * u
-    # contiguous (b, L, D) copies: strided operands would slow every step down
-    y = _recurrence(delta.transpose(1, 2).contiguous(), du.transpose(1, 2).contiguous(), A.to(wd),
-                    B.to(wd), C.to(wd).transpose(1, 2))
-    y = y.transpose(1, 2)
+    y = _recurrence(delta.transpose(1, 2).contiguous(), du.transpose(1, 2).contiguous(), A, B,
+                    C.transpose(1, 2))  # b L D
+    y = y.transpose(1, 2).contiguous()
     if D is not None:
-        y = y + u * D.to(wd)[:, None]
+        y = y + u * D[:, None]
     if z is not None:
-        y = y * F.silu(z.to(wd))
-    return y.contiguous().to(dtype)
+        y = y * F.silu(z)
+    return y.to(dtype)
 
 
 def selective_scan_naive(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):

@@ -1,0 +1,48 @@
+"""Smoke test of the benchmark machinery (training.bench): tiny scene, 1 seed, RF + one tiny BDGF run."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training import bench
+
+pytestmark = pytest.mark.slow
+
+
+def _in_unit(x) -> bool:
+    return isinstance(x, float) and 0.0 <= x <= 1.0
+
+
+def test_bench_quick_writes_table_and_json(tmp_path):
+    work, docs = tmp_path / "work", tmp_path / "docs"
+    argv = ["--quick", "--rows", "rf,bdgf", "--seeds", "0", "--work", str(work), "--docs", str(docs),
+            "--no-infer"]
+    assert bench.main(argv) == 0
+    data = json.loads((docs / "benchmarks.json").read_text(encoding="utf-8"))
+    assert set(data["results"]) == {"rf", "bdgf"}
+    for key in ("rf", "bdgf"):
+        run = data["results"][key]["0"]
+        assert all(_in_unit(run[m]) for m in ("oa", "aa", "kappa")), run
+        agg = data["aggregate"][key]
+        assert all(_in_unit(agg[m]["mean"]) for m in ("oa", "aa", "kappa")), agg
+        assert all(c["mean"] is None or _in_unit(c["mean"]) for c in agg["per_class"].values())
+    assert data["test_pixels_match"]
+    assert "spectral_share" in data["aggregate"]["bdgf"]
+    text = (docs / "BENCHMARKS.md").read_text(encoding="utf-8")
+    assert "| Random Forest" in text and "| BDGF full" in text
+    assert (docs / "img" / "bench_modality_balance.png").stat().st_size > 1000
+
+    # a second invocation reuses the finished BDGF run instead of training again
+    assert bench.main([*argv, "--report-only"]) == 0
+    again = json.loads((docs / "benchmarks.json").read_text(encoding="utf-8"))
+    assert again["results"]["bdgf"]["0"]["cached"] and not again["not_run"]
+    assert again["results"]["bdgf"]["0"]["oa"] == data["results"]["bdgf"]["0"]["oa"]
+
+
+def test_gpu_flag_without_cuda_is_a_clear_error(capsys, tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    assert bench.main(["--gpu", "--work", str(tmp_path)]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
