@@ -213,7 +213,7 @@ def write_sparse_scene(dirpath: str, size: int, bands=(200, 4, 1), valid: int = 
 
 
 def run_big(args) -> None:
-    """Classify the whole 10,000 x 10,000 grid with a small (quick-preset) random-init model."""
+    """Classify the whole 10,000 x 10,000 grid (or --size N) with a small (quick-preset) random-init model."""
     from .nn.config import BDGFConfig
 
     work = args.keep or tempfile.mkdtemp(prefix="bdgf-big-")
@@ -221,9 +221,10 @@ def run_big(args) -> None:
     try:
         t0 = time.perf_counter()
         bands = tuple(int(v) for v in (args.bands if args.bands != "180,4,1" else "200,4,1").split(","))
-        scene = write_sparse_scene(work, 10000, bands)
+        size = 10000 if args.size == "332x485" else int(args.size.lower().split("x")[0])
+        scene = write_sparse_scene(work, size, bands, valid=min(1024, size // 256 * 256))
         disk = sum(os.path.getsize(p) for p in scene["paths"]) / 2**20
-        print(f"sparse scene 10000x10000 px, bands {bands}: {disk:.0f} MB on disk, "
+        print(f"sparse scene {size}x{size} px, bands {bands}: {disk:.0f} MB on disk, "
               f"{scene['valid_pixels']} valid pixels, written in {time.perf_counter() - t0:.1f} s")
         model = args.model or build_random_package(
             os.path.join(work, "small.bdgf"), scene_modalities(scene), default_classes(7),

@@ -33,10 +33,13 @@ def test_bench_quick_writes_table_and_json(tmp_path):
     assert "| Random Forest" in text and "| BDGF full" in text
     assert (docs / "img" / "bench_modality_balance.png").stat().st_size > 1000
 
-    # a second invocation reuses the finished BDGF run instead of training again
+    # --report-only re-renders from the finished runs without training again
+    metrics = work / "runs" / "bdgf" / "seed_0" / "metrics.json"
+    mtime = metrics.stat().st_mtime_ns
     assert bench.main([*argv, "--report-only"]) == 0
     again = json.loads((docs / "benchmarks.json").read_text(encoding="utf-8"))
-    assert again["results"]["bdgf"]["0"]["cached"] and not again["not_run"]
+    assert metrics.stat().st_mtime_ns == mtime and not again["not_run"]
+    assert again["report_rendered"] and again["command"] == data["command"]
     assert again["results"]["bdgf"]["0"]["oa"] == data["results"]["bdgf"]["0"]["oa"]
 
 

@@ -76,3 +76,31 @@ def test_unguided_classifier_keeps_the_d_input():
     feed = {"x": np.zeros((3, cfg.in_channels, p, p), np.float32),
             "d": np.zeros((3, sum(cfg.feature_channels()), p, p), np.float32)}
     assert session(data).run(None, feed)[0].shape == (3, cfg.n_classes)
+
+
+def test_selective_scan_contract_exports_to_onnx():
+    from engine.nn.export import _export
+    from engine.nn.scan import selective_scan
+
+    class Scan(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            g = torch.Generator().manual_seed(0)
+            self.A = torch.nn.Parameter(-torch.rand(6, 4, generator=g) * 3)
+            self.D = torch.nn.Parameter(torch.randn(6, generator=g))
+            self.bias = torch.nn.Parameter(torch.randn(6, generator=g) * 0.1)
+
+        def forward(self, u, delta, B, C, z):
+            return selective_scan(u, delta, self.A, B, C, self.D, z, self.bias, True)
+
+    g = torch.Generator().manual_seed(1)
+    args = [torch.randn(2, 6, 9, generator=g), torch.randn(2, 6, 9, generator=g),
+            torch.randn(2, 4, 9, generator=g), torch.randn(2, 4, 9, generator=g),
+            torch.randn(2, 6, 9, generator=g)]
+    names = ["u", "delta", "B", "C", "z"]
+    data = _export(Scan(), tuple(args), None, names, ["y"], {n: {0: "batch"} for n in names})
+    feed = {n: torch.cat([a, a * 0.5]).numpy() for n, a in zip(names, args)}  # batch 4
+    got = session(data).run(None, feed)[0]
+    with torch.no_grad():
+        ref = Scan()(*(torch.from_numpy(feed[n]) for n in names)).numpy()
+    assert got.shape == (4, 6, 9) and np.abs(got - ref).max() <= 1e-5

@@ -3,7 +3,7 @@ import torch
 
 from engine.nn import scan as scan_mod
 from engine.nn.mamba import MambaBlock
-from engine.nn.scan import scan_blD, selective_scan, selective_scan_naive, selective_scan_torch
+from engine.nn.scan import scan_time_major, selective_scan, selective_scan_naive, selective_scan_torch
 
 
 def _inputs(b=2, d=6, n=4, L=13, dtype=torch.float64, seed=0):
@@ -44,11 +44,12 @@ def test_scan_is_not_trivially_equal_when_inputs_differ():
 
 def test_last_only_equals_last_step_of_full_scan():
     a = _inputs(L=9)
-    u, delta, z = (a[k].transpose(1, 2).contiguous() for k in ("u", "delta", "z"))
-    Bm, Cm = a["B"].transpose(1, 2), a["C"].transpose(1, 2)
-    full = scan_blD(u, delta.abs(), a["A"], Bm, Cm, a["D"], z)
-    last = scan_blD(u, delta.abs(), a["A"], Bm, Cm, a["D"], z, last_only=True)
-    assert torch.allclose(full[:, -1], last, atol=1e-12)
+    u, delta, z, Bm, Cm = (a[k].permute(2, 0, 1).contiguous() for k in ("u", "delta", "z", "B", "C"))
+    full = scan_time_major(u, delta.abs(), a["A"], Bm, Cm, a["D"], z)
+    last = scan_time_major(u, delta.abs(), a["A"], Bm, Cm, a["D"], z, last_only=True)
+    ref = selective_scan_naive(a["u"], a["delta"].abs(), a["A"], a["B"], a["C"], a["D"], a["z"])
+    assert torch.allclose(full, ref.permute(2, 0, 1), atol=1e-10)
+    assert torch.allclose(full[-1], last, atol=1e-12)
 
 
 def test_dispatch_uses_torch_scan_on_cpu(monkeypatch):

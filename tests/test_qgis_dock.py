@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from qgis.core import Qgis, QgsProject, QgsRasterLayer
+from qgis.core import Qgis, QgsProject, QgsRasterLayer, QgsSettings
 
 from tests.test_qgis_helpers import wait_until, write_tiny_package
 
@@ -29,6 +29,7 @@ def scene_layers(qgis_app, fixture_scene):
 @pytest.fixture()
 def dock(bdgf_plugin, qgis_iface, scene_layers):
     qgis_iface.messageBar().clear_messages()
+    QgsSettings().remove("bdgf/dock")  # pytest-qgis keeps one profile across runs: start from defaults
     bdgf_plugin.action.trigger()  # the toolbar / menu action opens the dock
     panel = bdgf_plugin.dock
     panel.pickers["SPECTRAL"].combo.setLayer(scene_layers["hsi"])
@@ -52,7 +53,7 @@ def test_dock_shows_layer_info_and_the_model_card(dock, dock_model, scene_layers
     text = dock.card_view.text()
     assert "#2166ac" in text and "Water" in text and "hsi (spectral): 24 band(s)" in text
     assert dock.check.text() == ""
-    dock.resize(440, dock.sizeHint().height() + 40)
+    dock.resize(440, dock.widget().widget().sizeHint().height() + 60)  # the whole form, no scrolling
     ARTIFACTS.mkdir(exist_ok=True)
     assert dock.grab().save(str(ARTIFACTS / "dock.png"))
 
@@ -71,8 +72,6 @@ def test_run_adds_a_styled_layer_and_remembers_the_choices(dock, dock_model, qgi
     assert {c.label for c in layer.renderer().classes()} >= {"Trees", "Water"}
     assert dock.progress.value() == 100
     assert any("Classification done" in m for m in messages(qgis_iface, Qgis.Success))
-    from qgis.core import QgsSettings
-
     assert QgsSettings().value("bdgf/dock/model") == dock_model
     QgsProject.instance().removeMapLayer(layer.id())
 

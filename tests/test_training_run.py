@@ -99,7 +99,11 @@ def test_torchrun_two_processes_gloo(fixture_scene, tmp_path):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     result = train(config, tmp_path / "ddp", launcher=launcher)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert ModelPackage(tmp_path / "ddp" / "model.bdgf").card["training"]["world_size"] == 2
+    card = ModelPackage(tmp_path / "ddp" / "model.bdgf").card
+    assert card["training"]["world_size"] == 2
     shards = json.loads((tmp_path / "ddp" / "metrics.json").read_text())["selection"]["ddp_shards"]
     assert sorted(shards) == ["0", "1"]
-    assert shards["0"] and shards["1"] and not set(shards["0"]) & set(shards["1"])
+    first, second = set(shards["0"]), set(shards["1"])
+    assert first and second and first != second
+    assert len(first & second) <= 1  # DistributedSampler pads an odd count with one repeated pixel
+    assert len(first | second) == card["training"]["fit_pixels"]

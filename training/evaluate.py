@@ -94,7 +94,8 @@ def write_report(out_dir: Path, name: str, metrics: dict, balance: dict, selecti
              "|---|" + "---:|" * len(next(iter(balance.values())))]
     for m in mods:
         lines.append(f"| {m} | " + " | ".join(f"{v:.3f}" for v in balance[m].values()) + " |")
-    lines += ["", "## Data", "", "```", json.dumps(summary, indent=1), "```", "", "## Timings (s)", ""]
+    lines += ["", "## Data", ""] + [f"- {k}: {json.dumps(v)}" for k, v in summary.items()]
+    lines += ["", "## Timings (s)", ""]
     lines += [f"- {k}: {v:.1f}" for k, v in timings.items()]
     lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in FIGURES]
     if extra:

@@ -49,14 +49,15 @@ def class_map_png(pred: np.ndarray, reference: np.ndarray, colors: list[str], na
     plt.close(fig)
 
 
-def curves_png(ddpm_loss: list[dict], history: list[dict], path) -> None:
-    """DDPM loss per modality, classifier loss and train / validation OA per epoch."""
+def curves_png(ddpm_loss: list[dict], history: list[dict], path, modality_names: list[str]) -> None:
+    """DDPM loss (balanced total and per modality), classifier loss, train / validation OA per epoch."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     if ddpm_loss:
         steps = [r["step"] for r in ddpm_loss]
-        for key in ddpm_loss[0]:
-            if key.startswith("loss"):
-                axes[0].plot(steps, [r[key] for r in ddpm_loss], label=key.replace("loss_", ""), lw=1)
+        labels = {"loss": "balanced total", **{f"loss_{i}": n for i, n in enumerate(modality_names)}}
+        for key, label in labels.items():
+            if key in ddpm_loss[0]:
+                axes[0].plot(steps, [r[key] for r in ddpm_loss], label=label, lw=1)
         axes[0].set_yscale("log")
         axes[0].legend(fontsize=7)
     axes[0].set_title("DDPM pre-training loss")

@@ -216,7 +216,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     plots.confusion_matrix_png(np.array(metrics["confusion_matrix"]), names, out / "confusion_matrix.png")
     reference = np.where(prep.test >= 0, prep.test, prep.train)
     plots.class_map_png(pred_map, reference, colors, names, out / "prediction_map.png")
-    plots.curves_png(ddpm_history, history, out / "training_curves.png")
+    plots.curves_png(ddpm_history, history, out / "training_curves.png", [m["name"] for m in prep.modalities])
     r = net.patch_size // 2
     test_flat = np.flatnonzero(prep.test.ravel() >= 0)
     rows, cols = np.divmod(test_flat, prep.x.shape[2])

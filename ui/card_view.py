@@ -19,8 +19,8 @@ def card_html(card):
         for m in card["modalities"]
     )
     metrics = card.get("metrics") or {}
-    shown = ", ".join(f"{k.upper()} {v:.3f}" for k, v in metrics.items()
-                      if isinstance(v, (int, float)) and not isinstance(v, bool))
+    shown = ", ".join(f"{k.upper()} {v:.3f}" if isinstance(v, float) else f"{k.upper()} {v}"
+                      for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
     geometry = tr("Patch {} px, tile {} px").format(card.get("patch_size"), card.get("tile_size"))
     return (
         f"<b>{escape(card['name'])}</b><br/>{escape(card.get('description') or '')}"

@@ -8,6 +8,7 @@ from qgis.core import (
     QgsSettings,
 )
 from qgis.gui import QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -47,6 +48,7 @@ class LayerPicker(QWidget):
         self.combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
         self.combo.setAllowEmptyLayer(optional)
         self.info = QLabel(self)
+        self.info.setWordWrap(True)
         self.info.setStyleSheet("color: #555")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -122,6 +124,7 @@ class ClassifyDock(QgsDockWidget):
         layout.addStretch(1)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         self.setWidget(scroll)
         self.model.fileChanged.connect(self._model_changed)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .scan import _exporting, fused_scan_available, scan_blD, selective_scan, softplus
+from .scan import _exporting, fused_scan_available, scan_time_major, selective_scan, softplus
 
 
 class MambaBlock(nn.Module):
@@ -64,21 +64,22 @@ class MambaBlock(nn.Module):
         return self.out_proj(y.transpose(1, 2))
 
     def _causal_conv(self, x):
-        """Depthwise causal conv along L on (B, L, d_inner), same result as conv1d[..., :L]."""
-        L, k = x.shape[1], self.d_conv
-        xp = F.pad(x, (0, 0, k - 1, 0))
+        """Depthwise causal conv along L on time-major (L, B, d_inner); same as conv1d[..., :L]."""
+        L, k = x.shape[0], self.d_conv
+        xp = F.pad(x, (0, 0, 0, 0, k - 1, 0))
         w = self.conv1d.weight[:, 0]  # (d_inner, k)
-        out = xp[:, 0:L] * w[:, 0]
+        out = xp[0:L] * w[:, 0]
         for j in range(1, k):
-            out = out + xp[:, j:j + L] * w[:, j]
+            out = out + xp[j:j + L] * w[:, j]
         return out if self.conv1d.bias is None else out + self.conv1d.bias
 
     def _forward_torch(self, hidden, last_only):
-        """Channels-last path: no transposes of (B, L, d_inner) tensors."""
-        x, z = self.in_proj(hidden).chunk(2, dim=-1)  # (B, L, d_inner) each
+        """Time-major path (L, B, .): contiguous per-step slices, no (B, D, L) transposes."""
+        x, z = self.in_proj(hidden.transpose(0, 1)).chunk(2, dim=-1)  # (L, B, d_inner) each
         x = F.silu(self._causal_conv(x))
         dt, Bm, Cm = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = softplus(self.dt_proj(dt))  # bias included
         A = -torch.exp(self.A_log)
-        y = scan_blD(x, delta, A, Bm, Cm, self.D, z, last_only=last_only)
-        return self.out_proj(y)
+        y = scan_time_major(x, delta, A, Bm.contiguous(), Cm.contiguous(), self.D, z, last_only=last_only)
+        out = self.out_proj(y)
+        return out if last_only else out.transpose(0, 1)

@@ -14,6 +14,9 @@ except Exception:  # ImportError, OSError (CUDA libs), anything raised at import
     _fused_scan = None
 
 
+LOG2E = 1.4426950408889634
+
+
 def _exporting() -> bool:
     return bool(torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling() or torch.jit.is_tracing())
 
@@ -40,54 +43,64 @@ def softplus(x: torch.Tensor) -> torch.Tensor:
     return F.softplus(x)
 
 
-def _recurrence(delta, du, A, B, C, last_only: bool = False):
-    """h_t = exp(delta_t A) h_{t-1} + du_t B_t;  y_t = C_t . h_t.
+def _recurrence(delta, du, A, B, C, last_only: bool = False, channels_first: bool = False):
+    """h_t = exp(delta_t A) h_{t-1} + du_t B_t;  y_t = C_t . h_t, time-major.
 
-    delta, du: (b, L, D); A: (D, N); B: (b, N, L); C: (b, L, N). Returns y (b, L, D), or (b, D).
+    delta, du: (L, b, D); A: (D, N); B, C: (L, b, N). Returns y (L, b, D) — (b, D, L) with
+    channels_first, stacked there directly — or (b, D) with last_only.
     Each step works on a (b, N, D) state with D innermost: exp(delta_t A) and du_t B_t exist for
     that step only (they stay in cache); y_t is one batched matmul (only the last one with
-    last_only). Per-step slices come from one split (one ONNX Split node, no per-step Gather).
-    Never builds a (b, L, D, N) tensor; the loop over the fixed L unrolls in ONNX.
+    last_only). Time-major inputs make each step's slices contiguous (a (b, L, D) layout scatters
+    them and the steps become latency-bound); they come from one split per input (one ONNX Split
+    node each, no per-step Gather). Never builds a (b, L, D, N) tensor; the loop over the fixed L
+    unrolls in ONNX.
     """
-    L = delta.shape[1]
-    At = A.t().contiguous()  # N D
-    dts = torch.split(delta, 1, dim=1)  # (b, 1, D)
-    dus = torch.split(du, 1, dim=1)  # (b, 1, D)
-    Bs = torch.split(B, 1, dim=2)  # (b, N, 1)
-    Cs = torch.split(C.contiguous(), 1, dim=1)  # (b, 1, N); bmm needs unit inner stride
+    L = delta.shape[0]
+    exporting = _exporting()
+    # eager: exp(x) = exp2(x log2 e); PyTorch's CPU exp2 kernel measured 4x faster than exp.
+    # ONNX has no Exp2 (and ORT's Exp is fast), so the export keeps exp.
+    At = A.t().contiguous() if exporting else (A.t() * LOG2E).contiguous()  # N D
+    dts = torch.split(delta.unsqueeze(2), 1, dim=0)  # (1, b, 1, D)
+    dus = torch.split(du.unsqueeze(2), 1, dim=0)  # (1, b, 1, D)
+    Bs = torch.split(B.unsqueeze(3), 1, dim=0)  # (1, b, N, 1)
+    Cs = torch.split(C.unsqueeze(2), 1, dim=0)  # (1, b, 1, N)
+    ys = []
     no_grad = not (torch.is_grad_enabled() and any(t.requires_grad for t in (delta, du, A, B, C)))
-    if no_grad and not _exporting():
-        # three reused (b, N, D) buffers, everything in place: fresh per-step buffers cost page
+    if no_grad and not exporting:
+        # three reused (1, b, N, D) buffers, everything in place: fresh per-step buffers cost page
         # faults that more than double the time
-        shape = (delta.shape[0], At.shape[0], delta.shape[2])
+        shape = (1, delta.shape[1], At.shape[0], delta.shape[2])
         h, nxt, dA = (delta.new_empty(shape) for _ in range(3))
-        ys = []
         for i in range(L):
             torch.mul(dus[i], Bs[i], out=nxt)
             if i:
                 torch.mul(dts[i], At, out=dA)
-                nxt.addcmul_(dA.exp_(), h)
+                nxt.addcmul_(dA.exp2_(), h)
             h, nxt = nxt, h
             if not last_only or i == L - 1:
-                ys.append(torch.matmul(Cs[i], h))  # b 1 D
-        return ys[0][:, 0] if last_only else torch.cat(ys, dim=1)
-    h = None
-    ys = []
-    for i in range(L):
-        dBu = dus[i] * Bs[i]  # b N D
-        h = dBu if h is None else torch.addcmul(dBu, torch.exp(dts[i] * At), h)
-        if not last_only or i == L - 1:
-            ys.append(torch.matmul(Cs[i], h))  # b 1 D
-    return ys[0][:, 0] if last_only else torch.cat(ys, dim=1)
-
-
-def scan_blD(u, delta, A, B, C, D=None, z=None, last_only: bool = False):
-    """Selective scan in channels-last layout (what MambaBlock has): u, delta, z: (b, L, D), delta
-    already biased and softplus-ed; A: (D, N); B, C: (b, L, N); D: (D,).
-    Returns y (b, L, D), or (b, D) for the last position only."""
-    y = _recurrence(delta, delta * u, A, B.transpose(1, 2), C, last_only)
+                ys.append(torch.matmul(Cs[i], h))  # 1 b 1 D
+    else:
+        expf = torch.exp if exporting else torch.exp2
+        h = None
+        for i in range(L):
+            dBu = dus[i] * Bs[i]  # 1 b N D
+            h = dBu if h is None else torch.addcmul(dBu, expf(dts[i] * At), h)
+            if not last_only or i == L - 1:
+                ys.append(torch.matmul(Cs[i], h))  # 1 b 1 D
     if last_only:
-        u, z = u[:, -1], (None if z is None else z[:, -1])
+        return ys[0][0, :, 0]
+    if channels_first:
+        return torch.stack([y[0, :, 0] for y in ys], dim=2)  # b D L
+    return torch.cat(ys, dim=0).squeeze(2)  # L b D
+
+
+def scan_time_major(u, delta, A, B, C, D=None, z=None, last_only: bool = False):
+    """Selective scan on time-major tensors (what MambaBlock's torch path has): u, delta, z:
+    (L, b, D), delta already biased and softplus-ed; A: (D, N); B, C: (L, b, N); D: (D,).
+    Returns y (L, b, D), or (b, D) for the last position only."""
+    y = _recurrence(delta, delta * u, A, B, C, last_only)
+    if last_only:
+        u, z = u[-1], (None if z is None else z[-1])
     if D is not None:
         y = y + u * D
     if z is not None:
@@ -98,8 +111,8 @@ def scan_blD(u, delta, A, B, C, D=None, z=None, last_only: bool = False):
 def selective_scan_torch(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
     """Pure-PyTorch selective scan (CPU, ONNX export) with mamba_ssm's (B, D, L) contract.
 
-    Elementwise work stays in the contiguous (b, D, L) layout; delta and delta*u get one
-    contiguous transpose each to (b, L, D) for the steps (strided per-step slices measured slower).
+    Elementwise work stays in the given (b, D, L) layout; delta, delta*u, B and C get one
+    contiguous transpose each to time-major for the steps.
     """
     dtype, wd = u.dtype, _work_dtype(u)
     u, delta, A, B, C = (t.to(wd) for t in (u, delta, A, B, C))
@@ -108,14 +121,24 @@ def selective_scan_torch(u, delta, A, B, C, D=None, z=None, delta_bias=None, del
         delta = delta + delta_bias[:, None]
     if delta_softplus:
         delta = softplus(delta)
-    du = delta * u
-    y = _recurrence(delta.transpose(1, 2).contiguous(), du.transpose(1, 2).contiguous(), A, B,
-                    C.transpose(1, 2))  # b L D
-    y = y.transpose(1, 2).contiguous()
-    if D is not None:
-        y = y + u * D[:, None]
-    if z is not None:
-        y = y * F.silu(z)
+
+    b, d, L = u.shape
+
+    def time_major(t):  # (b, X, L) -> (L, b, X); a 2-D transpose copy is ~3x faster than permute
+        return t.reshape(-1, L).t().contiguous().view(L, b, -1)
+
+    y = _recurrence(time_major(delta), time_major(delta * u), A, time_major(B), time_major(C),
+                    channels_first=True)  # b D L
+    if torch.is_grad_enabled() and y.requires_grad:
+        if D is not None:
+            y = y + u * D[:, None]
+        if z is not None:
+            y = y * F.silu(z)
+    else:  # y is ours: finish in place
+        if D is not None:
+            y.addcmul_(u, D[:, None])
+        if z is not None:
+            y.mul_(F.silu(z))
     return y.to(dtype)
 
 
