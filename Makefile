@@ -25,7 +25,7 @@ bench: setup
 	$(PY) -m training.bench
 
 package:
-	$(PY) scripts/package.py --out-dir dist
+	python3 scripts/package.py --out-dir dist
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache build dist

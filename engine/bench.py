@@ -222,7 +222,7 @@ def run_big(args) -> None:
         t0 = time.perf_counter()
         bands = tuple(int(v) for v in (args.bands if args.bands != "180,4,1" else "200,4,1").split(","))
         size = 10000 if args.size == "332x485" else int(args.size.lower().split("x")[0])
-        scene = write_sparse_scene(work, size, bands, valid=min(1024, size // 256 * 256))
+        scene = write_sparse_scene(work, size, bands, valid=min(512, size // 256 * 256))
         disk = sum(os.path.getsize(p) for p in scene["paths"]) / 2**20
         print(f"sparse scene {size}x{size} px, bands {bands}: {disk:.0f} MB on disk, "
               f"{scene['valid_pixels']} valid pixels, written in {time.perf_counter() - t0:.1f} s")

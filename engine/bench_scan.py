@@ -54,7 +54,8 @@ def main(argv=None) -> None:
           f"clock={'cpu' if a.cpu_time else 'wall'}")
     print(f"selective_scan_naive : {t_naive:8.2f} ms")
     print(f"selective_scan_torch : {t_fast:8.2f} ms")
-    print(f"speed-up             : {t_naive / t_fast:8.1f}x   max |diff| = {diff:.2e} (max |y| = {scale:.2f})")
+    print(f"speed-up             : {t_naive / t_fast:8.1f}x")
+    print(f"max |diff|           : {diff:.2e}  (max |y| = {scale:.2f})")
 
 
 if __name__ == "__main__":

@@ -138,12 +138,14 @@ class Normaliser:
         return cls(low, span, mean, matrix, channels)
 
     def apply(self, arrays: list[np.ndarray], valid: np.ndarray) -> np.ndarray:
-        """Normalised (1, C, H, W) stack; invalid pixels are 0 in every channel."""
+        """Normalised (1, C, H, W) stack; invalid pixels are 0 in every channel. Overwrites `arrays`."""
         h, w = valid.shape
         out = np.empty((1, sum(self.channels), h, w), np.float32)
         c = 0
-        for i, raw in enumerate(arrays):
-            x = np.float32(2) * (raw - self.low[i][:, None, None]) / self.span[i][:, None, None]
+        for i, x in enumerate(arrays):  # in place on the freshly read arrays
+            x -= self.low[i][:, None, None]
+            x *= np.float32(2)
+            x /= self.span[i][:, None, None]
             x -= np.float32(1)
             np.clip(x, -3, 3, out=x)
             if i == 0 and self.pca_matrix is not None:
@@ -204,6 +206,19 @@ def _round_up(n: int, m: int) -> int:
 def effective_halo(card: Mapping) -> int:
     """Halo used: card halo plus the patch radius (patches near the core edge read halo features)."""
     return _round_up(int(card["halo"]) + int(card["patch_size"]) // 2, int(card["stride"]))
+
+
+def tile_noise(seed: int, t: Tile, channels: int, steps: int, chunk_bytes: int = 32 << 20) -> np.ndarray:
+    """position_noise for a tile window, generated a few rows at a time: same values (rows are keyed
+    by their global position) without the ~6x uint64 temporaries of one whole-window call."""
+    from .noise import position_noise
+
+    out = np.empty((steps, channels, t.height, t.width), np.float32)
+    rows = max(1, chunk_bytes // (8 * steps * channels * t.width))
+    for r in range(0, t.height, rows):
+        h = min(rows, t.height - r)
+        out[:, :, r:r + h] = position_noise(seed, t.row0 + r, t.col0, h, t.width, channels, steps)
+    return out
 
 
 # ---------------------------------------------------------------- patches
@@ -295,8 +310,6 @@ def _plan(card: dict, inputs, bands, tile_size) -> _Plan:
 def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile,
                    on_batch) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (n_classes, h, w) and validity (h, w) of a tile's core."""
-    from .noise import position_noise
-
     t0 = time.perf_counter()
     _, _, h, w = t.core
     probs = np.zeros((len(plan.card["classes"]), h, w), np.float32)
@@ -311,7 +324,7 @@ def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile,
         return probs, core_valid
     x = plan.norm.apply(arrays, valid)
     del arrays
-    noise = position_noise(plan.noise_seed, t.row0, t.col0, t.height, t.width, x.shape[1], plan.noise_steps)
+    noise = tile_noise(plan.noise_seed, t, x.shape[1], plan.noise_steps)
     t0 = prof.add("normalise+noise", t0)
     feats = engine.features(x, noise)
     del noise

@@ -43,7 +43,7 @@ def qgis_process(base: Path, *args: str, timeout: float = 600) -> subprocess.Com
 
 def enable_plugin(base: Path) -> None:
     done = qgis_process(base, "plugins", "enable", PLUGIN_NAME)
-    if done.returncode != 0:
+    if done.returncode != 0 and "already enabled" not in done.stdout + done.stderr:
         raise RuntimeError(f"enabling {PLUGIN_NAME} failed:\n{done.stdout}\n{done.stderr}")
 
 

@@ -111,3 +111,19 @@ def test_weights_that_do_not_match_the_network_are_reported(package, tmp_path):
     write_package(path, card, onnx=onnx, tensors=tensors)
     with pytest.raises(BDGFError, match="do not match the card's network"):
         make_backend(ModelPackage(path), "torch", "cpu")
+
+
+def test_features_are_identical_in_any_window_with_the_engine_halo(package):
+    """The halo the engine uses (card halo + patch radius) makes features bitwise tile-independent."""
+    from engine.classify import effective_halo
+
+    card = package.card
+    halo, r = effective_halo(card), card["patch_size"] // 2
+    x, noise, _, _ = _inputs(package, h=2 * halo + 24, w=2 * halo + 24)
+    backend = make_backend(package, "onnx", "cpu")
+    whole = backend.features(x, noise)
+    size = 8 + 2 * halo  # a window whose core is the 8 x 8 block at (halo + 8, halo + 8)
+    part = backend.features(x[:, :, 8:8 + size, 8:8 + size], noise[:, :, 8:8 + size, 8:8 + size])
+    core = slice(halo - r, halo + 8 + r)  # the core plus the patch margin
+    whole_core = slice(8 + halo - r, 8 + halo + 8 + r)
+    assert np.array_equal(part[:, :, core, core], whole[:, :, whole_core, whole_core])

@@ -16,7 +16,7 @@ from qgis.core import (
 )
 
 from tests.qgis_tools import REPO, import_plugin_package, run_in_process, run_with_qgis_process
-from tests.test_qgis_helpers import read_band, write_tiny_package
+from tests.test_qgis_helpers import hide_package, read_band, write_tiny_package
 
 pytestmark = pytest.mark.qgis
 
@@ -85,9 +85,7 @@ def test_classify_rejects_a_damaged_model_file(bdgf_plugin, fixture_scene, tmp_p
 
 def test_missing_onnxruntime_is_reported_with_the_install_command(
         qgis_app, qgis_iface, qgis_processing, qgis_base, fixture_scene, tiny_model, monkeypatch):
-    for name in [n for n in sys.modules if n == "onnxruntime" or n.startswith("onnxruntime.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
+    hide_package(monkeypatch, "onnxruntime")
     plugin = import_plugin_package(qgis_base).classFactory(qgis_iface)
     plugin.initGui()  # the plugin still loads
     try:
@@ -99,6 +97,19 @@ def test_missing_onnxruntime_is_reported_with_the_install_command(
         # the torch backend does not need onnxruntime
         ok, _ = check("bdgf:classify", classify_params(fixture_scene, tiny_model, BACKEND=1))
         assert ok
+    finally:
+        plugin.unload()
+
+
+def test_missing_torch_is_reported_for_the_torch_backend_only(
+        qgis_app, qgis_iface, qgis_processing, qgis_base, fixture_scene, tiny_model, monkeypatch):
+    hide_package(monkeypatch, "torch")
+    plugin = import_plugin_package(qgis_base).classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        ok, message = check("bdgf:classify", classify_params(fixture_scene, tiny_model, BACKEND=1))
+        assert not ok and f"{sys.executable} -m pip install torch" in message
+        assert check("bdgf:classify", classify_params(fixture_scene, tiny_model))[0]
     finally:
         plugin.unload()
 
@@ -254,3 +265,21 @@ def test_accuracy_of_a_trained_package_matches_its_training_metrics(
     training = json.loads((run / "metrics.json").read_text())
     # training evaluates with PyTorch, the plugin with ONNX Runtime: a pixel or two may flip
     assert scores["OA"] == pytest.approx(training["oa"], abs=2e-3)
+
+
+
+def test_extra_auxiliary_layers_fill_the_card_modalities_beyond_sar_and_lidar(
+        bdgf_plugin, fixture_scene, tmp_path):
+    from tests.test_qgis_helpers import tiny_card
+
+    card = tiny_card(fixture_scene)
+    modalities = card["modalities"] + [{"name": "thermal", "role": "thermal", "bands": 1}]
+    normalization = {key: values + [values[2]] for key, values in card["normalization"].items()}
+    model = write_tiny_package(tmp_path / "four.bdgf", fixture_scene, modalities=modalities,
+                               normalization=normalization)
+    ok, message = check("bdgf:classify", classify_params(fixture_scene, model))
+    assert not ok and "thermal (thermal): expected 1 band, found no layer (missing)" in message
+    params = classify_params(fixture_scene, model, EXTRA_AUX=[fixture_scene["dsm"]],
+                             OUTPUT=str(tmp_path / "four.tif"))
+    assert check("bdgf:classify", params) == (True, "")
+    assert read_band(run_in_process("bdgf:classify", params)["OUTPUT"]).max() > 0

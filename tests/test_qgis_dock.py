@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from qgis.core import Qgis, QgsProject, QgsRasterLayer, QgsSettings
 
-from tests.test_qgis_helpers import wait_until, write_tiny_package
+from tests.test_qgis_helpers import hide_package, wait_until, write_tiny_package
 
 pytestmark = pytest.mark.qgis
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -103,12 +103,20 @@ def test_a_model_that_does_not_fit_the_layers_gives_a_message_bar_error(
 
 
 def test_missing_onnxruntime_is_explained_in_the_dock(dock, dock_model, qgis_iface, monkeypatch):
-    for name in [n for n in sys.modules if n == "onnxruntime" or n.startswith("onnxruntime.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    hide_package(monkeypatch, "onnxruntime")
     dock.model.setFilePath(dock_model)
     hint = f"{sys.executable} -m pip install onnxruntime"
     assert hint in dock.check.text()
     dock.run_button.click()
     assert dock.run is None
     assert hint in messages(qgis_iface, Qgis.Critical)[0]
+
+
+def test_an_engine_error_during_the_run_reaches_the_message_bar(dock, dock_model, qgis_iface, tmp_path):
+    dock.model.setFilePath(dock_model)
+    dock.output.setFilePath(str(tmp_path / "missing folder" / "out.tif"))
+    dock.run_button.click()
+    assert wait_until(lambda: dock.run is None, timeout=120)
+    errors = messages(qgis_iface, Qgis.Critical)
+    assert len(errors) == 1 and "Output folder does not exist" in errors[0], errors
+    assert "Traceback" not in errors[0]

@@ -6,6 +6,7 @@ features = 1x1 conv of (x + mean over timesteps of noise); classifier = P x P co
 """
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -116,6 +117,13 @@ def write_tiny_package(path: str | Path, scene: dict, seed: int = 0, hsi_bands: 
 def read_band(path: str) -> np.ndarray:
     ds = gdal.Open(str(path))  # keep the dataset alive while its band is read
     return ds.GetRasterBand(1).ReadAsArray()
+
+
+def hide_package(monkeypatch, package):
+    """Simulate a package missing from QGIS's Python: `import package` raises ImportError."""
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, package, None)
 
 
 def wait_until(condition, timeout: float = 120.0, step_ms: int = 20) -> bool:

@@ -182,3 +182,18 @@ def test_seed_summary_mean_and_std(tmp_path):
     assert parse_seeds("0, 1,2", 7) == [0, 1, 2] and parse_seeds(None, 7) == [7]
     with pytest.raises(ConfigError, match="distinct integers"):
         parse_seeds("1,1", 0)
+
+
+def test_ablation_switches_override_the_network():
+    from engine.nn.config import BDGFConfig
+    from training.run import apply_ablations, parse_args
+
+    args = parse_args(["--config", "c.toml", "--out", "o", "--masking", "off", "--no-guidance", "cnn",
+                       "--no-guidance", "transformer", "--branches", "cnn,transformer", "--no-mutual"])
+    net = apply_ablations(BDGFConfig.quick([6, 2, 1], 4), args)
+    assert net.masking.mode == "off" and net.classifier.branches == ["cnn", "transformer"]
+    assert net.classifier.guidance == {"cnn": False, "mamba": True, "transformer": False}
+    assert not net.mutual.enabled
+    with pytest.raises(ConfigError, match="branches"):
+        apply_ablations(BDGFConfig.quick([6, 2, 1], 4), parse_args(["--config", "c", "--out", "o",
+                                                                     "--branches", "cnn,gru"]))

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +20,27 @@ FIGURES = ("confusion_matrix.png", "prediction_map.png", "training_curves.png", 
            "modality_balance.png")
 
 
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+
+
+def command(config, out, *extra, launcher=()) -> list[str]:
+    return [*(launcher or [sys.executable]), "-m", "training.run", "--config", str(config), "--out", str(out),
+            "--preset", "quick", "--device", "cpu", *extra]
+
+
 def train(config, out, *extra, launcher=(), timeout=600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [*(launcher or [sys.executable]), "-m", "training.run", "--config", str(config), "--out", str(out),
-           "--preset", "quick", "--device", "cpu", *extra]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command(config, out, *extra, launcher=launcher), cwd=REPO, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def kill_when(path: Path, proc: subprocess.Popen, timeout: float = 300) -> int:
+    """SIGKILL `proc` as soon as `path` exists (a checkpoint was written); returns its exit code."""
+    deadline = time.monotonic() + timeout
+    while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    return proc.wait(timeout=60)
 
 
 @pytest.fixture()
@@ -70,13 +88,16 @@ def _tensors(path):
 
 
 def test_resume_after_kills_matches_uninterrupted(quick_run, fixture_scene, tmp_path):
+    """SIGKILL during DDPM pre-training, resume and stop after classifier epoch 5, resume to the end:
+    the same weights and metrics, bit for bit, as the uninterrupted run."""
     out = tmp_path / "resumed"
-    first = train(fixture_scene["config"], out, "--stop-after", "ddpm:120")
-    assert first.returncode == 3, first.stderr[-3000:]
+    proc = subprocess.Popen(command(fixture_scene["config"], out), cwd=REPO, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert kill_when(out / "ckpt" / "ddpm.json", proc) == -signal.SIGKILL
     assert not (out / "model.bdgf").exists()
     second = train(fixture_scene["config"], out, "--resume", "--stop-after", "classifier:5")
     assert second.returncode == 3, second.stderr[-3000:]
-    assert "DDPM: resumed at step 120" in (out / "train.log").read_text()
+    assert "DDPM: resumed at step" in (out / "train.log").read_text()
     third = train(fixture_scene["config"], out, "--resume")
     assert third.returncode == 0, third.stderr[-3000:]
     assert "classifier: resumed after epoch 5" in (out / "train.log").read_text()
@@ -107,3 +128,19 @@ def test_torchrun_two_processes_gloo(fixture_scene, tmp_path):
     assert first and second and first != second
     assert len(first & second) <= 1  # DistributedSampler pads an odd count with one repeated pixel
     assert len(first | second) == card["training"]["fit_pixels"]
+
+
+def test_cross_model_ddpm_loads_another_runs_ddpm(quick_run):
+    from engine.nn.config import BDGFConfig
+    from training.config import ConfigError
+    from training.run import load_cross_model
+
+    card = ModelPackage(quick_run / "model.bdgf").card
+    net = BDGFConfig.from_dict(card["network"])
+    ddpm, merged, info = load_cross_model(str(quick_run), net)
+    assert merged.ddpm == net.ddpm and info["content_hash"] == card["content_hash"]
+    weights = ModelPackage(quick_run / "model.bdgf").tensors("ddpm.")
+    assert all(np.array_equal(v.numpy(), weights[k]) for k, v in ddpm.state_dict().items())
+    other = BDGFConfig.from_dict({**card["network"], "modality_channels": [20, 4, 1]})
+    with pytest.raises(ConfigError, match="modality channels"):
+        load_cross_model(str(quick_run), other)

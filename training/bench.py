@@ -87,14 +87,14 @@ class Settings:
 
 
 FULL = Settings(
-    name="full", size=(96, 128), bands=64, seeds=(0, 1, 2), rows=tuple(r.key for r in ROWS), preset="quick",
-    training={"tile_size": 128, "ddpm_steps": 240, "epochs": 10, "tsne_points": 60})
+    name="full", size=(128, 160), bands=64, seeds=(0, 1, 2), rows=tuple(r.key for r in ROWS), preset="quick",
+    training={"tile_size": 128, "ddpm_steps": 1000, "epochs": 40, "tsne_points": 60})
 QUICK = Settings(
     name="quick", size=(32, 40), bands=16, seeds=(0,), rows=("rf", "bdgf", "mask_off"), preset="quick",
     training={"tile_size": 64, "ddpm_steps": 12, "epochs": 2, "tsne_points": 60}, train_per_class=20)
 GPU = Settings(
     name="gpu", size=(192, 256), bands=64, seeds=(0, 1, 2), rows=tuple(r.key for r in ROWS), preset="default",
-    training={"tile_size": 128, "ddpm_steps": 1500, "epochs": 30, "tsne_points": 1000}, device="cuda",
+    training={"tile_size": 128, "ddpm_steps": 2000, "epochs": 40, "tsne_points": 1000}, device="cuda",
     threads=0)
 
 
@@ -193,9 +193,25 @@ def training_run(run_dir: Path, config: str, st: Settings, seed: int, args: list
     return info
 
 
+def ddpm_masking(run_dir: Path) -> dict | None:
+    """Final masking state of the run's DDPM pre-training (imbalance ratio, ratios, per-modality losses)."""
+    path = run_dir / "ckpt" / "ddpm_final.json"
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    hist = meta.get("history") or [{}]
+    last = hist[-1]
+    return {"imbalance": (meta.get("masking") or {}).get("imbalance"),
+            "structure_ratio": last.get("structure_ratio"), "sample_ratio": last.get("sample_ratio"),
+            "mean_structure_ratio": float(np.mean([h.get("structure_ratio", 0.0) for h in hist])),
+            "mean_sample_ratio": float(np.mean([h.get("sample_ratio", 0.0) for h in hist])),
+            "final_losses": [last[k] for k in sorted(last) if k.startswith("loss_")]}
+
+
 def bdgf_result(run_dir: Path, info: dict) -> dict:
     m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    return {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"], "classes": m["classes"],
+    return {"ddpm_masking": ddpm_masking(run_dir), "oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"],
+            "classes": m["classes"],
             "confusion_matrix": m["confusion_matrix"], "n": m["n"], "modality_balance": m["modality_balance"],
             "selection": {k: m["selection"].get(k) for k in ("epoch", "val_oa")}, "timings": m["timings"],
             "package": m["package"], "wall_s": info["wall_s"], "cpu_s": info.get("cpu_s"),
@@ -259,6 +275,11 @@ def aggregate(results: dict, scene_meta: dict) -> dict:
             row["modality_balance"] = {
                 m: {lvl: mean_std([b[m][lvl] for b in bal]) for lvl in bal[0][m]} for m in bal[0]}
             row["spectral_share"] = mean_std([spectral_share(b) for b in bal])
+        masks = [per_seed[s].get("ddpm_masking") for s in seeds]
+        if all(masks):
+            row["ddpm_masking"] = {k: mean_std([mk[k] for mk in masks])
+                                   for k in ("imbalance", "structure_ratio", "sample_ratio",
+                                             "mean_structure_ratio", "mean_sample_ratio")}
         row["wall_s"] = mean_std([per_seed[s].get("wall_s") for s in seeds])
         out[key] = row
     return out
@@ -488,13 +509,25 @@ def write_report(docs: Path, data: dict) -> None:
                   "Relative change ‖f − f_m‖ / ‖f‖ of the diffusion features (mean over the fine / mid / "
                   "coarse levels, then over seeds) when modality m is replaced by its mean "
                   "(training.evaluate.modality_balance). *Spectral share* = the spectral modality's change / "
-                  "the sum over modalities: a spectral-dominated DDPM has a high share.", "",
-                  "| DDPM | " + " | ".join(mods) + " | spectral share |", "|---|" + "---:|" * (len(mods) + 1)]
+                  "the sum over modalities: a spectral-dominated DDPM has a high share. ρ = the masking "
+                  "controller's imbalance signal at the end of pre-training (mean auxiliary denoising loss / "
+                  "spectral loss; > 1 would mean spectral dominance); r_s / p_m = structure / sample mask "
+                  "ratios at the end (mean over pre-training in brackets).", "",
+                  "| DDPM | " + " | ".join(mods) + " | spectral share | ρ | r_s | p_m |",
+                  "|---|" + "---:|" * (len(mods) + 4)]
         for k in bal_rows:
             b = agg[k]["modality_balance"]
             cells = [f"{np.mean([b[mod][lvl]['mean'] for lvl in b[mod]]):.3f}" for mod in mods]
+            dm = agg[k].get("ddpm_masking") or {}
+
+            def ratio(key: str, dm=dm) -> str:
+                if key not in dm:
+                    return "–"
+                return f"{dm[key]['mean']:.3f} ({dm['mean_' + key]['mean']:.3f})"
+
             lines.append(f"| {ROW_BY_KEY[k].label.split(' (')[0]} | " + " | ".join(cells) + " | "
-                         f"{_pm(agg[k]['spectral_share'], 1.0, 3)} |")
+                         f"{_pm(agg[k]['spectral_share'], 1.0, 3)} | {_pm(dm.get('imbalance'), 1.0, 3)} | "
+                         f"{ratio('structure_ratio')} | {ratio('sample_ratio')} |")
         for name, desc in data.get("figures", {}).items():
             lines += ["", f"![{desc}](img/{name})", "", f"*{desc}*"]
     inf = data.get("inference")
@@ -587,7 +620,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--gpu", action="store_true", help="CUDA training on a bigger scene (default preset)")
     ap.add_argument("--rows", help=f"comma-separated subset of {','.join(ROW_BY_KEY)}")
     ap.add_argument("--seeds", help="comma-separated seeds (default 0,1,2; --quick: 0)")
-    ap.add_argument("--size", help="scene HxW (default 96x128; --quick 32x40; --gpu 192x256)")
+    ap.add_argument("--size", help="scene HxW (default 128x160; --quick 32x40; --gpu 192x256)")
     ap.add_argument("--work", help="work folder for scenes and runs (default build/bench[-quick|-gpu])")
     ap.add_argument("--docs", help="where BENCHMARKS.md / benchmarks.json / img/ go "
                                    "(default docs/; --quick: WORK/docs)")
@@ -794,7 +827,8 @@ def main(argv=None) -> int:
     docs.mkdir(parents=True, exist_ok=True)
     (docs / "benchmarks.json").write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
     write_report(docs, data)
-    log(f"done in {total / 60:.1f} min: {docs / 'BENCHMARKS.md'}, {docs / 'benchmarks.json'}")
+    log(f"done in {(time.perf_counter() - t_start) / 60:.1f} min: {docs / 'BENCHMARKS.md'}, "
+        f"{docs / 'benchmarks.json'}")
     return 0
 
 

@@ -60,7 +60,7 @@ def load_checkpoint(path_stem: str | os.PathLike) -> tuple[dict[str, torch.Tenso
     blob = blob_path.read_bytes()
     if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
         return None
-    return load_tensors(blob), meta
+    return {k: v.clone() for k, v in load_tensors(blob).items()}, meta  # own, aligned memory
 
 
 # ---------------------------------------------------------------- module / optimizer state

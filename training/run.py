@@ -115,7 +115,7 @@ def load_cross_model(run_dir: str, net: BDGFConfig) -> tuple[MultimodalDDPM, BDG
         raise ConfigError(f"--cross-model-ddpm: feature channels {other.feature_channels()} differ from "
                           f"this network's {net.feature_channels()}; set [network.ddpm] to match")
     ddpm = MultimodalDDPM(other)
-    ddpm.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in package.tensors("ddpm.").items()})
+    ddpm.load_state_dict({k: torch.tensor(v) for k, v in package.tensors("ddpm.").items()})
     net = dataclasses.replace(net, ddpm=other.ddpm, masking=other.masking)
     return ddpm.eval(), net, {"package": str(path), "content_hash": package.content_hash,
                               "masking": other.masking.mode}
@@ -130,6 +130,22 @@ def _stop_limits(text: str | None) -> dict[str, int]:
     return {stage: int(n)}
 
 
+def check_settings(ctx: RunContext, ckpt_dir: Path, settings: dict) -> None:
+    """Checkpoints belong to one set of settings: --resume with other settings is an error."""
+    path = ckpt_dir / "settings.json"
+    settings = json.loads(json.dumps(settings))
+    if path.is_file():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        changed = sorted(k for k in settings if old.get(k) != settings[k])
+        if changed:
+            raise ConfigError(f"--resume: the checkpoints in {ckpt_dir} were made with other settings "
+                              f"({', '.join(changed)} differ); resume with the same config, preset and "
+                              "switches, or start afresh without --resume")
+    elif ctx.is_main:
+        ckpt.atomic_write_json(path, settings)
+    ctx.barrier()
+
+
 def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, out: Path,
              cache_dir: Path) -> dict:
     """Stages 2-6 for one seed into `out`; returns the metrics dict."""
@@ -142,6 +158,9 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     tile = round_up(tcfg.tile_size, stride)
     ctx.info(f"seed {seed}: preset {args.preset}, network {json.dumps(net.to_dict())}")
     ctx.info(f"seed {seed}: training {json.dumps(dataclasses.asdict(tcfg))}")
+
+    check_settings(ctx, ckpt_dir, {"network": net.to_dict(), "training": dataclasses.asdict(tcfg),
+                                   "data": prep.summary, "cross_model_ddpm": args.cross_model_ddpm})
 
     # (2) DDPM
     t0 = time.perf_counter()

@@ -15,7 +15,7 @@ from engine.nn.losses import mutual_learning_loss
 from training import checkpoint as ckpt
 from training.config import TrainingConfig
 from training.context import RunContext
-from training.stage_ddpm import StopRequested, lr_at
+from training.stage_ddpm import StopRequested, as_tensor, lr_at
 
 
 class PatchSource:
@@ -24,8 +24,8 @@ class PatchSource:
     def __init__(self, x: np.ndarray, feats: np.ndarray, patch: int, device: torch.device):
         r = patch // 2
         self.patch, self.width = patch, x.shape[2]
-        self.x = torch.from_numpy(np.pad(x, ((0, 0), (r, r), (r, r)))).to(device)
-        self.d = torch.from_numpy(feats).to(device)  # float16, converted per batch
+        self.x = as_tensor(np.pad(x, ((0, 0), (r, r), (r, r))), device)
+        self.d = as_tensor(feats, device)  # float16, converted per batch
         offs = torch.arange(patch, device=device)
         self.dr, self.dc = offs[:, None], offs[None, :]
 

@@ -30,6 +30,12 @@ class _DDPMLoss(nn.Module):
         return self.ddpm.loss(x, step, generator=generator, update_masking=False)
 
 
+def as_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A copy in torch-allocated (64-byte aligned) memory: numpy buffers have varying alignment, and
+    CPU kernels may round differently on differently aligned data, which would break bitwise resume."""
+    return torch.from_numpy(array).clone().to(device)
+
+
 def lr_at(step: int, total: int, base: float, warmup: int = 20) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -90,7 +96,7 @@ def train_ddpm(ctx: RunContext, ddpm: MultimodalDDPM, x: np.ndarray, valid: np.n
         # RNG streams derived from (seed, rank, step): a resumed run draws exactly the same tiles / noise
         rng = np.random.default_rng([seed, 11, ctx.rank, step])
         gen.manual_seed(int(np.random.SeedSequence([seed, 13, ctx.rank, step]).generate_state(1)[0]))
-        batch = torch.from_numpy(sample_tiles(x, valid, tcfg.ddpm_batch, tcfg.ddpm_tile, rng)).to(ctx.device)
+        batch = as_tensor(sample_tiles(x, valid, tcfg.ddpm_batch, tcfg.ddpm_tile, rng), ctx.device)
         with ctx.autocast():
             total, per = loss_module(batch, step, gen)
         opt.zero_grad(set_to_none=True)

@@ -21,6 +21,7 @@ from engine.nn.ddpm import DiffusionFeatureExtractor
 from engine.noise import position_noise
 from training import checkpoint as ckpt
 from training.context import RunContext
+from training.stage_ddpm import as_tensor
 
 
 def round_up(n: int, m: int) -> int:
@@ -71,7 +72,7 @@ def compute_features(ctx: RunContext, extractor: DiffusionFeatureExtractor, x: n
         xt = window_of(x, window[:2], t.row0, t.col0, t.height, t.width)
         noise = position_noise(noise_seed, t.row0, t.col0, t.height, t.width, x.shape[0], k)
         with ctx.autocast():
-            feats = extractor(torch.from_numpy(xt).to(ctx.device), torch.from_numpy(noise).to(ctx.device))
+            feats = extractor(as_tensor(xt, ctx.device), as_tensor(noise, ctx.device))
         rows, cols = t.core_in_window()
         r, c, h, w = t.core
         out[:, r - area[0]:r - area[0] + h, c - area[1]:c - area[1] + w] = \

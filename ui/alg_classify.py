@@ -152,9 +152,11 @@ class ClassifyAlgorithm(BDGFAlgorithm):
     def _run_engine(self, feedback, model_path, pairs, settings, outputs):
         from ..engine.classify import classify
         from ..engine.errors import BDGFError, Cancelled
+        from ..engine.outputs import qml_path_for
 
         inputs = engine_inputs(pairs)
-        created = [p for p in outputs.values() if p and not os.path.exists(p)]
+        files = [f for path in outputs.values() if path for f in (path, qml_path_for(path))]
+        created = [f for f in files if not os.path.exists(f)]
         try:
             result = classify(
                 inputs, model_path, outputs[self.OUTPUT],
@@ -183,9 +185,6 @@ class ClassifyAlgorithm(BDGFAlgorithm):
 
 def _remove(paths):
     """Belt and braces: the engine already writes to temp files; drop anything this run created."""
-    from ..engine.outputs import qml_path_for
-
     for path in paths:
-        for candidate in (path, qml_path_for(path)):
-            if os.path.exists(candidate):
-                os.remove(candidate)
+        if os.path.exists(path):
+            os.remove(path)

@@ -36,6 +36,7 @@ class BackgroundRun(QObject):
         self.feedback = CapturingFeedback()
         self.feedback.progressChanged.connect(self.progress)
         self.task = None
+        self.card = None  # set by the caller: what the run was started with
 
     def check(self):
         """(ok, message) from the algorithm's own parameter checks, on the main thread."""

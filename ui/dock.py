@@ -1,13 +1,12 @@
 """Dock panel: pick layers and a model, see its card, run bdgf:classify in the background."""
 from qgis.core import (
     Qgis,
-    QgsMapLayerProxyModel,
     QgsProcessing,
     QgsProject,
     QgsRasterLayer,
     QgsSettings,
 )
-from qgis.gui import QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
+from qgis.gui import QgsDockWidget, QgsFileWidget
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QComboBox,
@@ -27,7 +26,7 @@ from .background_run import BackgroundRun
 from .card_view import CardView
 from .class_style import apply_class_style
 from .common import tr
-from .layer_info import layer_brief
+from .layer_picker import LayerPicker
 from .model_card import load_card, mismatch_messages
 from .runtime_check import BACKENDS, missing_message, missing_packages
 
@@ -37,31 +36,6 @@ MODALITIES = (  # (parameter id, label, optional)
     (ClassifyAlgorithm.SAR, "SAR", True),
     (ClassifyAlgorithm.LIDAR, "LiDAR / DSM", True),
 )
-
-
-class LayerPicker(QWidget):
-    """A raster layer combo with a line under it: band count, CRS and size of the chosen layer."""
-
-    def __init__(self, optional, parent=None):
-        super().__init__(parent)
-        self.combo = QgsMapLayerComboBox(self)
-        self.combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
-        self.combo.setAllowEmptyLayer(optional)
-        self.info = QLabel(self)
-        self.info.setWordWrap(True)
-        self.info.setStyleSheet("color: #555")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.combo)
-        layout.addWidget(self.info)
-        self.combo.layerChanged.connect(self._update)
-        self._update(self.combo.currentLayer())
-
-    def layer(self):
-        return self.combo.currentLayer()
-
-    def _update(self, layer):
-        self.info.setText(layer_brief(layer))
 
 
 class ClassifyDock(QgsDockWidget):
@@ -200,6 +174,7 @@ class ClassifyDock(QgsDockWidget):
             self._error(message)
             return
         self.run = run
+        run.card = self.card  # the card of this run, even if the user picks another model meanwhile
         run.progress.connect(lambda value: self.progress.setValue(int(value)))
         run.finished.connect(self._finished)
         self.progress.setValue(0)
@@ -223,7 +198,7 @@ class ClassifyDock(QgsDockWidget):
         self.cancel_button.setEnabled(running)
 
     def _finished(self, ok, results, message):
-        cancelled = self.run.is_cancelled()
+        cancelled, card = self.run.is_cancelled(), self.run.card
         self.run = None
         self._set_running(False)
         if cancelled:
@@ -233,13 +208,11 @@ class ClassifyDock(QgsDockWidget):
             self._error(message or tr("The classification failed; see the Processing log."))
         else:
             self.progress.setValue(100)
-            self._add_result(results)
+            self._add_result(results, card)
 
-    def _add_result(self, results):
-        name = tr("Land cover ({})").format(self.card["name"] if self.card else "BDGF")
-        layer = QgsRasterLayer(results[ClassifyAlgorithm.OUTPUT], name)
-        if self.card is not None:
-            apply_class_style(layer, self.card["classes"])
+    def _add_result(self, results, card):
+        layer = QgsRasterLayer(results[ClassifyAlgorithm.OUTPUT], tr("Land cover ({})").format(card["name"]))
+        apply_class_style(layer, card["classes"])
         QgsProject.instance().addMapLayer(layer)
         self.last_layer = layer
         device = results.get(ClassifyAlgorithm.DEVICE_USED, "?")
