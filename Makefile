@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test lint demo bench package clean
+.PHONY: setup test lint demo demo-assets bench package clean
 
 .venv/.installed: requirements.txt scripts/setup.sh
 	bash scripts/setup.sh
@@ -19,7 +19,10 @@ test: setup
 	QGIS_CUSTOM_CONFIG_PATH=$$(mktemp -d) $(PY) -m pytest
 
 demo: setup
-	@echo "make demo: the bundled demo arrives with issue 7; nothing to run yet." >&2; exit 2
+	$(PY) -m scripts.demo
+
+demo-assets: setup
+	$(PY) -m scripts.make_demo_assets
 
 bench: setup
 	$(PY) -m training.bench

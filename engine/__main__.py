@@ -37,9 +37,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _classify(args) -> int:
+    from .bench import limit_gdal_cache
     from .classify import classify
     from .progress import ConsoleProgress
 
+    limit_gdal_cache()
     progress = ConsoleProgress("classify")
     try:
         summary = classify([args.spectral, *args.aux], args.model, args.out,

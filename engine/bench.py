@@ -136,10 +136,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def limit_gdal_cache(megabytes: int = 256) -> None:
+    """GDAL's block cache defaults to 5 % of the RAM and counts in the peak RSS; a streaming run needs
+    little. Only for standalone processes (CLI, bench): inside QGIS the host owns this setting."""
+    if "GDAL_CACHEMAX" not in os.environ:
+        gdal.SetCacheMax(megabytes << 20)
+
+
 def _child(args) -> None:
     """Run one classification in this (fresh) process and print its summary as JSON."""
     from .classify import classify
 
+    limit_gdal_cache()
     summary = classify(args.inputs, args.model, args.out, device="cpu", backend=args.backend,
                        tile_size=args.tile, batch_size=args.batch)
     summary["peak_rss_mb"] = round(peak_rss_mb(), 1)

@@ -15,11 +15,12 @@ from scripts.qgis_runner import REPO, run_with_qgis_process
 DEMO = REPO / "resources" / "demo"
 MODEL = REPO / "resources" / "models" / "demo.bdgf"
 LAYERS = {"SPECTRAL": "hsi.tif", "SAR": "sar.tif", "LIDAR": "dsm.tif"}
+NODATA_COLOUR = "#f1b6da"
 
 
 def check_assets() -> None:
-    missing = [str(p.relative_to(REPO)) for p in [MODEL, DEMO / "test.tif"] + [DEMO / f for f in LAYERS.values()]
-               if not p.exists()]
+    wanted = [MODEL, DEMO / "test.tif"] + [DEMO / name for name in LAYERS.values()]
+    missing = [str(path) for path in wanted if not path.exists()]
     if missing:
         raise SystemExit("demo assets missing: " + ", ".join(missing)
                          + " (rebuild them with `make demo-assets`)")
@@ -54,7 +55,7 @@ def preview(out: Path) -> Path:
 
     classes = ModelPackage(MODEL).classes
     top = max(c["value"] for c in classes)
-    colours = ["#ffffff"] * (top + 1)
+    colours = [NODATA_COLOUR] * (top + 1)
     for c in classes:
         colours[c["value"]] = c["color"]
     ds = gdal.Open(str(out / "landcover.tif"))
@@ -63,13 +64,16 @@ def preview(out: Path) -> Path:
     ds = None
     cmap = ListedColormap(colours)
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
-    for ax, data, title in ((axes[0], predicted, "BDGF classification (QGIS, bdgf:classify)"),
-                            (axes[1], np.ma.masked_equal(reference, 0), "Reference (test labels)")):
+    panels = ((predicted, "BDGF classification (QGIS, bdgf:classify)"),
+              (np.ma.masked_equal(reference, 0), "Reference (test labels; white: none)"))
+    for ax, (data, title) in zip(axes, panels):
         ax.imshow(data, cmap=cmap, vmin=0, vmax=top, interpolation="nearest")
         ax.set_title(title)
         ax.set_axis_off()
-    handles = [Patch(facecolor=c["color"], edgecolor="black", label=f'{c["value"]} {c["name"]}') for c in classes]
-    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False,
+    handles = [Patch(facecolor=c["color"], edgecolor="black", label=f"{c['value']} {c['name']}")
+               for c in classes]
+    handles.append(Patch(facecolor=NODATA_COLOUR, edgecolor="black", label="nodata (a layer has no value)"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(5, len(handles)), frameon=False,
                bbox_to_anchor=(0.5, -0.12))
     path = out / "preview.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")

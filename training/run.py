@@ -289,10 +289,10 @@ def write_summary(out: Path, results: dict[int, dict]) -> dict:
     summary["seeds"] = list(results)
     lines = ["| metric | mean ± std | " + " | ".join(f"seed {s}" for s in results) + " |",
              "|---|---:|" + "---:|" * len(results)]
-    for k in table:
-        scale = 1 if k == "kappa" else 100
-        lines.append(f"| {k} | {scale * summary[k]['mean']:.2f} ± {scale * summary[k]['std']:.2f} | "
-                     + " | ".join(f"{scale * v:.2f}" for v in table[k]) + " |")
+    for k in table:  # percentages; Kappa as a fraction
+        fmt = (lambda v: f"{v:.4f}") if k == "kappa" else (lambda v: f"{100 * v:.2f}")
+        lines.append(f"| {k} | {fmt(summary[k]['mean'])} ± {fmt(summary[k]['std'])} | "
+                     + " | ".join(fmt(v) for v in table[k]) + " |")
     ckpt.atomic_write_json(out / "summary.json", summary)
     ckpt.atomic_write(out / "summary.md", ("# Seeds summary\n\n" + "\n".join(lines) + "\n").encode())
     return summary
