@@ -250,7 +250,8 @@ def run_big(args) -> None:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", default="332x485", help="HEIGHTxWIDTH of the scene")
     p.add_argument("--bands", default="180,4,1", help="band counts, spectral first")
     p.add_argument("--model", help="model package to use instead of a random-init default model")

@@ -442,7 +442,7 @@ class _Writers:
             self.abort()
             return
         try:
-            for writer in self._all:
+            for writer in reversed(self._all):  # the class raster last: it appears only when all did
                 writer.finalize()
         except BaseException:
             self.abort()
@@ -468,5 +468,5 @@ def _read_tile(sources: Sequence, t: Tile) -> tuple[list[np.ndarray], np.ndarray
     return arrays, valid
 
 
-__all__ = ["classify", "check_inputs", "plan_tiles", "effective_halo", "patch_batches", "Normaliser",
-           "Tile", "Layer"]
+__all__ = ["classify", "check_inputs", "plan_tiles", "effective_halo", "tile_noise", "patch_batches",
+           "default_batch", "Normaliser", "Tile", "Layer"]
