@@ -133,3 +133,16 @@ def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
         digest.update(name.encode() + str(t.dtype).encode() + str(tuple(t.shape)).encode())
         digest.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
     return digest.hexdigest()
+
+
+def resume_training(path_stem: str | os.PathLike, model: torch.nn.Module,
+                    opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict] | None:
+    """Restore model, optimiser and RNG states from a checkpoint; (tensors, meta), or None if absent."""
+    state = load_checkpoint(path_stem)
+    if state is None:
+        return None
+    tensors, meta = state
+    model.load_state_dict(unprefixed("model.", tensors))
+    load_optimizer_state(opt, tensors, meta["optimizer"])
+    restore_rng(tensors, meta["rng"], {})
+    return tensors, meta

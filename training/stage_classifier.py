@@ -88,12 +88,9 @@ def train_classifier(ctx: RunContext, model: BDGFClassifier, source: PatchSource
     sampler = DistributedSampler(np.arange(len(fit)), num_replicas=ctx.world, rank=ctx.rank, shuffle=True,
                                  seed=seed, drop_last=False)
     history, best, start, best_state = [], {"val_oa": -1.0, "epoch": -1}, 0, None
-    state = ckpt.load_checkpoint(stem)
+    state = ckpt.resume_training(stem, model, opt)
     if state is not None:
         tensors, meta = state
-        model.load_state_dict(ckpt.unprefixed("model.", tensors))
-        ckpt.load_optimizer_state(opt, tensors, meta["optimizer"])
-        ckpt.restore_rng(tensors, meta["rng"], {})
         best_state = ckpt.unprefixed("best.", tensors) or None
         history, best, start = meta["history"], meta["best"], meta["epoch"]
         ctx.info(f"classifier: resumed after epoch {start}/{tcfg.epochs}")

@@ -72,12 +72,9 @@ def train_ddpm(ctx: RunContext, ddpm: MultimodalDDPM, x: np.ndarray, valid: np.n
     scaler = torch.amp.GradScaler("cuda") if ctx.amp_dtype == torch.float16 else None
     history: list[dict] = []
     start = 0
-    state = ckpt.load_checkpoint(stem)
+    state = ckpt.resume_training(stem, ddpm, opt)
     if state is not None:
-        tensors, meta = state
-        ddpm.load_state_dict(ckpt.unprefixed("model.", tensors))
-        ckpt.load_optimizer_state(opt, tensors, meta["optimizer"])
-        ckpt.restore_rng(tensors, meta["rng"], {})
+        _, meta = state
         ddpm.masking.load_state_dict(meta["masking"])
         if scaler is not None and meta.get("scaler"):
             scaler.load_state_dict(meta["scaler"])
