@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -37,13 +38,23 @@ def wanted(path: Path) -> bool:
     )
 
 
+def git_ignored(repo: Path, paths: list[Path]) -> set[Path]:
+    """Paths git ignores (caches QGIS writes next to the demo layers, …); empty outside a checkout."""
+    if not (repo / ".git").exists() or not paths:
+        return set()
+    done = subprocess.run(["git", "check-ignore", "--stdin"], cwd=repo, capture_output=True, text=True,
+                          input="\n".join(p.as_posix() for p in paths))
+    return {Path(line) for line in done.stdout.splitlines() if line}
+
+
 def plugin_files(repo: Path = REPO) -> list[Path]:
     """Repository-relative paths of the files the plugin zip holds, sorted."""
     files = [Path(name) for name in TOP_FILES if (repo / name).is_file()]
     for folder in TOP_DIRS:
         if (repo / folder).is_dir():
             files += [p.relative_to(repo) for p in (repo / folder).rglob("*") if p.is_file()]
-    return sorted(p for p in files if wanted(p))
+    ignored = git_ignored(repo, files)
+    return sorted(p for p in files if wanted(p) and p not in ignored)
 
 
 def build(out_dir: Path, repo: Path = REPO) -> Path:
