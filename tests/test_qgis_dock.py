@@ -120,3 +120,21 @@ def test_an_engine_error_during_the_run_reaches_the_message_bar(dock, dock_model
     errors = messages(qgis_iface, Qgis.Critical)
     assert len(errors) == 1 and "Output folder does not exist" in errors[0], errors
     assert "Traceback" not in errors[0]
+
+
+def test_a_card_with_a_fourth_modality_gets_its_own_picker(dock, fixture_scene, scene_layers, tmp_path):
+    from tests.test_qgis_helpers import tiny_card
+
+    card = tiny_card(fixture_scene)
+    modalities = card["modalities"] + [{"name": "thermal", "role": "thermal", "bands": 1}]
+    normalization = {key: values + [values[2]] for key, values in card["normalization"].items()}
+    model = write_tiny_package(tmp_path / "four.bdgf", fixture_scene, modalities=modalities,
+                               normalization=normalization)
+    dock.model.setFilePath(model)
+    assert len(dock.extra_pickers) == 1
+    assert "thermal" in dock.check.text()  # no layer for it yet: the engine's expected/found message
+    dock.extra_pickers[0].combo.setLayer(scene_layers["dsm"])
+    assert dock.check.text() == ""
+    assert dock.parameters()["EXTRA_AUX"] == [scene_layers["dsm"].source()]
+    dock.model.setFilePath(write_tiny_package(tmp_path / "three.bdgf", fixture_scene))
+    assert dock.extra_pickers == [] and "EXTRA_AUX" not in dock.parameters()

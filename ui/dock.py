@@ -27,7 +27,7 @@ from .card_view import CardView
 from .class_style import apply_class_style
 from .common import tr
 from .layer_picker import LayerPicker
-from .model_card import load_card, mismatch_messages
+from .model_card import assign_modalities, describe_modality, load_card, mismatch_messages
 from .runtime_check import BACKENDS, missing_message, missing_packages
 
 SETTINGS = "bdgf/dock/"
@@ -58,6 +58,9 @@ class ClassifyDock(QgsDockWidget):
         for key, label, optional in MODALITIES:
             self.pickers[key] = LayerPicker(optional, body)
             form.addRow(tr(label), self.pickers[key])
+        self.extra_form = QFormLayout()  # one picker per further modality the model card asks for
+        self.extra_pickers = []
+        form.addRow(self.extra_form)
         self.model = QgsFileWidget(body)
         self.model.setFilter(tr("BDGF model package (*.bdgf)"))
         self.model.setDialogTitle(tr("Choose a BDGF model package"))
@@ -135,7 +138,27 @@ class ClassifyDock(QgsDockWidget):
     def _model_changed(self, path):
         self.card, error = load_card(path) if path else (None, None)
         self.card_view.show_card(self.card, error)
+        self._rebuild_extra_pickers()
         self._update_check()
+
+    def _rebuild_extra_pickers(self):
+        while self.extra_form.rowCount():
+            self.extra_form.removeRow(0)
+        self.extra_pickers = []
+        extra = [m for m, slot, _layer in assign_modalities(self.card, {}) if slot == "EXTRA_AUX"] \
+            if self.card else []
+        for modality in extra:
+            picker = LayerPicker(True, self.widget())  # starts empty: the user picks the layer
+            picker.combo.setLayer(None)
+            picker.setToolTip(describe_modality(modality))
+            picker.combo.layerChanged.connect(self._update_check)
+            self.extra_form.addRow(modality["name"], picker)
+            self.extra_pickers.append(picker)
+
+    def _slots(self):
+        slots = {key: p.layer() for key, p in self.pickers.items()}
+        slots[ClassifyAlgorithm.EXTRA_AUX] = [p.layer() for p in self.extra_pickers if p.layer()]
+        return slots
 
     def problems(self):
         """What would stop a run, in plain words (missing packages, layers that do not fit the card)."""
@@ -145,7 +168,7 @@ class ClassifyDock(QgsDockWidget):
             return [missing_message(missing, backend)]
         if self.card is None:
             return []
-        return mismatch_messages(self.card, {key: p.layer() for key, p in self.pickers.items()})
+        return mismatch_messages(self.card, self._slots())
 
     def _update_check(self, *_args):
         self.check.setText("\n".join(self.problems()))
@@ -162,6 +185,9 @@ class ClassifyDock(QgsDockWidget):
         }
         for key, picker in self.pickers.items():  # sources, not layer ids: the worker thread reopens them
             params[key] = picker.layer().source() if picker.layer() else None
+        extra = [p.layer().source() for p in self.extra_pickers if p.layer()]
+        if extra:
+            params[ClassifyAlgorithm.EXTRA_AUX] = extra
         return params
 
     def start(self):
