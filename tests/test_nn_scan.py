@@ -105,3 +105,16 @@ def test_autograd_path_equals_inference_path_and_has_gradients():
     assert torch.allclose(out, ref, atol=1e-6)
     out.square().sum().backward()
     assert all(t.grad is not None and t.grad.abs().sum() > 0 for t in args)
+
+
+def test_reused_buffers_survive_grad_modes_and_never_alias_results():
+    x = _inputs(b=3, d=8, n=4, L=9, dtype=torch.float32)
+    u = x["u"]
+    args = (u, x["delta"], x["A"], x["B"], x["C"], x["D"], x["z"], x["delta_bias"], True)
+    with torch.inference_mode():  # the PyTorch backend's mode: buffers become inference tensors
+        first = selective_scan_torch(*args).clone()
+    with torch.no_grad():  # training's evaluation mode must still be able to write them
+        kept = selective_scan_torch(*args)
+        selective_scan_torch(*(t * 2 if t is u else t for t in args))  # a later call reuses buffers
+    assert torch.equal(kept, first)
+    assert torch.allclose(kept, selective_scan_naive(*args), atol=1e-5)
