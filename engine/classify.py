@@ -128,11 +128,16 @@ class Normaliser:
     @classmethod
     def from_card(cls, card: Mapping) -> Normaliser:
         norm = card["normalization"]
-        low = [np.asarray(v, np.float32) for v in norm["low"]]
-        high = [np.asarray(v, np.float32) for v in norm["high"]]
-        span = [h - lo for lo, h in zip(low, high)]
-        mean, matrix = _pca_arrays(card.get("pca"))
-        channels = [m["bands"] for m in card["modalities"]]
+        bands = [m["bands"] for m in card["modalities"]]
+        return cls.from_stats(norm["low"], norm["high"], card.get("pca"), bands)
+
+    @classmethod
+    def from_stats(cls, lows, highs, pca, bands: list[int]) -> Normaliser:
+        """From per-modality 2nd/98th percentiles, the card's PCA entry (or None) and band counts."""
+        low = [np.asarray(v, np.float32) for v in lows]
+        span = [np.asarray(h, np.float32) - lo for lo, h in zip(low, highs)]
+        mean, matrix = _pca_arrays(pca)
+        channels = list(bands)
         if matrix is not None:
             channels[0] = matrix.shape[0]
         return cls(low, span, mean, matrix, channels)

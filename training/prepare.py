@@ -13,6 +13,7 @@ import numpy as np
 from osgeo import gdal, ogr
 
 from engine import raster
+from engine.classify import Normaliser
 from engine.errors import BDGFError
 from training.config import ClassConfig, ConfigError, LayerConfig, RunConfig, default_classes
 from training.splits import check_training_classes, split_labels
@@ -191,12 +192,6 @@ def fit_pca(spectral: np.ndarray, pixels: np.ndarray, components: int) -> dict:
             "formula": "y = matrix @ (normalised spectral bands - mean); components scaled to std 0.5"}
 
 
-def apply_pca(spectral: np.ndarray, pca: dict) -> np.ndarray:
-    bands, h, w = spectral.shape
-    flat = spectral.reshape(bands, -1).astype(np.float32) - np.asarray(pca["mean"], np.float32)[:, None]
-    return (np.asarray(pca["matrix"], np.float32) @ flat).reshape(-1, h, w)
-
-
 def percentile_stats(array: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     samples = array.reshape(array.shape[0], -1)[:, pixels]
     low, high = np.percentile(samples, [2.0, 98.0], axis=1)
@@ -205,10 +200,10 @@ def percentile_stats(array: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray,
     return low.astype(np.float64), high.astype(np.float64)
 
 
-def normalise(array: np.ndarray, low, high) -> np.ndarray:
-    low = np.asarray(low, np.float32)[:, None, None]
-    high = np.asarray(high, np.float32)[:, None, None]
-    return np.clip(2.0 * (array - low) / (high - low) - 1.0, -3.0, 3.0).astype(np.float32)
+def normalised_stack(arrays: list[np.ndarray], valid: np.ndarray, lows, highs, pca) -> np.ndarray:
+    """(C, H, W) network input, through the engine's own Normaliser so training and inference agree."""
+    norm = Normaliser.from_stats(lows, highs, pca, [a.shape[0] for a in arrays])
+    return norm.apply([a.astype(np.float32, copy=True) for a in arrays], valid)[0]
 
 
 def prepare(cfg: RunConfig, pca_components: int = 0, log=print) -> Prepared:
@@ -227,29 +222,27 @@ def prepare(cfg: RunConfig, pca_components: int = 0, log=print) -> Prepared:
         train, test = split_labels(labels, cfg.labels.split, len(classes))
     check_training_classes(train, names)
     train_pixels = np.flatnonzero(train.ravel() >= 0)
-    lows, highs, normed = [], [], []
-    for array in arrays:
-        low, high = percentile_stats(array, train_pixels)
-        lows.append(low.tolist())
-        highs.append(high.tolist())
-        normed.append(normalise(array, low, high))
+    stats = [percentile_stats(array, train_pixels) for array in arrays]
+    lows, highs = [low.tolist() for low, _ in stats], [high.tolist() for _, high in stats]
+    x = normalised_stack(arrays, valid, lows, highs, None)
     pca = None
     if pca_components > 0:
-        pca = fit_pca(normed[0], train_pixels, pca_components)
-        normed[0] = apply_pca(normed[0], pca)
-        log(f"PCA: {normed[0].shape[0]} components keep "
+        pca = fit_pca(x[:arrays[0].shape[0]], train_pixels, pca_components)
+        x = normalised_stack(arrays, valid, lows, highs, pca)
+        log(f"PCA: {pca['components']} components keep "
             f"{100 * sum(pca['explained_variance_ratio']):.1f} % of the training variance")
-    x = np.concatenate(normed, axis=0)
-    x[:, ~valid] = 0.0
+    channels = [a.shape[0] for a in arrays]
+    if pca is not None:
+        channels[0] = pca["components"]
     counts = lambda a: np.bincount(a[a >= 0], minlength=len(classes)).tolist()  # noqa: E731
     summary = {"height": grid.height, "width": grid.width, "window": list(window),
                "valid_pixels": int(valid.sum()), "train_pixels_per_class": counts(train),
                "test_pixels_per_class": counts(test), "labels": cfg.labels.kind}
     log(f"data: {grid.height}x{grid.width} px, {int(valid.sum())} valid, channels "
-        f"{[a.shape[0] for a in normed]}, train {summary['train_pixels_per_class']}, "
+        f"{channels}, train {summary['train_pixels_per_class']}, "
         f"test {summary['test_pixels_per_class']}")
     return Prepared(x=x, valid=valid, train=train, test=test, grid=grid, window=window, classes=classes,
-                    modalities=modalities, modality_channels=[a.shape[0] for a in normed],
+                    modalities=modalities, modality_channels=channels,
                     normalization={"low": lows, "high": highs}, pca=pca, summary=summary)
 
 
