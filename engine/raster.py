@@ -425,3 +425,13 @@ def read_label_window(ds: gdal.Dataset, row0: int, col0: int, h: int, w: int, ba
     labels = np.rint(data[0]).astype(np.int64)
     labels[~valid | (labels < 0)] = 0
     return labels.astype(np.int32)
+
+
+def burn_field(ogr_layer, field_name: str, grid: Grid) -> np.ndarray:
+    """Burn an integer attribute of an OGR layer onto `grid` (GDAL reprojects): int32 (H, W), 0 = none."""
+    ds = gdal.GetDriverByName("MEM").Create("", grid.width, grid.height, 1, gdal.GDT_Int32)
+    ds.SetGeoTransform(grid.geotransform)
+    ds.SetProjection(grid.crs_wkt)
+    ds.GetRasterBand(1).Fill(0)
+    gdal.RasterizeLayer(ds, [1], ogr_layer, options=[f"ATTRIBUTE={field_name}"])
+    return ds.GetRasterBand(1).ReadAsArray().astype(np.int32)

@@ -321,3 +321,34 @@ def test_windows_agree_with_full_read(tmp_path, ref_grid):
         r1, c1 = min(row0 + 8, REF_H), min(col0 + 8, REF_W)
         np.testing.assert_array_equal(tile[:, 4:4 + r1 - row0, 4:4 + c1 - col0], full[:, row0:r1, col0:c1])
         np.testing.assert_array_equal(valid[4:4 + r1 - row0, 4:4 + c1 - col0], full_valid[row0:r1, col0:c1])
+
+
+def test_burn_field_reprojects_polygons_onto_the_grid():
+    from osgeo import ogr
+
+    from engine.raster import burn_field
+
+    utm = osr.SpatialReference()
+    utm.ImportFromEPSG(32632)
+    grid = Grid(10, 10, (500000.0, 10.0, 0.0, 5000100.0, 0.0, -10.0), utm.ExportToWkt())
+    wgs = osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    wgs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_wgs = osr.CoordinateTransformation(utm, wgs)
+    source = ogr.GetDriverByName("Memory").CreateDataSource("v")  # must outlive its layer
+    layer = source.CreateLayer("v", wgs)
+    layer.CreateField(ogr.FieldDefn("cls", ogr.OFTInteger))
+    ring = ogr.Geometry(ogr.wkbLinearRing)
+    corners = ((500000, 5000100), (500050, 5000100), (500050, 5000050), (500000, 5000050))
+    for x, y in corners + corners[:1]:  # a 50 m square: the top-left 5 x 5 pixels
+        lon, lat, _ = to_wgs.TransformPoint(float(x), float(y))
+        ring.AddPoint_2D(lon, lat)
+    polygon = ogr.Geometry(ogr.wkbPolygon)
+    polygon.AddGeometry(ring)
+    feature = ogr.Feature(layer.GetLayerDefn())
+    feature.SetField("cls", 7)
+    feature.SetGeometry(polygon)
+    layer.CreateFeature(feature)
+    burned = burn_field(layer, "cls", grid)
+    assert burned.dtype == np.int32 and burned.shape == (10, 10)
+    assert (burned[:5, :5] == 7).all() and (burned[5:, :] == 0).all() and (burned[:, 5:] == 0).all()

@@ -125,11 +125,7 @@ def rasterize_vector(path, field_name: str, layer_name: str | None, grid: raster
     if field_name not in fields:
         raise ConfigError(f"label vector {path.name} (layer {layer.GetName()}) has no field {field_name!r}; "
                           f"fields: {', '.join(fields) or 'none'}")
-    ds = gdal.GetDriverByName("MEM").Create("", grid.width, grid.height, 1, gdal.GDT_Int32)
-    ds.SetGeoTransform(grid.geotransform)
-    ds.SetProjection(grid.crs_wkt)
-    gdal.RasterizeLayer(ds, [1], layer, options=[f"ATTRIBUTE={field_name}"])
-    return ds.GetRasterBand(1).ReadAsArray().astype(np.int32)
+    return raster.burn_field(layer, field_name, grid)
 
 
 def _read_label_raster(path, grid_ref: raster.Grid, window) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Reference labels on the classification raster's pixel grid (vector layers rasterised with GDAL)."""
-from osgeo import gdal, ogr, osr
+from osgeo import ogr, osr
 from qgis.core import (
     NULL,
     QgsCoordinateReferenceSystem,
@@ -11,21 +11,12 @@ from qgis.core import (
 from .common import tr
 
 
-def _empty_grid(grid, data_type=gdal.GDT_Int32):
-    ds = gdal.GetDriverByName("MEM").Create("", grid.width, grid.height, 1, data_type)
-    ds.SetGeoTransform(grid.geotransform)
-    ds.SetProjection(grid.crs_wkt)
-    ds.GetRasterBand(1).Fill(0)
-    return ds
-
-
 def rasterize_vector(layer, field, grid, context, feedback):
     """Burn `field` of the layer's features (0 = unlabelled) into an int32 array on an engine Grid."""
     index = layer.fields().lookupField(field) if field else -1
     if index < 0:
         raise QgsProcessingException(tr("The reference layer '{}' has no class field '{}' (fields: {}).")
                                      .format(layer.name(), field, ", ".join(layer.fields().names())))
-    target = _empty_grid(grid)
     srs = osr.SpatialReference()
     srs.ImportFromWkt(grid.crs_wkt)
     crs = QgsCoordinateReferenceSystem.fromWkt(grid.crs_wkt)
@@ -49,8 +40,9 @@ def rasterize_vector(layer, field, grid, context, feedback):
         ogr_layer.CreateFeature(out)
     if skipped:
         feedback.reportError(tr("{} feature(s) skipped: class value not an integer.").format(skipped))
-    gdal.RasterizeLayer(target, [1], ogr_layer, options=["ATTRIBUTE=class"])
-    return target.GetRasterBand(1).ReadAsArray()
+    from ..engine.raster import burn_field
+
+    return burn_field(ogr_layer, "class", grid)
 
 
 def class_and_reference(class_path, layer, field, context, feedback):
