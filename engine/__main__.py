@@ -10,6 +10,7 @@ import json
 import sys
 
 from .errors import BDGFError, Cancelled
+from .settings import BACKENDS, DEVICES
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
@@ -26,8 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output class raster (GeoTIFF)")
     run.add_argument("--probabilities", help="optional per-class probability raster (GeoTIFF)")
     run.add_argument("--confidence", help="optional max-probability raster (GeoTIFF)")
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    run.add_argument("--backend", choices=("onnx", "torch"), default="onnx")
+    run.add_argument("--device", choices=DEVICES, default="auto")
+    run.add_argument("--backend", choices=BACKENDS, default="onnx")
     run.add_argument("--tile", type=int, help="tile core size in pixels (default: the model card's)")
     run.add_argument("--batch", type=int, help="classifier batch size (default: from free memory)")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
@@ -37,29 +38,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _classify(args) -> int:
-    from .bench import limit_gdal_cache
     from .classify import classify
+    from .package import ModelPackage
     from .progress import ConsoleProgress
+    from .raster import limit_gdal_cache
+    from .settings import ClassifyOutputs, ClassifySettings
 
     limit_gdal_cache()
+    settings = ClassifySettings(device=args.device, backend=args.backend, tile_size_px=args.tile,
+                                batch_size=args.batch)
+    outputs = ClassifyOutputs(args.out, probabilities=args.probabilities, confidence=args.confidence)
+    package = ModelPackage(args.model)
     progress = ConsoleProgress("classify")
     try:
-        summary = classify([args.spectral, *args.aux], args.model, args.out,
-                           probabilities_path=args.probabilities, confidence_path=args.confidence,
-                           device=args.device, backend=args.backend, tile_size=args.tile,
-                           batch_size=args.batch, progress=progress)
+        result = classify([args.spectral, *args.aux], package, outputs, settings, progress=progress)
     finally:
         progress.close()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
     else:
-        print(f"{summary['outputs']['classes']}: {summary['pixels_classified']} pixels classified, "
-              f"{summary['pixels_nodata']} nodata, {summary['seconds']:.1f} s on {summary['backend_detail']}")
+        print(f"{result.outputs.classes}: {result.pixels_classified} pixels classified, "
+              f"{result.pixels_nodata} nodata, {result.seconds:.1f} s on {result.backend_detail}")
     return 0
 
 
 def _info(args) -> int:
-    from .package import ModelPackage, format_card
+    from .card import format_card
+    from .package import ModelPackage
 
     print(format_card(ModelPackage(args.model).card))
     return 0

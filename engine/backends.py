@@ -19,9 +19,8 @@ import numpy as np
 from .errors import BDGFError
 from .package import ModelPackage
 from .progress import Progress, SilentProgress
+from .settings import BACKENDS, DEVICES
 
-DEVICES = ("auto", "cpu", "cuda")
-BACKENDS = ("onnx", "torch")
 _CUDA_EP = "CUDAExecutionProvider"
 _CPU_EP = "CPUExecutionProvider"
 

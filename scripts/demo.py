@@ -50,8 +50,9 @@ def preview(out: Path) -> Path:
     from matplotlib.patches import Patch
     from osgeo import gdal
 
+    from engine.labels import read_labels
     from engine.package import ModelPackage
-    from engine.raster import grid_of, read_labels
+    from engine.raster import grid_of
 
     classes = ModelPackage(MODEL).classes
     top = max(c["value"] for c in classes)

@@ -64,8 +64,8 @@ def _fixture_normalization(scene) -> dict:
 @pytest.fixture(scope="session")
 def engine_model(fixture_scene, tmp_path_factory) -> str:
     """Random-init quick-config package (hsi 24 + sar 4 + dsm 1 bands, the fixture's 6 classes)."""
-    from engine.bench import build_random_package
     from engine.nn.config import BDGFConfig
+    from training.export_model import build_random_package
 
     mods = [{"name": "hsi", "role": "spectral", "bands": 24}, {"name": "sar", "role": "sar", "bands": 4},
             {"name": "dsm", "role": "lidar", "bands": 1}]

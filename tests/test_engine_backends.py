@@ -115,10 +115,10 @@ def test_weights_that_do_not_match_the_network_are_reported(package, tmp_path):
 
 def test_features_are_identical_in_any_window_with_the_engine_halo(package):
     """The halo the engine uses (card halo + patch radius) makes features bitwise tile-independent."""
-    from engine.classify import effective_halo
+    from engine.tiling import effective_halo
 
     card = package.card
-    halo, r = effective_halo(card), card["patch_size"] // 2
+    halo, r = effective_halo(card["halo"], card["patch_size"], card["stride"]), card["patch_size"] // 2
     x, noise, _, _ = _inputs(package, h=2 * halo + 24, w=2 * halo + 24)
     backend = make_backend(package, "onnx", "cpu")
     whole = backend.features(x, noise)

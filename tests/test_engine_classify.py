@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from engine.classify import check_inputs, classify, plan_tiles
+from engine.classify import classify
 from engine.errors import Cancelled, InputMismatchError, ModelPackageError
+from engine.inputs import check_inputs
 from engine.package import ModelPackage
+from engine.settings import ClassifyOutputs, ClassifySettings
+from engine.tiling import plan_tiles
 
 _RUNS: dict = {}
 
@@ -19,13 +22,18 @@ def _inputs(scene) -> dict:
     return {"hsi": scene["hsi"], "sar": scene["sar"], "dsm": scene["dsm"]}
 
 
-def _run(engine_model, scene, out_dir, tile=None, backend="onnx", tag="", **kw) -> tuple[np.ndarray, dict]:
-    """Classify once per (variant, tile, backend, tag); returns (class array, summary)."""
+def _classify(inputs, model, out, *, probabilities=None, confidence=None, bands=None, progress=None,
+              device="cpu", **settings):
+    return classify(inputs, model, ClassifyOutputs(out, probabilities, confidence),
+                    ClassifySettings(device=device, **settings), bands=bands, progress=progress)
+
+
+def _run(engine_model, scene, out_dir, tile=None, backend="onnx", tag="", **kw):
+    """Classify once per (variant, tile, backend, tag); returns (class array, ClassifyResult)."""
     key = (scene["variant"], tile, backend, tag)
     if key not in _RUNS:
         out = os.path.join(out_dir, f"classes_{scene['variant']}_{tile}_{backend}{tag}.tif")
-        summary = classify(_inputs(scene), engine_model, out, tile_size=tile, backend=backend,
-                           device="cpu", **kw)
+        summary = _classify(_inputs(scene), engine_model, out, tile_size_px=tile, backend=backend, **kw)
         _RUNS[key] = (gdal.Open(out).ReadAsArray(), summary)
     return _RUNS[key]
 
@@ -46,23 +54,23 @@ def out_dir(tmp_path_factory):
 
 def test_classify_writes_classes_probabilities_confidence(engine_model, fixture_scene, out_dir):
     prob, conf = os.path.join(out_dir, "probs.tif"), os.path.join(out_dir, "conf.tif")
-    classes, summary = _run(engine_model, fixture_scene, out_dir, tile=32, probabilities_path=prob,
-                            confidence_path=conf)
+    classes, summary = _run(engine_model, fixture_scene, out_dir, tile=32, probabilities=prob,
+                            confidence=conf)
     card = ModelPackage(engine_model).card
-    for key in ("device", "backend", "tile", "batch", "seconds", "pixels_classified", "pixels_nodata",
-                "outputs"):
-        assert key in summary
-    assert summary["device"] == "cpu" and summary["backend"] == "onnx"
+    assert summary.tile_size_px == 32 and summary.batch_size >= 1 and summary.seconds > 0
+    assert summary.to_dict()["outputs"] == {"classes": summary.outputs.classes, "probabilities": prob,
+                                            "confidence": conf}
+    assert summary.device == "cpu" and summary.backend == "onnx"
     hsi = gdal.Open(fixture_scene["hsi"])
-    out = gdal.Open(summary["outputs"]["classes"])
+    out = gdal.Open(summary.outputs.classes)
     assert (out.RasterXSize, out.RasterYSize) == (hsi.RasterXSize, hsi.RasterYSize)
     assert out.GetGeoTransform() == hsi.GetGeoTransform()
     band = out.GetRasterBand(1)
     assert band.GetNoDataValue() == 0
     values = {c["value"] for c in card["classes"]}
     assert set(np.unique(classes)) <= values | {0}
-    assert summary["pixels_classified"] == int((classes > 0).sum())
-    assert summary["pixels_nodata"] == classes.size - summary["pixels_classified"]
+    assert summary.pixels_classified == int((classes > 0).sum())
+    assert summary.pixels_nodata == classes.size - summary.pixels_classified
     # colour table + category names
     table = band.GetColorTable()
     names = band.GetCategoryNames()
@@ -70,7 +78,7 @@ def test_classify_writes_classes_probabilities_confidence(engine_model, fixture_
         rgb = tuple(int(c["color"][i:i + 2], 16) for i in (1, 3, 5))
         assert table.GetColorEntry(c["value"])[:3] == rgb
         assert names[c["value"]] == c["name"]
-    assert os.path.exists(os.path.splitext(summary["outputs"]["classes"])[0] + ".qml")
+    assert os.path.exists(os.path.splitext(summary.outputs.classes)[0] + ".qml")
     # probabilities / confidence agree with the class map
     p = gdal.Open(prob).ReadAsArray()
     cf = gdal.Open(conf).ReadAsArray()
@@ -105,7 +113,7 @@ def test_class_map_identical_for_any_tile_size(engine_model, fixture_scene, out_
     a, sa = _run(engine_model, fixture_scene, out_dir, tile=16)
     b, _ = _run(engine_model, fixture_scene, out_dir, tile=32)
     c, sc = _run(engine_model, fixture_scene, out_dir, tile=256)  # one tile covers the scene
-    assert sa["tiles"] > 1 and sc["tiles"] == 1
+    assert sa.tiles > 1 and sc.tiles == 1
     assert np.array_equal(a, b) and np.array_equal(a, c)
 
 
@@ -119,7 +127,7 @@ def test_onnx_and_torch_backends_agree(engine_model, fixture_scene, out_dir):
     pytest.importorskip("torch")
     a, _ = _run(engine_model, fixture_scene, out_dir, tile=32)
     b, summary = _run(engine_model, fixture_scene, out_dir, tile=32, backend="torch")
-    assert summary["backend"] == "torch" and summary["device"] == "cpu"
+    assert summary.backend == "torch" and summary.device == "cpu"
     assert np.array_equal(a > 0, b > 0)
     valid = a > 0
     assert (a[valid] == b[valid]).mean() >= 0.999
@@ -142,10 +150,10 @@ def test_tiles_start_at_multiples_of_the_tile_and_cover_the_area():
 def test_misaligned_layers_are_classified_on_the_spectral_grid(engine_model, fixture_scene_mixed, out_dir):
     classes, summary = _run(engine_model, fixture_scene_mixed, out_dir, tile=32)
     hsi = gdal.Open(fixture_scene_mixed["hsi"])
-    out = gdal.Open(summary["outputs"]["classes"])
+    out = gdal.Open(summary.outputs.classes)
     assert out.GetGeoTransform() == hsi.GetGeoTransform()
     assert classes.shape == (hsi.RasterYSize, hsi.RasterXSize)
-    assert 0 < summary["pixels_classified"] < classes.size  # the DSM is cropped: its outside is nodata
+    assert 0 < summary.pixels_classified < classes.size  # the DSM is cropped: its outside is nodata
     whole, _ = _run(engine_model, fixture_scene_mixed, out_dir, tile=256)
     assert np.array_equal(classes, whole)
 
@@ -155,7 +163,7 @@ def test_misaligned_layers_are_classified_on_the_spectral_grid(engine_model, fix
 def _mismatch(engine_model, inputs, tmp_path, **kw) -> str:
     out = tmp_path / "never.tif"
     with pytest.raises(InputMismatchError) as info:
-        classify(inputs, engine_model, out, device="cpu", **kw)
+        _classify(inputs, engine_model, out, **kw)
     assert not out.exists()
     message = str(info.value)
     del info  # the traceback holds GDAL datasets; they must not outlive QGIS's GDAL at exit
@@ -206,10 +214,10 @@ def test_corrupt_package_is_rejected(engine_model, fixture_scene, tmp_path):
     data[len(data) // 2:len(data) // 2 + 64] = b"\0" * 64
     bad.write_bytes(bytes(data))
     with pytest.raises(ModelPackageError):
-        classify(_inputs(fixture_scene), bad, tmp_path / "never.tif", device="cpu")
+        _classify(_inputs(fixture_scene), bad, tmp_path / "never.tif")
     (tmp_path / "text.bdgf").write_text("not a zip")
     with pytest.raises(ModelPackageError, match="not a BDGF model package"):
-        classify(_inputs(fixture_scene), tmp_path / "text.bdgf", tmp_path / "never.tif")
+        _classify(_inputs(fixture_scene), tmp_path / "text.bdgf", tmp_path / "never.tif")
     assert not (tmp_path / "never.tif").exists()
 
 
@@ -235,8 +243,8 @@ def test_cancel_mid_run_leaves_no_output(engine_model, fixture_scene, tmp_path):
     out_dir.mkdir()
     progress = _CancelAfter(3)
     with pytest.raises(Cancelled):
-        classify(_inputs(fixture_scene), engine_model, out_dir / "classes.tif", device="cpu",
-                 tile_size=16, batch_size=64, probabilities_path=out_dir / "p.tif", progress=progress)
+        _classify(_inputs(fixture_scene), engine_model, out_dir / "classes.tif", tile_size_px=16,
+                  batch_size=64, probabilities=out_dir / "p.tif", progress=progress)
     assert progress.calls <= 0
     assert os.listdir(out_dir) == []
     assert any("Device actually used" in line for line in progress.logs)
@@ -246,7 +254,9 @@ def test_unknown_backend_or_device_is_a_user_error(engine_model, fixture_scene, 
     from engine.errors import BDGFError
 
     with pytest.raises(BDGFError, match="Unknown backend"):
-        classify(_inputs(fixture_scene), engine_model, tmp_path / "x.tif", backend="tf")
+        _classify(_inputs(fixture_scene), engine_model, tmp_path / "x.tif", backend="tf")
     with pytest.raises(BDGFError, match="Unknown device"):
-        classify(_inputs(fixture_scene), engine_model, tmp_path / "x.tif", device="tpu")
+        _classify(_inputs(fixture_scene), engine_model, tmp_path / "x.tif", device="tpu")
+    with pytest.raises(BDGFError, match="Tile size"):
+        _classify(_inputs(fixture_scene), engine_model, tmp_path / "x.tif", tile_size_px=0)
     assert not (tmp_path / "x.tif").exists()

@@ -9,6 +9,7 @@ import pytest
 from osgeo import gdal
 
 from engine.classify import classify
+from engine.settings import ClassifySettings
 
 pytestmark = pytest.mark.slow
 
@@ -23,9 +24,9 @@ def _test_oa(classes: np.ndarray, test_path: str) -> float:
 def test_engine_reproduces_training_test_accuracy(engine_trained_run, fixture_scene, tmp_path, backend):
     out = tmp_path / f"classes_{backend}.tif"
     inputs = {name: fixture_scene[name] for name in ("hsi", "sar", "dsm")}
-    summary = classify(inputs, engine_trained_run / "model.bdgf", out, device="cpu", backend=backend,
-                       tile_size=16)
+    summary = classify(inputs, engine_trained_run / "model.bdgf", out,
+                       ClassifySettings(device="cpu", backend=backend, tile_size_px=16))
     metrics = json.loads((engine_trained_run / "metrics.json").read_text())
     oa = _test_oa(gdal.Open(str(out)).ReadAsArray(), fixture_scene["test"])
-    assert summary["pixels_classified"] > 0
+    assert summary.pixels_classified > 0
     assert abs(oa - metrics["oa"]) <= 0.01, (oa, metrics["oa"])

@@ -7,8 +7,9 @@ import zipfile
 import numpy as np
 import pytest
 
+from engine.card import format_card, validate_card
 from engine.errors import ModelPackageError
-from engine.package import ModelPackage, format_card, validate_card, write_package
+from engine.package import ModelPackage, write_package
 
 
 def make_card():

@@ -215,7 +215,7 @@ def test_classify_in_process_matches_the_engine_cli_and_is_styled(
     assert results["DEVICE_USED"] == "cpu"
     log = "\n".join(feedback.lines)
     for expected in ("Input hsi:", "Input sar:", "Input dsm:", "24 band(s)", "device: auto",
-                     "backend: onnx", "tile_size: automatic", "batch_size: automatic", "Device used: cpu",
+                     "backend: onnx", "tile_size_px: automatic", "batch_size: automatic", "Device used: cpu",
                      "Model: random-init"):
         assert expected in log, expected
     loaded = [layer for layer in QgsProject.instance().mapLayers().values()

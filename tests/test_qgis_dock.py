@@ -1,5 +1,6 @@
 """Tier 2: the dock panel in a real headless QGIS (background run, cancel, errors, screenshot)."""
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def test_dock_shows_layer_info_and_the_model_card(dock, dock_model, scene_layers
     assert dock.pickers["SPECTRAL"].info.text().startswith("24 band(s) · EPSG:32632 · 64×48 px")
     assert dock.pickers["SAR"].info.text().startswith("4 band(s)")
     dock.model.setFilePath(dock_model)
-    assert dock.card["name"] == "random-init benchmark model"
+    assert dock.card["name"] == "random-init test model"
     text = dock.card_view.text()
     assert "#2166ac" in text and "Water" in text and "hsi (spectral): 24 band(s)" in text
     assert dock.check.text() == ""
@@ -74,6 +75,34 @@ def test_run_adds_a_styled_layer_and_remembers_the_choices(dock, dock_model, qgi
     assert any("Classification done" in m for m in messages(qgis_iface, Qgis.Success))
     assert QgsSettings().value("bdgf/dock/model") == dock_model
     QgsProject.instance().removeMapLayer(layer.id())
+
+
+def test_one_run_opens_and_hashes_the_model_package_once(dock, dock_model, qgis_iface, tmp_path,
+                                                         monkeypatch):
+    """Dock card, parameter check and the run on the worker thread share one opened package."""
+    package_module = sys.modules[type(dock).__module__.split(".ui.")[0] + ".engine.package"]
+    original, hashed = package_module.ModelPackage._check_hash, []
+
+    def counting(self, zf):
+        hashed.append(self.path)
+        return original(self, zf)
+
+    monkeypatch.setattr(package_module.ModelPackage, "_check_hash", counting)
+    fresh = tmp_path / "fresh.bdgf"  # a path no earlier test opened
+    shutil.copyfile(dock_model, fresh)
+    dock.model.setFilePath(str(fresh))
+    dock.output.setFilePath(str(tmp_path / "once.tif"))
+    dock.run_button.click()
+    assert wait_until(lambda: dock.run is None, timeout=120)
+    assert messages(qgis_iface, Qgis.Critical) == []
+    assert (tmp_path / "once.tif").exists()
+    assert hashed.count(str(fresh)) == 1
+    stat = fresh.stat()  # a changed file (new mtime) is opened and hashed again
+    os.utime(fresh, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    dock.model.setFilePath(dock_model)
+    dock.model.setFilePath(str(fresh))
+    assert hashed.count(str(fresh)) == 2
+    QgsProject.instance().removeMapLayer(dock.last_layer.id())
 
 
 def test_cancel_mid_run_leaves_no_output_file(dock, dock_model, qgis_iface, tmp_path):

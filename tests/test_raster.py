@@ -8,6 +8,7 @@ import pytest
 from osgeo import gdal, osr
 
 from engine.errors import BDGFError, InputMismatchError
+from engine.labels import read_label_window, read_labels
 from engine.raster import (
     Grid,
     aligned_vrt,
@@ -17,8 +18,6 @@ from engine.raster import (
     intersection_window,
     open_raster,
     read_aligned_stack,
-    read_label_window,
-    read_labels,
     read_window,
     reference_grid,
 )
@@ -326,7 +325,7 @@ def test_windows_agree_with_full_read(tmp_path, ref_grid):
 def test_burn_field_reprojects_polygons_onto_the_grid():
     from osgeo import ogr
 
-    from engine.raster import burn_field
+    from engine.labels import burn_field
 
     utm = osr.SpatialReference()
     utm.ImportFromEPSG(32632)

@@ -148,7 +148,7 @@ def test_default_classes_and_band_subset(fixture_scene, tmp_path):
 
 
 def test_pca_matches_engine_normaliser(fixture_scene):
-    from engine.classify import Normaliser
+    from engine.normalise import Normaliser
     from training.prepare import read_layers
 
     cfg = load_config(fixture_scene["config"])

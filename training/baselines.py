@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine import labels as label_io
 from engine import raster
 from engine.metrics import compute_metrics, confusion_matrix
 from training.config import ConfigError, RunConfig, load_config
@@ -49,8 +50,8 @@ def load_pixels(cfg: RunConfig | str) -> PixelData:
         feats.append(array)
         names += [f"{layer.name}:{i + 1}" for i in range(array.shape[0])]
     stack = np.concatenate(feats, axis=0).reshape(len(names), -1).T  # (H*W, F)
-    train = raster.read_labels(str(cfg.labels.train), ref).ravel()
-    test = raster.read_labels(str(cfg.labels.test), ref).ravel()
+    train = label_io.read_labels(str(cfg.labels.train), ref).ravel()
+    test = label_io.read_labels(str(cfg.labels.test), ref).ravel()
     for lab in (train, test):
         lab[lab == cfg.labels.unlabelled] = 0
     ok = valid.ravel()

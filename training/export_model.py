@@ -1,7 +1,6 @@
 """Stage 6: the model package (.bdgf): features.onnx + classifier.onnx + weights + model card."""
 from __future__ import annotations
 
-import datetime as dt
 import platform
 from pathlib import Path
 
@@ -9,9 +8,11 @@ import numpy as np
 import torch
 
 import engine
+from engine.card import build_card
 from engine.nn.config import BDGFConfig
 from engine.nn.export import export_classifier, export_features
 from engine.package import write_package
+from engine.tiling import card_halo
 from training.prepare import Prepared
 
 
@@ -39,27 +40,15 @@ def card_modalities(prep: Prepared) -> list[dict]:
     return out
 
 
-def build_card(name: str, description: str, prep: Prepared, net: BDGFConfig, tile: int, halo: int,
-               stride: int, training: dict, metrics: dict) -> dict:
-    return {
-        "schema": "bdgf-model-card", "schema_version": 1, "name": name,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "description": description or f"BDGF model trained on {name}",
-        "classes": [{"value": c.value, "name": c.name, "color": c.color} for c in prep.classes],
-        "modalities": card_modalities(prep),
-        "normalization": {**prep.normalization,
-                          "method": "per band: 2nd-98th percentile of training pixels -> [-1, 1], "
-                                    "clipped to [-3, 3]; nodata -> 0"},
-        "pca": prep.pca,
-        "patch_size": net.patch_size, "tile_size": tile, "halo": halo, "stride": stride,
-        "diffusion": {"timesteps": list(net.ddpm.feature_timesteps), "noise_seed": net.ddpm.noise_seed,
-                      "T": net.ddpm.T, "beta_schedule": net.ddpm.beta_schedule,
-                      "noise": "engine.noise.position_noise(noise_seed, row0, col0, H, W, C, K)"},
-        "network": net.to_dict(),
-        "training": training,
-        "metrics": metrics,
-        "software": software_versions(),
-    }
+def trained_card(name: str, description: str, prep: Prepared, net: BDGFConfig, tile: int, halo: int,
+                 stride: int, training: dict, metrics: dict) -> dict:
+    """The card of a model trained on `prep` (through the engine's one card builder)."""
+    return build_card(
+        name=name, description=description,
+        classes=[{"value": c.value, "name": c.name, "color": c.color} for c in prep.classes],
+        modalities=card_modalities(prep), normalization=prep.normalization, pca=prep.pca, network=net,
+        tile_size=tile, halo=halo, stride=stride, training=training, metrics=metrics,
+        software=software_versions())
 
 
 def export_package(path: Path, card: dict, extractor, ddpm, classifier, tile: int) -> str:
@@ -71,3 +60,27 @@ def export_package(path: Path, card: dict, extractor, ddpm, classifier, tile: in
     tensors = {f"ddpm.{k}": v.detach().cpu().numpy() for k, v in ddpm.state_dict().items()}
     tensors.update({f"classifier.{k}": v.detach().cpu().numpy() for k, v in classifier.state_dict().items()})
     return write_package(path, card, onnx=onnx, tensors=tensors)
+
+
+def build_random_package(path: str | Path, modalities: list[dict], classes: list[dict], normalization: dict,
+                         network: BDGFConfig | None = None, seed: int = 0,
+                         name: str = "random-init test model", tile_size: int = 128) -> str:
+    """A valid .bdgf from randomly initialised networks, for tests and benchmarks (never for maps).
+
+    modalities: card entries (name, role, bands, ...), spectral first; network: default BDGFConfig for
+    these band counts and classes. Returns `path`.
+    """
+    from engine.nn.bdgf import BDGFClassifier
+    from engine.nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
+
+    torch.manual_seed(seed)
+    net = network or BDGFConfig.default([m["bands"] for m in modalities], n_classes=len(classes))
+    ddpm, classifier = MultimodalDDPM(net).eval(), BDGFClassifier(net).eval()
+    stride = ddpm.stride()
+    card = build_card(
+        name=name, description="Randomly initialised weights, for tests and benchmarks only.",
+        classes=classes, modalities=modalities, normalization=normalization, network=net,
+        tile_size=tile_size, halo=card_halo(ddpm.receptive_radius(), stride), stride=stride,
+        training={"note": "none (random init)"}, software=software_versions())
+    export_package(Path(path), card, DiffusionFeatureExtractor(ddpm), ddpm, classifier, tile_size)
+    return str(path)

@@ -1,7 +1,7 @@
 """Data preparation: align every layer on the spectral grid (over the intersection), read labels,
 split, fit normalisation (2-98 percentile of training pixels -> [-1, 1]) and optional PCA.
 
-Order of the input transform (as engine.classify.Normaliser applies it): per-band normalisation
+Order of the input transform (as engine.normalise.Normaliser applies it): per-band normalisation
 of the raw bands -> clip [-3, 3] -> PCA of the normalised spectral bands (`y = matrix @ (x - mean)`,
 when enabled; components scaled to a standard deviation of 0.5, like a [-1, 1] band) -> nodata = 0.
 """
@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal, ogr
 
+from engine import labels as label_io
 from engine import raster
-from engine.classify import Normaliser
 from engine.errors import BDGFError
+from engine.normalise import Normaliser
 from training.config import ClassConfig, ConfigError, LayerConfig, RunConfig, default_classes
 from training.splits import check_training_classes, split_labels
 
@@ -125,14 +126,14 @@ def rasterize_vector(path, field_name: str, layer_name: str | None, grid: raster
     if field_name not in fields:
         raise ConfigError(f"label vector {path.name} (layer {layer.GetName()}) has no field {field_name!r}; "
                           f"fields: {', '.join(fields) or 'none'}")
-    return raster.burn_field(layer, field_name, grid)
+    return label_io.burn_field(layer, field_name, grid)
 
 
 def _read_label_raster(path, grid_ref: raster.Grid, window) -> np.ndarray:
     if not path.is_file():
         raise ConfigError(f"label raster not found: {path}")
     ds = raster.aligned_vrt(str(path), grid_ref, "nearest", [1])
-    return raster.read_label_window(ds, *window)
+    return label_io.read_label_window(ds, *window)
 
 
 def read_label_values(cfg: RunConfig, ref: raster.Grid, window, grid: raster.Grid) -> dict[str, np.ndarray]:

@@ -25,18 +25,19 @@ from engine.nn.bdgf import BDGFClassifier
 from engine.nn.config import BRANCHES, MASKING_MODES, BDGFConfig
 from engine.nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
 from engine.package import ModelPackage
+from engine.tiling import card_halo, core_size
 from training import checkpoint as ckpt
 from training import plots
 from training.config import ConfigError, RunConfig, load_config, network_config, training_config
 from training.context import RunContext, close_logging, make_context, setup_logging
 from training.evaluate import modality_balance, test_metrics, tsne_points, write_metrics, write_report
-from training.export_model import build_card, export_package
+from training.export_model import export_package, trained_card
 from training.prepare import Prepared, prepare
 from training.presets import PRESETS, preset
 from training.splits import validation_split
 from training.stage_classifier import PatchSource, predict, train_classifier
 from training.stage_ddpm import StopRequested, train_ddpm
-from training.stage_features import cached_features, round_up
+from training.stage_features import cached_features
 
 STOPPED_EXIT = 3
 
@@ -155,7 +156,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     stops = _stop_limits(args.stop_after)
     ckpt_dir = out / "ckpt"
     stride = net.ddpm.stride()
-    tile = round_up(tcfg.tile_size, stride)
+    tile = core_size(tcfg.tile_size, tcfg.tile_size, stride)
     ctx.info(f"seed {seed}: preset {args.preset}, network {json.dumps(net.to_dict())}")
     ctx.info(f"seed {seed}: training {json.dumps(dataclasses.asdict(tcfg))}")
 
@@ -185,7 +186,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
                                      {"masking": ddpm.masking.state_dict(), "history": ddpm_history})
             ctx.barrier()
     ddpm.to(ctx.device).eval()
-    halo = tcfg.halo or round_up(ddpm.receptive_radius(), stride)
+    halo = tcfg.halo or card_halo(ddpm.receptive_radius(), stride)
     timings["ddpm"] = time.perf_counter() - t0
 
     # (3) diffusion features
@@ -261,12 +262,12 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
                       "cross_model_ddpm": cross},
         "device": str(ctx.device), "world_size": ctx.world, "modality_balance": balance,
     }
-    card = build_card(cfg.name, cfg.description, prep, net, tile, halo, stride, training_info, card_metrics)
+    card = trained_card(cfg.name, cfg.description, prep, net, tile, halo, stride, training_info, card_metrics)
     content_hash = export_package(out / "model.bdgf", card, extractor, ddpm, classifier, tile)
     timings["export"] = time.perf_counter() - t0
     extra = {"seed": seed, "selection": selection, "modality_balance": balance, "timings": timings,
-             "package": str(out / "model.bdgf"), "content_hash": content_hash,
-             "feature_cache": str(feat_path), "class_names": names}
+             "package": _relative(out / "model.bdgf", out), "content_hash": content_hash,
+             "feature_cache": _relative(feat_path, out), "class_names": names}
     write_metrics(out, metrics, extra)
     write_report(out, cfg.name, metrics, balance, selection, prep.summary, timings,
                  [f"Package: `model.bdgf` ({content_hash})"])
@@ -347,5 +348,15 @@ def main(argv=None) -> int:
             dist.destroy_process_group()
 
 
+def _relative(path: Path, run_dir: Path) -> str:
+    """A path inside the run folder relative to it, so metrics.json stays true when the folder moves
+    (the demo report is published from a build folder); anything else as given."""
+    try:
+        return Path(path).resolve().relative_to(Path(run_dir).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
+

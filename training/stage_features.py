@@ -1,5 +1,5 @@
 """Stage 3: diffusion features of the whole scene, tile by tile with a halo, exactly as the engine tiles
-(engine.classify.plan_tiles / effective_halo, noise keyed by the global pixel position), cached on
+(engine.tiling: plan_tiles / effective_halo / tile_noise, noise keyed by the global pixel position), cached on
 disk as float16 .npy keyed by a hash of the DDPM weights, the settings and the input stack.
 
 The feature map covers the prepared area plus a margin of patch//2 pixels on every side (computed
@@ -16,23 +16,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.classify import plan_tiles
 from engine.nn.ddpm import DiffusionFeatureExtractor
-from engine.noise import position_noise
+from engine.tiling import core_size, effective_halo, plan_tiles, tile_noise
 from training import checkpoint as ckpt
 from training.context import RunContext
 from training.stage_ddpm import as_tensor
-
-
-def round_up(n: int, m: int) -> int:
-    return -(-n // m) * m
 
 
 def feature_geometry(window, patch: int, halo: int, stride: int) -> tuple[tuple[int, int, int, int], int]:
     """(area on the reference grid incl. the patch margin, effective halo as in the engine)."""
     r = patch // 2
     r0, c0, h, w = window
-    return (r0 - r, c0 - r, h + 2 * r, w + 2 * r), round_up(halo + r, stride)
+    return (r0 - r, c0 - r, h + 2 * r, w + 2 * r), effective_halo(halo, patch, stride)
 
 
 def cache_key(ddpm_state: dict, x: np.ndarray, settings: dict) -> str:
@@ -62,7 +57,7 @@ def compute_features(ctx: RunContext, extractor: DiffusionFeatureExtractor, x: n
     """float16 (F, h + 2r, w + 2r) features over `window` (+ patch margin r) of the reference grid."""
     stride = extractor.stride()
     area, eff_halo = feature_geometry(window, patch, halo, stride)
-    tiles = plan_tiles(area, round_up(tile, stride), eff_halo, stride)
+    tiles = plan_tiles(area, core_size(tile, tile, stride), eff_halo, stride)
     n_feat = sum(extractor.feature_channels())
     out = np.zeros((n_feat, area[2], area[3]), np.float16)
     k = len(extractor.timesteps)
@@ -70,7 +65,7 @@ def compute_features(ctx: RunContext, extractor: DiffusionFeatureExtractor, x: n
     bar = ctx.progress(len(tiles), desc)
     for t in tiles:
         xt = window_of(x, window[:2], t.row0, t.col0, t.height, t.width)
-        noise = position_noise(noise_seed, t.row0, t.col0, t.height, t.width, x.shape[0], k)
+        noise = tile_noise(noise_seed, t, x.shape[0], k)
         with ctx.autocast():
             feats = extractor(as_tensor(xt, ctx.device), as_tensor(noise, ctx.device))
         rows, cols = t.core_in_window()

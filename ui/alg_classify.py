@@ -13,16 +13,14 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ..engine.settings import BACKENDS, DEVICE_LABELS, DEVICES
 from .alg_modelinfo import model_parameter
 from .class_style import ClassStylePostProcessor
 from .common import BDGFAlgorithm
 from .feedback_progress import FeedbackProgress
 from .layer_info import layer_summary
-from .model_card import assign_modalities, engine_inputs, load_card, mismatch_messages
-from .runtime_check import BACKENDS, missing_message, missing_packages
-
-DEVICES = ("auto", "cuda", "cpu")  # engine.backends.DEVICES, in menu order
-DEVICE_LABELS = ("Automatic (GPU when available)", "GPU (CUDA)", "CPU")
+from .model_card import assign_modalities, engine_inputs, mismatch_messages, open_package
+from .runtime_check import missing_message, missing_packages
 
 
 class ClassifyAlgorithm(BDGFAlgorithm):
@@ -59,20 +57,20 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             self.LIDAR, self.tr("LiDAR / DSM layer"), optional=True))
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.EXTRA_AUX, self.tr("Extra auxiliary layers (when the model card asks for more)"),
-            QgsProcessing.TypeRaster, optional=True))
+            QgsProcessing.SourceType.TypeRaster, optional=True))
         self.addParameter(model_parameter(self.MODEL, self.tr("Model package (.bdgf)")))
         advanced = [
             QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"),
-                                       options=[self.tr(d) for d in DEVICE_LABELS], defaultValue=0),
+                                       options=[self.tr(DEVICE_LABELS[d]) for d in DEVICES], defaultValue=0),
             QgsProcessingParameterEnum(self.BACKEND, self.tr("Backend"), options=list(BACKENDS),
                                        defaultValue=0),
             QgsProcessingParameterNumber(self.TILE_SIZE, self.tr("Tile size in pixels (0 = automatic)"),
-                                         QgsProcessingParameterNumber.Integer, 0, minValue=0),
+                                         QgsProcessingParameterNumber.Type.Integer, 0, minValue=0),
             QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (0 = automatic)"),
-                                         QgsProcessingParameterNumber.Integer, 0, minValue=0),
+                                         QgsProcessingParameterNumber.Type.Integer, 0, minValue=0),
         ]
         for parameter in advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -93,75 +91,82 @@ class ClassifyAlgorithm(BDGFAlgorithm):
     def _backend(self, parameters, context):
         return BACKENDS[self.parameterAsEnum(parameters, self.BACKEND, context)]
 
-    def _problems(self, parameters, context):
-        """Plain messages for everything that would make the run fail; [] when it can start."""
+    def _problems(self, parameters, context, check_layers=True):
+        """(package, plain messages for everything that would make the run fail; [] when it can start).
+
+        check_layers=False leaves the band counts to the engine, which checks them before any work."""
         backend = self._backend(parameters, context)
         missing = missing_packages(backend)
         if missing:
-            return [missing_message(missing, backend)]
-        card, error = load_card(self.parameterAsFile(parameters, self.MODEL, context))
+            return None, [missing_message(missing, backend)]
+        package, error = open_package(self.parameterAsFile(parameters, self.MODEL, context))
         if error:
-            return [error]
-        return mismatch_messages(card, self._slots(parameters, context))
+            return None, [error]
+        return package, mismatch_messages(package.card, self._slots(parameters, context), check_layers)
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, message
-        problems = self._problems(parameters, context)
+        _package, problems = self._problems(parameters, context)
         return (False, "\n".join(problems)) if problems else (True, "")
+
+    def _settings(self, parameters, context):
+        from ..engine.settings import ClassifySettings
+
+        return ClassifySettings(
+            device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+            backend=self._backend(parameters, context),
+            tile_size_px=self.parameterAsInt(parameters, self.TILE_SIZE, context) or None,
+            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context) or None)
+
+    def _outputs(self, parameters, context):
+        from ..engine.settings import ClassifyOutputs
+
+        return ClassifyOutputs(
+            self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+            probabilities=self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context) or None,
+            confidence=self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None)
 
     # ---- run
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
-        problems = self._problems(parameters, context)
+        package, problems = self._problems(parameters, context, check_layers=False)
         if problems:
             raise QgsProcessingException("\n".join(problems))
-        model_path = self.parameterAsFile(parameters, self.MODEL, context)
-        card, _ = load_card(model_path)
-        pairs = assign_modalities(card, self._slots(parameters, context))
-        settings = {
-            "device": DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-            "backend": self._backend(parameters, context),
-            "tile_size": self.parameterAsInt(parameters, self.TILE_SIZE, context) or None,
-            "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context) or None,
-        }
-        outputs = {
-            self.OUTPUT: self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
-            self.PROBABILITIES: self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context) or None,
-            self.CONFIDENCE: self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None,
-        }
-        self._log_settings(feedback, card, model_path, pairs, settings, outputs)
-        used = self._run_engine(feedback, model_path, pairs, settings, outputs)
+        pairs = assign_modalities(package.card, self._slots(parameters, context))
+        settings, outputs = self._settings(parameters, context), self._outputs(parameters, context)
+        self._log_settings(feedback, package, pairs, settings, outputs)
+        used = self._run_engine(feedback, package, pairs, settings, outputs)
         feedback.pushInfo(self.tr("Device used: {}").format(used))
-        self._style_on_load(context, card, outputs[self.OUTPUT])
-        results = {key: path for key, path in outputs.items() if path}
-        results[self.DEVICE_USED] = used
+        self._style_on_load(context, package.card, outputs.classes)
+        results = {self.OUTPUT: outputs.classes, self.DEVICE_USED: used}
+        if outputs.probabilities:
+            results[self.PROBABILITIES] = outputs.probabilities
+        if outputs.confidence:
+            results[self.CONFIDENCE] = outputs.confidence
         return results
 
-    def _log_settings(self, feedback, card, model_path, pairs, settings, outputs):
+    def _log_settings(self, feedback, package, pairs, settings, outputs):
         feedback.pushInfo(self.tr("Model: {} ({}), {}").format(
-            card["name"], model_path, card.get("content_hash", "")))
+            package.name, package.path, package.content_hash))
         for modality, _slot, layer in pairs:
             feedback.pushInfo(self.tr("Input {}: {}").format(modality["name"], layer_summary(layer)))
-        for key, value in settings.items():
+        for key, value in vars(settings).items():
             feedback.pushInfo(f"{key}: {value if value is not None else self.tr('automatic')}")
-        for key, path in outputs.items():
+        for key, path in vars(outputs).items():
             if path:
                 feedback.pushInfo(f"{key}: {path}")
 
-    def _run_engine(self, feedback, model_path, pairs, settings, outputs):
+    def _run_engine(self, feedback, package, pairs, settings, outputs):
         from ..engine.classify import classify
         from ..engine.errors import BDGFError, Cancelled
         from ..engine.outputs import qml_path_for
 
-        inputs = engine_inputs(pairs)
-        files = [f for path in outputs.values() if path for f in (path, qml_path_for(path))]
+        files = [f for path in outputs.paths() for f in (path, qml_path_for(path))]
         created = [f for f in files if not os.path.exists(f)]
         try:
-            result = classify(
-                inputs, model_path, outputs[self.OUTPUT],
-                probabilities_path=outputs[self.PROBABILITIES], confidence_path=outputs[self.CONFIDENCE],
-                progress=FeedbackProgress(feedback), **settings)
+            result = classify(engine_inputs(pairs), package, outputs, settings,
+                              progress=FeedbackProgress(feedback))
         except Cancelled:
             _remove(created)
             raise QgsProcessingException(self.tr("Cancelled: no output was written.")) from None
@@ -170,12 +175,12 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             raise QgsProcessingException(str(exc)) from None
         except ImportError:
             _remove(created)
-            missing = missing_packages(settings["backend"])
+            missing = missing_packages(settings.backend)
             if not missing:
                 raise  # not a missing package but a bug: keep the traceback for the report
-            raise QgsProcessingException(missing_message(missing, settings["backend"])) from None
-        feedback.pushInfo(self.tr("Backend: {}").format(result.get("backend_detail", settings["backend"])))
-        return str(result.get("device", settings["device"]))
+            raise QgsProcessingException(missing_message(missing, settings.backend)) from None
+        feedback.pushInfo(self.tr("Backend: {}").format(result.backend_detail))
+        return result.device
 
     def _style_on_load(self, context, card, path):
         if context.willLoadLayerOnCompletion(path):

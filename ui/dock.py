@@ -21,14 +21,15 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from .alg_classify import DEVICE_LABELS, ClassifyAlgorithm
+from ..engine.settings import BACKENDS, DEVICE_LABELS, DEVICES
+from .alg_classify import ClassifyAlgorithm
 from .background_run import BackgroundRun
 from .card_view import CardView
 from .class_style import apply_class_style
 from .common import tr
 from .layer_picker import LayerPicker
 from .model_card import assign_modalities, describe_modality, load_card, mismatch_messages
-from .runtime_check import BACKENDS, missing_message, missing_packages
+from .runtime_check import missing_message, missing_packages
 
 SETTINGS = "bdgf/dock/"
 MODALITIES = (  # (parameter id, label, optional)
@@ -67,13 +68,13 @@ class ClassifyDock(QgsDockWidget):
         form.addRow(tr("Model"), self.model)
         self.card_view = CardView(body)
         self.device = QComboBox(body)
-        self.device.addItems([tr(label) for label in DEVICE_LABELS])
+        self.device.addItems([tr(DEVICE_LABELS[d]) for d in DEVICES])
         self.backend = QComboBox(body)
         self.backend.addItems(list(BACKENDS))
         self.tile = _auto_spin(body, 4096)
         self.batch = _auto_spin(body, 65536)
         self.output = QgsFileWidget(body)
-        self.output.setStorageMode(QgsFileWidget.SaveFile)
+        self.output.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output.setFilter(tr("GeoTIFF (*.tif *.tiff)"))
         self.output.lineEdit().setPlaceholderText(tr("[temporary file]"))
         for label, widget in ((tr("Device"), self.device), (tr("Backend"), self.backend),
@@ -101,7 +102,7 @@ class ClassifyDock(QgsDockWidget):
         layout.addStretch(1)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         self.setWidget(scroll)
         self.model.fileChanged.connect(self._model_changed)
@@ -229,7 +230,8 @@ class ClassifyDock(QgsDockWidget):
         self._set_running(False)
         if cancelled:
             self.progress.setValue(0)
-            self.iface.messageBar().pushMessage(tr("BDGF"), tr("Classification cancelled."), Qgis.Info, 5)
+            self.iface.messageBar().pushMessage(
+                tr("BDGF"), tr("Classification cancelled."), Qgis.MessageLevel.Info, 5)
         elif not ok:
             self._error(message or tr("The classification failed; see the Processing log."))
         else:
@@ -243,10 +245,10 @@ class ClassifyDock(QgsDockWidget):
         self.last_layer = layer
         device = results.get(ClassifyAlgorithm.DEVICE_USED, "?")
         self.iface.messageBar().pushMessage(
-            tr("BDGF"), tr("Classification done ({}).").format(device), Qgis.Success, 5)
+            tr("BDGF"), tr("Classification done ({}).").format(device), Qgis.MessageLevel.Success, 5)
 
     def _error(self, message):
-        self.iface.messageBar().pushMessage(tr("BDGF"), message, Qgis.Critical, 0)
+        self.iface.messageBar().pushMessage(tr("BDGF"), message, Qgis.MessageLevel.Critical, 0)
 
 
 def _auto_spin(parent, maximum):

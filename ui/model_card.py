@@ -1,11 +1,21 @@
-"""Reading a model card and matching the card's modalities to the layers the user picked."""
+"""Opening a model package (once) and matching the card's modalities to the layers the user picked."""
+import os
+import threading
+
 from .common import tr
 
 SLOT_ROLES = (("SPECTRAL", "spectral"), ("SAR", "sar"), ("LIDAR", "lidar"))
 
+# Opened packages by absolute path, with the file's (size, mtime) when it was opened. The dock, the
+# algorithm's parameter check and its run (on a worker thread) all ask for the same package; opening
+# means hashing every member, so it happens once per file version, not once per caller.
+_OPENED = {}
+_OPENED_LOCK = threading.Lock()
+_OPENED_MAX = 4
 
-def load_card(path):
-    """(card, None) or (None, plain error message)."""
+
+def open_package(path):
+    """(ModelPackage, None) or (None, plain error message); reopened only when the file changed."""
     if not path:
         return None, tr("No model package chosen.")
     try:
@@ -14,12 +24,33 @@ def load_card(path):
         return None, tr("Cannot read model packages: {}").format(exc)
     from ..engine.errors import BDGFError
 
+    key = os.path.abspath(path)
     try:
-        return ModelPackage(path).card, None
-    except BDGFError as exc:
-        return None, str(exc)
-    except OSError as exc:
-        return None, tr("Cannot open the model package {}: {}").format(path, exc.strerror or exc)
+        info = os.stat(key)
+    except OSError:
+        info = None  # ModelPackage words the error
+    stamp = (info.st_size, info.st_mtime_ns) if info else None
+    with _OPENED_LOCK:
+        cached = _OPENED.get(key)
+        if cached is not None and stamp is not None and cached[0] == stamp:
+            return cached[1], None
+        try:
+            package = ModelPackage(key)
+        except BDGFError as exc:
+            return None, str(exc)
+        except OSError as exc:
+            return None, tr("Cannot open the model package {}: {}").format(path, exc.strerror or exc)
+        _OPENED.pop(key, None)
+        _OPENED[key] = (stamp, package)
+        while len(_OPENED) > _OPENED_MAX:
+            _OPENED.pop(next(iter(_OPENED)))
+        return package, None
+
+
+def load_card(path):
+    """(card, None) or (None, plain error message)."""
+    package, error = open_package(path)
+    return (package.card, None) if package is not None else (None, error)
 
 
 def assign_modalities(card, slots):
@@ -48,11 +79,11 @@ def describe_modality(modality):
     )
 
 
-def mismatch_messages(card, slots):
+def mismatch_messages(card, slots, check_layers=True):
     """Plain messages with expected and found values; [] when the layers fit the card.
 
-    Band counts and missing layers are checked by the engine (engine.classify.check_inputs);
-    here only what the engine cannot know: layers given in slots the model does not use.
+    Band counts and missing layers are the engine's rule (engine.inputs.check_inputs, called here when
+    check_layers); the rest is what the engine cannot know: layers given in slots the model does not use.
     """
     pairs = assign_modalities(card, slots)
     expected = ", ".join(describe_modality(m) for m in card["modalities"])
@@ -67,8 +98,10 @@ def mismatch_messages(card, slots):
         problems.append(tr("{found} extra auxiliary layer(s) given, but the model uses {expected} "
                            "(it expects: {all}).").format(
             found=len(slots["EXTRA_AUX"]), expected=n_extra, all=expected))
-    from ..engine.classify import check_inputs
+    if not check_layers:
+        return problems
     from ..engine.errors import BDGFError
+    from ..engine.inputs import check_inputs
 
     try:
         check_inputs(card, engine_inputs(pairs))

@@ -4,8 +4,8 @@ from qgis.core import (
     NULL,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
-    QgsMapLayerType,
     QgsProcessingException,
+    QgsVectorLayer,
 )
 
 from .common import tr
@@ -40,7 +40,7 @@ def rasterize_vector(layer, field, grid, context, feedback):
         ogr_layer.CreateFeature(out)
     if skipped:
         feedback.reportError(tr("{} feature(s) skipped: class value not an integer.").format(skipped))
-    from ..engine.raster import burn_field
+    from ..engine.labels import burn_field
 
     return burn_field(ogr_layer, "class", grid)
 
@@ -48,12 +48,13 @@ def rasterize_vector(layer, field, grid, context, feedback):
 def class_and_reference(class_path, layer, field, context, feedback):
     """(classification, reference) int arrays on the classification grid; 0 = nodata / unlabelled."""
     from ..engine.errors import BDGFError
-    from ..engine.raster import grid_of, read_labels
+    from ..engine.labels import read_labels
+    from ..engine.raster import grid_of
 
     try:
         grid = grid_of(class_path)
         classes = read_labels(class_path, grid)
-        if layer.type() == QgsMapLayerType.VectorLayer:
+        if isinstance(layer, QgsVectorLayer):
             return classes, rasterize_vector(layer, field, grid, context, feedback)
         return classes, read_labels(layer.source(), grid)
     except BDGFError as exc:

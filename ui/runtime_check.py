@@ -2,10 +2,9 @@
 import importlib
 
 from ..engine.diagnostics import install_hint
+from ..engine.settings import BACKEND_PACKAGES
 from .common import tr
 
-BACKENDS = ("onnx", "torch")
-NEEDS = {"onnx": ("numpy", "onnxruntime"), "torch": ("numpy", "torch", "safetensors")}
 ALWAYS = ("numpy",)
 
 
@@ -19,7 +18,7 @@ def is_importable(name):
 
 def missing_packages(backend=None):
     """The packages the backend (or, without one, any run) needs that cannot be imported."""
-    names = NEEDS[backend] if backend else ALWAYS
+    names = BACKEND_PACKAGES[backend] if backend else ALWAYS
     return [name for name in names if not is_importable(name)]
 
 

@@ -1,0 +1,107 @@
+"""Input layers against the model card: which raster feeds which modality, with which bands.
+
+Every problem is collected before raising, so the user sees expected vs found for all layers at once.
+
+    layers = check_inputs(card, {"hsi": "hsi.tif", "sar": "sar.tif", "dsm": "dsm.tif"})
+    layers = check_inputs(card, ["hsi.tif", "sar.tif", "dsm.tif"], bands={"sar": [1, 2]})
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import BDGFError, InputMismatchError
+from .raster import describe_raster
+
+PathLike = str | os.PathLike
+
+
+@dataclass
+class Layer:
+    """One input modality: card entry, source path, 1-based band subset (None = all bands)."""
+
+    name: str
+    role: str
+    path: str
+    bands: list[int] | None
+
+
+def _input_mapping(inputs, names: list[str]) -> dict[str, PathLike]:
+    if isinstance(inputs, Mapping):
+        return {str(k): v for k, v in inputs.items()}
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    seq = list(inputs)
+    mapped = dict(zip(names, seq))
+    for i, extra in enumerate(seq[len(names):]):
+        mapped[f"input #{len(names) + i + 1}"] = extra
+    return mapped
+
+
+def _resolve_keys(given: Mapping, modalities: list[dict], what: str) -> tuple[dict, list[str]]:
+    """Map keys given as modality names (or unique roles) to modality names; list unknown keys."""
+    roles = [m["role"] for m in modalities]
+    by_role = {m["role"]: m["name"] for m in modalities if roles.count(m["role"]) == 1}
+    names = {m["name"] for m in modalities}
+    resolved, unknown = {}, []
+    for key, value in given.items():
+        name = key if key in names else by_role.get(key)
+        if name is None:
+            unknown.append(f"  {key}: not a modality of this model ({what} {value})")
+        else:
+            resolved[name] = value
+    return resolved, unknown
+
+
+def check_inputs(card: Mapping, inputs, bands: Mapping | None = None) -> list[Layer]:
+    """Match input rasters to the card's modalities; InputMismatchError lists expected vs found for all."""
+    modalities = card["modalities"]
+    names = [m["name"] for m in modalities]
+    given, unknown = _resolve_keys(_input_mapping(inputs, names), modalities, "input")
+    subsets, unknown_bands = _resolve_keys(dict(bands or {}), modalities, "bands")
+    lines, layers, bad = [], [], bool(unknown or unknown_bands)
+    for mod in modalities:
+        name, expected = mod["name"], mod["bands"]
+        head = f"  {name} ({mod['role']}): expected {expected} band{'s' * (expected != 1)}"
+        subset = subsets.get(name)
+        if name not in given or given[name] in (None, ""):
+            lines.append(f"{head}, found no layer (missing)")
+            bad = True
+            continue
+        path = os.fspath(given[name])
+        try:
+            count = describe_raster(path).band_count
+        except BDGFError as exc:
+            lines.append(f"{head}, found an unreadable layer: {exc}")
+            bad = True
+            continue
+        problem = _band_problem(subset, count, expected)
+        if problem:
+            lines.append(f"{head}, found {problem} in {path}")
+            bad = True
+        else:
+            found = f"bands {subset}" if subset else f"{count} band{'s' * (count != 1)}"
+            lines.append(f"{head}, found {found} in {path}: ok")
+        layers.append(Layer(name, mod["role"], path, [int(b) for b in subset] if subset else None))
+    if bad:
+        raise InputMismatchError(
+            f"The input layers do not match model '{card.get('name', '?')}':\n"
+            + "\n".join(lines + unknown + unknown_bands))
+    return layers
+
+
+def _band_problem(subset, count: int, expected: int) -> str | None:
+    if subset is None:
+        return None if count == expected else f"{count} band{'s' * (count != 1)}"
+    subset = list(subset)
+    out_of_range = [b for b in subset if not isinstance(b, (int, np.integer)) or not 1 <= b <= count]
+    if out_of_range:
+        return f"band subset {subset} with band(s) {out_of_range} outside 1..{count}"
+    if len(set(subset)) != len(subset):
+        return f"band subset {subset} with repeated bands"
+    if len(subset) != expected:
+        return f"a band subset of {len(subset)} band{'s' * (len(subset) != 1)} {subset} (layer has {count})"
+    return None

@@ -1,0 +1,71 @@
+"""Run settings of a classification: the one home of the device and backend names.
+
+This module imports nothing but the standard library and `errors`, so the QGIS plugin can import it
+(to fill its menus and say what to install) before it knows whether numpy or onnxruntime exist.
+
+    settings = ClassifySettings(device="cpu", backend="onnx", tile_size_px=128)
+    outputs = ClassifyOutputs("classes.tif", confidence="confidence.tif")
+    classify(inputs, package, outputs, settings)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .errors import BDGFError
+
+# In the order menus show them: "auto" first because it is the right choice for most users.
+DEVICES = ("auto", "cuda", "cpu")
+DEVICE_LABELS = {"auto": "Automatic (GPU when available)", "cuda": "GPU (CUDA)", "cpu": "CPU"}
+BACKENDS = ("onnx", "torch")
+# Python packages each backend imports at run time (the names pip installs).
+BACKEND_PACKAGES = {"onnx": ("numpy", "onnxruntime"), "torch": ("numpy", "torch", "safetensors")}
+
+
+def _positive_or_none(value, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BDGFError(f"{what} must be a positive whole number of pixels (or automatic), got {value!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class ClassifySettings:
+    """How to run: checked when built, so a bad value fails before any file is opened."""
+
+    device: str = "auto"
+    backend: str = "onnx"
+    tile_size_px: int | None = None  # tile core; None = the model card's
+    batch_size: int | None = None  # patches per classifier call; None = from the free memory
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise BDGFError(f"Unknown device {self.device!r}; expected one of {', '.join(DEVICES)}.")
+        if self.backend not in BACKENDS:
+            raise BDGFError(f"Unknown backend {self.backend!r}; expected one of {', '.join(BACKENDS)}.")
+        _positive_or_none(self.tile_size_px, "Tile size")
+        if self.batch_size is not None and (isinstance(self.batch_size, bool)
+                                            or not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise BDGFError(f"Batch size must be at least 1 (or automatic), got {self.batch_size!r}.")
+
+
+@dataclass(frozen=True)
+class ClassifyOutputs:
+    """Where the run writes: the class raster, and optionally probabilities and confidence."""
+
+    classes: str
+    probabilities: str | None = None
+    confidence: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("classes", "probabilities", "confidence"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, os.fspath(value))
+        if not self.classes:
+            raise BDGFError("No output path for the class raster was given.")
+
+    def paths(self) -> list[str]:
+        """The paths that will be written, class raster first."""
+        return [p for p in (self.classes, self.probabilities, self.confidence) if p]
