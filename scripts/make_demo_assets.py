@@ -57,7 +57,7 @@ def publish(minutes: float) -> None:
         "```\n\n"
         "Its training report (metrics on the scene's dense test labels, plots) is in "
         "[demo_report/report.md](demo_report/report.md). The scene is synthetic (see "
-        "`training/synthetic.py`): its accuracies say nothing about real benchmarks.\n"
+        "`training/synthetic/`): its accuracies say nothing about real benchmarks.\n"
     )
     print(f"demo assets rebuilt in {minutes:.1f} min: {MODELS / 'demo.bdgf'}")
 

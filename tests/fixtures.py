@@ -8,7 +8,7 @@
 * labels.tif (dense truth), train.tif (sparse blobs), test.tif (dense, disjoint from train):
   UInt8, 0 = unlabelled (GDAL nodata 0), colour table; 6 classes renumbered 1..6:
   Trees, Grass, Roof (concrete), Asphalt road, Bare soil, Water (other surfaces are 0);
-* scene.json, config.toml (training config, schema in training/datasets.py).
+* scene.json, config.toml (training config, schema in training/config_writer.py).
 
 variant "aligned": every layer on the HSI grid. variant "mixed": SAR at 3 m on a shifted, larger
 extent in EPSG:3857; DSM at 1 m in EPSG:32632 on a cropped extent; labels on the HSI grid.

@@ -9,6 +9,7 @@ from scipy.io import savemat
 
 from training import datasets as ds
 from training.datasets import DatasetError, class_counts, import_dataset, load_labels
+from training.datasets.__main__ import main as datasets_main
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data folder {DATA} absent")
@@ -57,7 +58,7 @@ def test_known_hashes_of_shared_files():
 def test_label_only_folder_is_refused(tmp_path, capsys):
     with pytest.raises(DatasetError, match="data_HS_LR.mat"):
         import_dataset("augsburg", DATA / "augsburg", tmp_path / "out", log=lambda m: None)
-    rc = ds.main(["import", "trento", "--src", str(DATA / "trento"), "--dst", str(tmp_path / "t")])
+    rc = datasets_main(["import", "trento", "--src", str(DATA / "trento"), "--dst", str(tmp_path / "t")])
     assert rc == 2 and "Italy_hsi.mat" in capsys.readouterr().err
     assert not (tmp_path / "t" / "config.toml").exists()
 

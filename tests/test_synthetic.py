@@ -12,6 +12,7 @@ from scipy import ndimage
 from tests.fixtures import FIXTURE_CLASSES, write_fixture_scene
 from training import synthetic as syn
 from training.synthetic import make_scene, write_scene
+from training.synthetic.__main__ import main as synthetic_main
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LAYERS = ("hsi", "sar", "dsm", "labels", "train", "test")
@@ -214,8 +215,8 @@ def test_config_loads_with_training_config(fixture_scene_mixed):
 
 
 def test_cli_and_other_crs(tmp_path):
-    rc = syn.main(["--out", str(tmp_path), "--size", "24x32", "--bands", "60", "--grids", "mixed",
-                   "--other-crs", "EPSG:4326", "--seed", "2"])
+    rc = synthetic_main(["--out", str(tmp_path), "--size", "24x32", "--bands", "60", "--grids", "mixed",
+                         "--other-crs", "EPSG:4326", "--seed", "2"])
     assert rc == 0
     ds, _ = _read(tmp_path / "sar.tif")
     assert ds.GetSpatialRef().IsGeographic()

@@ -1,14 +1,23 @@
-"""Split rules (per-class count / ratio, seeded, spatially disjoint blocks) and vector labels."""
+"""Split rules (per-class count / ratio, seeded, spatially disjoint blocks; explicit per-class counts;
+purity-based sparse blobs) and vector labels."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from osgeo import gdal, ogr, osr
+from scipy import ndimage
 
 from tests.test_training_config import scene_config, write_config
 from training.config import ConfigError, SplitConfig, load_config
 from training.prepare import prepare
-from training.splits import block_ids, split_labels, validation_split
+from training.splits import (
+    block_ids,
+    sample_sparse_labels,
+    split_by_purity,
+    split_labels,
+    split_per_class,
+    validation_split,
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +67,54 @@ def test_validation_split_is_stratified(labels):
     fit, val = validation_split(train, 0.25, seed=0, n_classes=3)
     assert np.bincount(train.ravel()[val], minlength=3).tolist() == [5, 5, 5]
     assert not set(fit) & set(val) and len(fit) + len(val) == 60
+
+
+def test_split_per_class_draws_exact_counts_on_a_label_raster(labels):
+    raster = (labels + 1).astype(np.uint8)  # raster encoding: 0 = unlabelled, 1..3
+    n_have = np.bincount(raster.ravel(), minlength=4)[1:]
+    train, test = split_per_class(raster, (10, 20, 10**6), seed=4)
+    assert train.dtype == test.dtype == np.uint8
+    assert np.bincount(train.ravel(), minlength=4)[1:].tolist() == [10, 20, int(n_have[2])]  # capped
+    assert not ((train > 0) & (test > 0)).any() and np.array_equal(np.maximum(train, test), raster)
+    again, _ = split_per_class(raster, (10, 20, 10**6), seed=4)
+    other, _ = split_per_class(raster, (10, 20, 10**6), seed=5)
+    assert np.array_equal(again, train) and not np.array_equal(other, train)
+
+
+def test_config_rule_and_per_class_split_pick_the_same_pixels(labels):
+    train, test = split_labels(labels, SplitConfig(per_class=15, seed=1), 3)
+    r_train, r_test = split_per_class((labels + 1).astype(np.int32), (15, 15, 15), seed=1)
+    assert np.array_equal(train, r_train.astype(labels.dtype) - 1)
+    assert np.array_equal(test, r_test.astype(labels.dtype) - 1)
+
+
+@pytest.fixture(scope="module")
+def raster_and_purity():
+    lab = np.zeros((60, 80), np.uint8)
+    lab[:, :30], lab[:, 30:60], lab[:30, 60:] = 1, 2, 3  # rows 30.. of columns 60.. unlabelled
+    purity = np.ones(lab.shape, np.float32)
+    purity[:, 27:33] = 0.6  # a mixed strip along the 1 | 2 boundary
+    return lab, purity
+
+
+def test_split_by_purity_blobs_on_pure_pixels_and_a_guard_ring(raster_and_purity):
+    lab, purity = raster_and_purity
+    train, test = split_by_purity(lab, purity, np.random.default_rng(3), guard=2, per_class=40)
+    assert not ((train > 0) & (purity < 0.999)).any()
+    assert ((train == lab) | (train == 0)).all() and ((test == lab) | (test == 0)).all()
+    assert not (ndimage.binary_dilation(train > 0, iterations=2) & (test > 0)).any()
+    assert set(np.unique(train)) == set(np.unique(test)) == {0, 1, 2, 3}
+    for k in (1, 2, 3):
+        assert 40 <= (train == k).sum() <= 40 + 20  # the last blob (<= 21 px) may overshoot the target
+    again, _ = split_by_purity(lab, purity, np.random.default_rng(3), guard=2, per_class=40)
+    assert np.array_equal(again, train)
+
+
+def test_sparse_labels_respect_the_share_cap(raster_and_purity):
+    lab, purity = raster_and_purity
+    train = sample_sparse_labels(lab, purity, np.random.default_rng(0), per_class=10**6, max_share=0.05)
+    for k in (1, 2, 3):
+        assert 0 < (train == k).sum() <= 0.05 * (lab == k).sum() + 20  # + at most one blob's overshoot
 
 
 def _write_vector(path, scene, features, field="cls"):

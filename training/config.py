@@ -54,10 +54,9 @@ from typing import Any
 
 from engine.errors import BDGFError
 from engine.nn.config import BDGFConfig
+from engine.palette import default_colour
 
 ROLES = ("sar", "lidar", "other")
-PALETTE = ["#1b7837", "#d73027", "#4575b4", "#fdae61", "#984ea3", "#a6d96a", "#f781bf", "#8c510a",
-           "#66c2a5", "#ffd92f", "#e41a1c", "#377eb8", "#4daf4a", "#ff7f00", "#999999", "#a65628"]
 
 
 class ConfigError(BDGFError):
@@ -262,7 +261,7 @@ def _classes(items: Any) -> list[ClassConfig]:
         value = _typed(table["value"], int, f"{where}.value")
         if not 1 <= value <= 65535:
             raise ConfigError(f"{where}.value must be in 1..65535, found {value}")
-        color = _typed(table.get("color", PALETTE[i % len(PALETTE)]), str, f"{where}.color")
+        color = _typed(table.get("color", default_colour(i)), str, f"{where}.color")
         if len(color) != 7 or not color.startswith("#"):
             raise ConfigError(f"{where}.color must look like '#rrggbb', found {color!r}")
         name = _typed(table.get("name", f"Class {value}"), str, f"{where}.name")
@@ -274,7 +273,7 @@ def _classes(items: Any) -> list[ClassConfig]:
 
 
 def default_classes(values: list[int]) -> list[ClassConfig]:
-    return [ClassConfig(int(v), f"Class {int(v)}", PALETTE[i % len(PALETTE)]) for i, v in enumerate(values)]
+    return [ClassConfig(int(v), f"Class {int(v)}", default_colour(i)) for i, v in enumerate(values)]
 
 
 def training_config(overrides: dict[str, Any], base: TrainingConfig | None = None) -> TrainingConfig:

@@ -1,10 +1,24 @@
-"""Train/test/validation splits of a label image (seeded; optionally spatially disjoint blocks).
+"""Every train/test(/validation) split of a label image: the one home for drawing training pixels.
 
-Labels are class indices: -1 = unlabelled, 0..n-1 = class k.
+    from training.splits import split_labels; train, test = split_labels(labels, cfg.labels.split, n_classes)
+
+Three rules, all seeded:
+* `split_labels` (the [labels.split] rule of a training config: a count or a ratio per class, pixel-wise
+  or in spatially disjoint blocks), with `validation_split` and `check_training_classes` after it;
+* `split_per_class` (an explicit count per class, e.g. the common Trento split the importer writes);
+  `split_labels` draws through it, so a config rule and an imported split agree for the same seed;
+* `split_by_purity` (sparse blobs on pure pixels + a guard ring, for synthetic scenes where the
+  purity of every pixel is known), built on `sample_sparse_labels`.
+Label encodings differ by where the labels come from: `split_labels` and `validation_split` take the
+training encoding (-1 = unlabelled, 0..n-1 = class k); the raster rules `split_per_class`,
+`sample_sparse_labels` and `split_by_purity` take label rasters (0 = unlabelled, 1..K = class).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from scipy import ndimage
 
 from training.config import ConfigError, SplitConfig
 
@@ -22,17 +36,29 @@ def split_labels(labels: np.ndarray, split: SplitConfig, n_classes: int) -> tupl
     """(train, test) label images from one label image; pixel-wise or block-wise (disjoint)."""
     if split.block_size > 0:
         return _split_blocks(labels, split, n_classes)
-    rng = np.random.default_rng(split.seed)
-    train = np.full_like(labels, -1)
-    flat = labels.ravel()
-    for k in range(n_classes):
-        idx = np.flatnonzero(flat == k)
-        if idx.size == 0:
-            continue
-        chosen = rng.permutation(idx)[:_wanted(idx.size, split)]
-        train.ravel()[chosen] = k
+    counts = np.bincount(labels[labels >= 0], minlength=n_classes)[:n_classes]
+    # via the raster encoding (0 = unlabelled): one draw, so a [labels.split] rule and split_per_class
+    # pick the same pixels for the same seed and counts
+    shifted = labels.astype(np.promote_types(labels.dtype, np.int32)) + 1
+    train, _ = split_per_class(shifted, [_wanted(int(c), split) for c in counts], split.seed)
+    train = (train - 1).astype(labels.dtype)
     test = np.where(train >= 0, -1, labels)
     return train, test
+
+
+def split_per_class(labels: np.ndarray, per_class: Sequence[int],
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) of a label raster (0 = unlabelled, 1..K): `per_class[k-1]` random pixels of class
+    k for training (all of them when fewer), every other labelled pixel for testing."""
+    rng = np.random.default_rng(seed)
+    train = np.zeros(labels.shape, labels.dtype)  # C order, so ravel() below is a view
+    flat = labels.ravel()
+    for k, n in enumerate(per_class, 1):
+        idx = np.flatnonzero(flat == k)
+        if idx.size == 0:  # an absent class draws no random numbers: the others' pixels do not depend on it
+            continue
+        train.ravel()[rng.permutation(idx)[:n]] = k
+    return train, np.where(train > 0, 0, labels).astype(labels.dtype)
 
 
 def block_ids(shape: tuple[int, int], block: int) -> np.ndarray:
@@ -102,3 +128,58 @@ def check_training_classes(train: np.ndarray, class_names: list[str]) -> None:
     if empty:
         raise ConfigError(f"class(es) {', '.join(empty)} have no training pixels inside the valid area "
                           "of all layers; add samples, change the split or remove the class from [[classes]]")
+
+
+def sample_sparse_labels(labels: np.ndarray, purity: np.ndarray, rng: np.random.Generator,
+                         per_class: int = 60, fraction: float | None = None,
+                         max_share: float = 0.2) -> np.ndarray:
+    """Sparse training labels: small blobs (radius 1-2 px) on pure pixels of each class.
+
+    Target per class: `fraction` of its pixels when given, else `per_class`; never more
+    than `max_share` of the class (at least one blob).
+    """
+    train = np.zeros_like(labels)
+    h, w = labels.shape
+    for c in np.unique(labels[labels > 0]):
+        m = labels == c
+        pure = m & (purity >= 0.999)
+        # blob centres away from class edges, so blobs stay pure; small classes fall back to any pixel
+        cand = ndimage.binary_erosion(pure)
+        if not cand.any():
+            cand = pure if pure.any() else m
+        total = int(m.sum())
+        target = int(round(fraction * total)) if fraction is not None else per_class
+        target = max(1, min(target, int(max_share * total)))
+        idx = np.flatnonzero(cand)
+        rng.shuffle(idx)
+        got = 0
+        for i in idx:
+            if got >= target:
+                break
+            r, col = divmod(int(i), w)
+            if train[r, col]:
+                continue
+            rad = int(rng.integers(1, 3))
+            r0, r1, c0, c1 = max(0, r - rad), min(h, r + rad + 1), max(0, col - rad), min(w, col + rad + 1)
+            yy, xx = np.ogrid[r0 - r:r1 - r, c0 - col:c1 - col]
+            blob = (yy ** 2 + xx ** 2 <= rad ** 2 + 1) & pure[r0:r1, c0:c1] & (train[r0:r1, c0:c1] == 0)
+            if not blob.any():
+                blob = np.zeros_like(blob)
+                blob[r - r0, col - c0] = True
+            train[r0:r1, c0:c1][blob] = c
+            got += int(blob.sum())
+    return train
+
+
+def split_by_purity(labels: np.ndarray, purity: np.ndarray, rng: np.random.Generator, guard: int = 1,
+                    **kw) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) of a label raster with a per-pixel `purity` (0..1): sparse blobs on pure pixels
+    (`sample_sparse_labels`, which takes `kw`), and every other labelled pixel at least `guard` px away.
+
+    Blobs and the guard ring mimic hand-digitised samples: the test set never touches a training pixel,
+    so neighbouring (spatially correlated) pixels cannot inflate the test accuracy.
+    """
+    train = sample_sparse_labels(labels, purity, rng, **kw)
+    near = ndimage.binary_dilation(train > 0, iterations=guard) if guard > 0 else train > 0
+    test = np.where(near, 0, labels).astype(np.uint8)
+    return train, test
