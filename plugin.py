@@ -1,12 +1,12 @@
-"""The QGIS plugin object: registers the Processing provider and the dock panel."""
+"""The QGIS plugin object: registers the Processing provider, the dock panel and the help menu entry."""
 import os
 
 from qgis.core import QgsApplication
-from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtCore import Qt, QUrl
+from qgis.PyQt.QtGui import QDesktopServices, QIcon
 from qgis.PyQt.QtWidgets import QAction
 
-from .ui.common import tr
+from .ui.common import HELP_PAGE, tr
 
 ICON = os.path.join(os.path.dirname(__file__), "resources", "icon.svg")
 MENU = "BDGF land cover"
@@ -18,6 +18,8 @@ class BDGFPlugin:
         self.provider = None
         self.dock = None
         self.action = None
+        self.help_action = None
+        self.help_menu = None  # Help > Plugins, or None when the help entry went to the plugin's menu
 
     def initProcessing(self):  # noqa: N802 (QGIS API name)
         from .ui.provider import BDGFProvider
@@ -34,13 +36,32 @@ class BDGFPlugin:
         self.action.toggled.connect(self.show_dock)
         self.iface.addToolBarIcon(self.action)
         self.iface.addPluginToRasterMenu(tr(MENU), self.action)
+        self.help_action = QAction(QIcon(ICON), tr("BDGF Land Cover help"), self.iface.mainWindow())
+        self.help_action.setObjectName("BDGFHelp")
+        self.help_action.triggered.connect(self.open_help)
+        self.help_menu = self._plugin_help_menu()
+        if self.help_menu is not None:
+            self.help_menu.addAction(self.help_action)
+        else:
+            self.iface.addPluginToRasterMenu(tr(MENU), self.help_action)
+
+    def _plugin_help_menu(self):
+        """Help > Plugins of the QGIS window; None where the interface has none (stand-ins of QGIS)."""
+        try:
+            return self.iface.pluginHelpMenu()
+        except (AttributeError, NotImplementedError, TypeError, RuntimeError):
+            return None
+
+    def open_help(self):
+        """Opens the bundled help page (help/index.html) in the system browser."""
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(HELP_PAGE))
 
     def show_dock(self, visible=True):
         if self.dock is None:
             from .ui.dock import ClassifyDock
 
             self.dock = ClassifyDock(self.iface, self.iface.mainWindow())
-            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
             self.dock.visibilityChanged.connect(self.action.setChecked)
         self.dock.setVisible(visible)
 
@@ -55,6 +76,14 @@ class BDGFPlugin:
             self.iface.removeToolBarIcon(self.action)
             self.action.deleteLater()
             self.action = None
+        if self.help_action is not None:
+            if self.help_menu is not None:
+                self.help_menu.removeAction(self.help_action)
+            else:
+                self.iface.removePluginRasterMenu(tr(MENU), self.help_action)
+            self.help_action.deleteLater()
+            self.help_action = None
+            self.help_menu = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

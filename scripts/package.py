@@ -1,8 +1,9 @@
 """Build the installable plugin zip: dist/bdgf-<version>.zip with a top folder `bdgf/`.
 
-Only what QGIS needs at run time goes in (metadata, entry points, ui/, engine/, resources/, README,
-LICENSE); tests, training/, the venv, caches and docs stay out. Pure Python (zipfile), reproducible:
-sorted entries and fixed timestamps.
+Only what QGIS needs at run time goes in (metadata, entry points, ui/, engine/, resources/, help/,
+README, LICENSE): an allow-list, so tests/, training/, scripts/, docs/, bench/, the venv and caches stay
+out, and compiled binaries are skipped (plugins.qgis.org rejects them). Pure Python (zipfile),
+reproducible: sorted entries and fixed timestamps.
 """
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 PLUGIN_NAME = "bdgf"
 TOP_FILES = ("metadata.txt", "__init__.py", "plugin.py", "README.md", "LICENSE", "LICENSE.txt",
              "CHANGELOG.md")
-TOP_DIRS = ("ui", "engine", "resources", "i18n")
-SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "_build", "build"}
-SKIP_SUFFIXES = (".pyc", ".pyo", ".orig", ".rej", ".swp", "~")
+TOP_DIRS = ("ui", "engine", "resources", "help", "i18n")  # allow-list: nothing else goes in
+REQUIRED = ("metadata.txt", "__init__.py", "plugin.py", "LICENSE", "help/index.html")
+SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "_build", "build", "__MACOSX"}
+SKIP_SUFFIXES = (".pyc", ".pyo", ".orig", ".rej", ".swp", "~",
+                 ".so", ".dll", ".dylib", ".pyd", ".exe")  # binaries: plugins.qgis.org rejects them
 SKIP_NAMES = {".DS_Store", "Thumbs.db", ".gitignore"}
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -58,6 +61,9 @@ def plugin_files(repo: Path = REPO) -> list[Path]:
 
 
 def build(out_dir: Path, repo: Path = REPO) -> Path:
+    missing = [name for name in REQUIRED if not (repo / name).is_file()]
+    if missing:
+        raise SystemExit(f"package: missing {', '.join(missing)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{PLUGIN_NAME}-{plugin_version(repo)}.zip"
     partial = target.with_suffix(".zip.partial")

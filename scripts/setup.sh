@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up on Debian 12 (as root): apt packages, then .venv with pinned requirements.
+# Idempotent set-up on Debian 12 (as root): apt packages, then .venv with the pinned requirements
+# (requirements-dev.txt: the run-time requirements.txt plus the test and lint tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,6 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv (Debian python, system site-packages for QGIS bindings)"
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 touch .venv/.installed
 echo "setup: ok"

@@ -1,4 +1,5 @@
 """training.datasets: real label files (shared data folder) and full imports of fake benchmark folders."""
+import sys
 import tomllib
 from pathlib import Path
 
@@ -179,14 +180,26 @@ def test_clear_errors(tmp_path):
         ds.read_mat(tmp_path / "two.mat")
 
 
-def test_v73_mat_needs_h5py(tmp_path):
-    pytest.importorskip("scipy")
-    try:
-        import h5py  # noqa: F401
-        pytest.skip("h5py installed")
-    except ImportError:
-        pass
+def _write_v73_mat(path, name: str, array: np.ndarray) -> None:
+    """A MATLAB v7.3 file as MATLAB writes it: HDF5 behind a 512-byte MATLAB header, axes reversed."""
+    import h5py
+
+    with h5py.File(path, "w", userblock_size=512) as f:
+        f.create_dataset(name, data=np.ascontiguousarray(array.T))
     header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02IM"
-    (tmp_path / "v73.mat").write_bytes(header + b"\x00" * 512)
+    with open(path, "r+b") as fh:
+        fh.write(header)
+
+
+def test_v73_mat_is_read_through_h5py(tmp_path):
+    data = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    _write_v73_mat(tmp_path / "v73.mat", "data", data)
+    np.testing.assert_array_equal(ds.read_mat(tmp_path / "v73.mat", "data"), data)
+    np.testing.assert_array_equal(ds.read_mat(tmp_path / "v73.mat"), data)  # the only variable
+
+
+def test_v73_mat_without_h5py_names_the_missing_package(tmp_path, monkeypatch):
+    _write_v73_mat(tmp_path / "v73.mat", "data", np.zeros((2, 2), np.float32))
+    monkeypatch.setitem(sys.modules, "h5py", None)  # as in a Python without h5py
     with pytest.raises(DatasetError, match="h5py"):
         ds.read_mat(tmp_path / "v73.mat", "data")

@@ -1,6 +1,5 @@
 """bdgf:accuracy — confusion matrix, OA / AA / Kappa, per-class PA / UA / F1 against reference labels."""
 from qgis.core import (
-    QgsMapLayerType,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
@@ -8,6 +7,7 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMapLayer,
     QgsProcessingParameterRasterLayer,
+    QgsVectorLayer,
 )
 
 from .alg_modelinfo import model_parameter
@@ -41,10 +41,11 @@ class AccuracyAlgorithm(BDGFAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Classification raster")))
         self.addParameter(QgsProcessingParameterMapLayer(
             self.REFERENCE, self.tr("Reference labels (raster, or polygons / points)"),
-            types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorAnyGeometry]))
+            types=[QgsProcessing.SourceType.TypeRaster, QgsProcessing.SourceType.TypeVectorAnyGeometry]))
         self.addParameter(QgsProcessingParameterField(
             self.CLASS_FIELD, self.tr("Class field (vector reference only)"),
-            parentLayerParameterName=self.REFERENCE, type=QgsProcessingParameterField.Numeric, optional=True))
+            parentLayerParameterName=self.REFERENCE, type=QgsProcessingParameterField.DataType.Numeric,
+            optional=True))
         self.addParameter(model_parameter(
             self.MODEL, self.tr("Model package (for class names)"), optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -68,7 +69,7 @@ class AccuracyAlgorithm(BDGFAlgorithm):
             return False, missing_message(missing)
         reference = self.parameterAsLayer(parameters, self.REFERENCE, context)
         field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
-        if reference is not None and reference.type() == QgsMapLayerType.VectorLayer and not field:
+        if isinstance(reference, QgsVectorLayer) and not field:
             return False, self.tr("The reference is a vector layer: choose its class field.")
         return True, ""
 

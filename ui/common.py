@@ -1,8 +1,20 @@
-"""Shared helpers of the QGIS side: translation and the algorithm base class."""
+"""Shared helpers of the QGIS side: translation, the bundled help page and the algorithm base class."""
+import os
+
 from qgis.core import QgsProcessingAlgorithm
-from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtCore import QCoreApplication, QUrl
 
 CONTEXT = "BDGF"
+# The bundled help page (help/index.html in the plugin folder; scripts/package.py ships help/).
+HELP_PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "help", "index.html")
+
+
+def help_url(anchor=""):
+    """file:// URL of the bundled help page, optionally at `anchor` (an algorithm id such as "classify")."""
+    url = QUrl.fromLocalFile(HELP_PAGE)
+    if anchor:
+        url.setFragment(anchor)
+    return bytes(url.toEncoded()).decode("ascii")
 
 
 def tr(text):
@@ -36,4 +48,5 @@ class BDGFAlgorithm(QgsProcessingAlgorithm):
         return type(self)()
 
     def helpUrl(self):  # noqa: N802 (QGIS API name)
-        return "https://github.com/bdgf-qgis/bdgf-qgis#processing-algorithms"
+        """The algorithm's section of the bundled help page (the project has no public web home yet)."""
+        return help_url(self.ID)

@@ -12,7 +12,7 @@ class LayerPicker(QWidget):
     def __init__(self, optional, parent=None):
         super().__init__(parent)
         self.combo = QgsMapLayerComboBox(self)
-        self.combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.combo.setAllowEmptyLayer(optional)
         self.info = QLabel(self)
         self.info.setWordWrap(True)
