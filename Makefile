@@ -6,7 +6,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup test lint demo demo-assets bench package clean
 
-.venv/.installed: requirements.txt scripts/setup.sh
+.venv/.installed: requirements.txt requirements-dev.txt scripts/setup.sh
 	bash scripts/setup.sh
 
 setup: .venv/.installed
@@ -25,7 +25,9 @@ demo-assets: setup
 	$(PY) -m scripts.make_demo_assets
 
 bench: setup
-	$(PY) -m training.bench
+	$(PY) -m bench.testbed
+	$(PY) -m bench.inference
+	$(PY) -m bench.scan --threads 1 --repeats 7
 
 package:
 	python3 scripts/package.py --out-dir dist

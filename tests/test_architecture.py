@@ -1,4 +1,5 @@
-"""engine/ and training/ must never import QGIS or Qt (parsed imports, not grep)."""
+"""engine/ and training/ must never import QGIS or Qt; nothing in the product imports the benchmarks
+(parsed imports, not grep)."""
 import ast
 from pathlib import Path
 
@@ -17,6 +18,18 @@ def forbidden_imports(source: str) -> list[str]:
         else:
             continue
         found += [name for name in names if name.split(".")[0] in FORBIDDEN]
+    return found
+
+
+def imported_modules(source: str, top: str) -> list[str]:
+    """Absolute imports of the top-level package `top` (or its modules) anywhere in a module's source."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.split(".")[0] == top]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] == top:
+                found.append(node.module)
     return found
 
 
@@ -63,3 +76,123 @@ def test_importing_engine_does_not_import_torch_or_onnxruntime():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+
+# The benchmarks (bench/) use the product; the product (plugin, engine, training, ui, scripts) never
+# uses them.
+PRODUCT = ("engine", "training", "ui", "scripts", "plugin.py", "__init__.py")
+
+
+def bench_offenders(root: Path) -> dict[str, list[str]]:
+    """{file: bench modules it imports} over the product's Python files under `root`."""
+    offenders = {}
+    for entry in PRODUCT:
+        path = root / entry
+        sources = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
+        for source in sources:
+            found = imported_modules(source.read_text(encoding="utf-8"), "bench")
+            if found:
+                offenders[source.relative_to(root).as_posix()] = found
+    return offenders
+
+
+def test_bench_checker_catches_bench_imports(tmp_path):
+    assert imported_modules("import bench.x\n", "bench") == ["bench.x"]
+    assert imported_modules("def f():\n    from bench import y\n", "bench") == ["bench"]
+    # not the bench package: a relative module of that name, another package, a name in a string
+    assert imported_modules("from .bench import x\nimport benchmark\nfrom engine import bench\n"
+                            "s = 'import bench'\n", "bench") == []
+    (tmp_path / "engine" / "nn").mkdir(parents=True)
+    (tmp_path / "engine" / "nn" / "x.py").write_text("import numpy\nimport bench.x\n", encoding="utf-8")
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "y.py").write_text("def f():\n    from bench import y\n", encoding="utf-8")
+    (tmp_path / "plugin.py").write_text("from bench.testbed.main import main\n", encoding="utf-8")
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "z.py").write_text("import bench.stamp\n", encoding="utf-8")  # bench itself may
+    assert bench_offenders(tmp_path) == {"engine/nn/x.py": ["bench.x"], "scripts/y.py": ["bench"],
+                                         "plugin.py": ["bench.testbed.main"]}
+
+
+def test_product_never_imports_bench():
+    assert bench_offenders(REPO) == {}
+
+
+# The rooms: ui -> engine <- training. Module graph over the product, with relative imports resolved
+# (module-level and function-level imports alike: a lazy import is still an arrow).
+ROOMS = ("engine", "training", "ui")
+
+
+def module_graph(root: Path) -> dict[str, set[str]]:
+    """{module: product modules it imports} for engine/, training/, ui/ under `root`."""
+    files = {}
+    for room in ROOMS:
+        for path in sorted((root / room).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                targets |= {base} | {f"{base}.{a.name}" for a in node.names}
+        graph[name] = {t for t in targets if t in files and t != name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as [a, b, ..., a], or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def wrong_way_arrows(graph: dict[str, set[str]]) -> list[str]:
+    """Arrows from engine to training or ui, and from training to ui."""
+    forbidden = {"engine": ("training", "ui"), "training": ("ui",)}
+    return sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
+                  if b.split(".")[0] in forbidden.get(a.split(".")[0], ()))
+
+
+def test_graph_checker_catches_cycles_and_wrong_way_arrows(tmp_path):
+    for room in ROOMS:
+        (tmp_path / room).mkdir()
+        (tmp_path / room / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "engine" / "a.py").write_text("from .b import x\n", encoding="utf-8")
+    (tmp_path / "engine" / "b.py").write_text("def f():\n    from . import a\n", encoding="utf-8")
+    (tmp_path / "training" / "t.py").write_text("from engine import a\nimport ui.u\n", encoding="utf-8")
+    (tmp_path / "ui" / "u.py").write_text("from ..engine.a import x\n", encoding="utf-8")
+    graph = module_graph(tmp_path)
+    assert graph["ui.u"] == {"engine.a"} and graph["training.t"] == {"engine", "engine.a", "ui.u"}
+    assert find_cycle(graph) in (["engine.a", "engine.b", "engine.a"], ["engine.b", "engine.a", "engine.b"])
+    assert wrong_way_arrows(graph) == ["training.t -> ui.u"]
+
+
+def test_product_import_graph_has_no_cycle_and_no_wrong_way_arrow():
+    graph = module_graph(REPO)
+    assert len(graph) > 50  # the walk found the product
+    assert find_cycle(graph) is None
+    assert wrong_way_arrows(graph) == []

@@ -253,7 +253,8 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
                     "per_class_accuracy": {c["name"]: c["producers_accuracy"] for c in metrics["classes"]},
                     "test_pixels": metrics["n"]}
     training_info = {
-        "config": str(cfg.source) if cfg.source else None, "dataset": cfg.dataset, "preset": args.preset,
+        "config": _relative(cfg.source, Path.cwd()) if cfg.source else None, "dataset": cfg.dataset,
+        "preset": args.preset,
         "seed": seed, "hyperparameters": dataclasses.asdict(tcfg), "data": prep.summary,
         "validation_pixels": int(len(val)), "fit_pixels": int(len(fit)), "selected_epoch": selection["epoch"],
         "best_val_oa": selection["val_oa"], "epochs": tcfg.epochs, "ddpm_steps": tcfg.ddpm_steps,
@@ -348,11 +349,11 @@ def main(argv=None) -> int:
             dist.destroy_process_group()
 
 
-def _relative(path: Path, run_dir: Path) -> str:
-    """A path inside the run folder relative to it, so metrics.json stays true when the folder moves
-    (the demo report is published from a build folder); anything else as given."""
+def _relative(path: Path, base: Path) -> str:
+    """A path inside `base` relative to it, so metrics.json and the card stay true when a run folder
+    moves (the demo is published from a build folder) and carry no machine paths; else as given."""
     try:
-        return Path(path).resolve().relative_to(Path(run_dir).resolve()).as_posix()
+        return Path(path).resolve().relative_to(Path(base).resolve()).as_posix()
     except ValueError:
         return str(path)
 

@@ -104,7 +104,7 @@ def _recurrence(delta, du, A, B, C, last_only: bool = False, channels_first: boo
     return torch.cat(ys, dim=0).squeeze(2)  # L b D
 
 
-# Steps per chunk of the in-place path. bench_scan (B 256, L 121, D 64, N 8, 1 thread), ms:
+# Steps per chunk of the in-place path. bench.scan (B 256, L 121, D 64, N 8, 1 thread), ms:
 # T 2 -> 20.4, 3 -> 20.4, 4 -> 20.2, 6 -> 20.2, 8 -> 20.8; in a side harness T 1 and 16 were
 # ~1 and ~3 ms slower than 4 (per-step overhead / buffers leaving the caches).
 _CHUNK = 4

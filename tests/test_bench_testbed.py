@@ -1,11 +1,11 @@
-"""Smoke test of the benchmark machinery (training.bench): tiny scene, 1 seed, RF + one tiny BDGF run."""
+"""Smoke test of the testbed benchmark (bench.testbed): tiny scene, 1 seed, RF + one tiny BDGF run."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from training import bench
+from bench.testbed import main as cli
 
 pytestmark = pytest.mark.slow
 
@@ -18,8 +18,11 @@ def test_bench_quick_writes_table_and_json(tmp_path):
     work, docs = tmp_path / "work", tmp_path / "docs"
     argv = ["--quick", "--rows", "rf,bdgf", "--seeds", "0", "--work", str(work), "--docs", str(docs),
             "--no-infer"]
-    assert bench.main(argv) == 0
-    data = json.loads((docs / "benchmarks.json").read_text(encoding="utf-8"))
+    assert cli.main(argv) == 0
+    data = json.loads((docs / "testbed.json").read_text(encoding="utf-8"))
+    assert data["benchmark"] == "testbed"
+    assert {"commit", "clean", "date", "machine", "command"} <= set(data["stamp"])
+    assert data["stamp"]["command"].startswith("python -m bench.testbed --quick")
     assert set(data["results"]) == {"rf", "bdgf"}
     for key in ("rf", "bdgf"):
         run = data["results"][key]["0"]
@@ -29,17 +32,19 @@ def test_bench_quick_writes_table_and_json(tmp_path):
         assert all(c["mean"] is None or _in_unit(c["mean"]) for c in agg["per_class"].values())
     assert data["test_pixels_match"]
     assert "spectral_share" in data["aggregate"]["bdgf"]
-    text = (docs / "BENCHMARKS.md").read_text(encoding="utf-8")
+    text = (docs / "testbed.md").read_text(encoding="utf-8")
     assert "| Random Forest" in text and "| BDGF full" in text
+    assert text.splitlines()[2].startswith("> **Run:** ") and "[`testbed.json`](testbed.json)" in text
+    assert "wall vs BDGF full" in text  # timings as ratios against a row of the same run
     assert (docs / "img" / "bench_modality_balance.png").stat().st_size > 1000
 
     # --report-only re-renders from the finished runs without training again
     metrics = work / "runs" / "bdgf" / "seed_0" / "metrics.json"
     mtime = metrics.stat().st_mtime_ns
-    assert bench.main([*argv, "--report-only"]) == 0
-    again = json.loads((docs / "benchmarks.json").read_text(encoding="utf-8"))
+    assert cli.main([*argv, "--report-only"]) == 0
+    again = json.loads((docs / "testbed.json").read_text(encoding="utf-8"))
     assert metrics.stat().st_mtime_ns == mtime and not again["not_run"]
-    assert again["report_rendered"] and again["command"] == data["command"]
+    assert again["report_rendered"] and again["stamp"] == data["stamp"]
     assert again["results"]["bdgf"]["0"]["oa"] == data["results"]["bdgf"]["0"]["oa"]
 
 
@@ -47,5 +52,5 @@ def test_gpu_flag_without_cuda_is_a_clear_error(capsys, tmp_path):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is present")
-    assert bench.main(["--gpu", "--work", str(tmp_path)]) == 2
+    assert cli.main(["--gpu", "--work", str(tmp_path)]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err

@@ -1,0 +1,3 @@
+from bench.testbed.main import main
+
+raise SystemExit(main())

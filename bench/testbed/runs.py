@@ -1,0 +1,140 @@
+"""Scenes and training runs of the testbed benchmark: `python -m training.run` in subprocesses, reused
+when a finished run with the same settings exists (a fingerprint in WORK/runs/ROW/seed_S/bench_run.json)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.report import repo_relative
+from bench.stamp import REPO
+from bench.testbed.rows import Settings
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} bench.testbed: {message}", flush=True)
+
+
+def fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return json.dumps(str(v))
+
+
+def make_testbed(out: Path, st: Settings, seed: int, training: dict) -> dict:
+    """Write (or reuse) a scene and its benchmark config (the scene config + a [training] table)."""
+    from training.synthetic import make_scene, write_scene
+
+    params = {"size": st.size, "bands": st.bands, "seed": seed, "train_per_class": st.train_per_class,
+              "training": training, "version": 1}
+    stamp = out / "bench_scene.json"
+    config = out / "bench.toml"
+    if stamp.is_file() and config.is_file() and json.loads(stamp.read_text())["params"] == params:
+        return json.loads(stamp.read_text())["info"]
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    scene = make_scene(st.size[0], st.size[1], seed=seed, n_bands=st.bands)
+    paths = write_scene(scene, out, "same", train_per_class=st.train_per_class)
+    text = Path(paths["config"]).read_text(encoding="utf-8")
+    text += "\n[training]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in training.items())
+    config.write_text(text, encoding="utf-8")
+    meta = json.loads(Path(paths["meta"]).read_text(encoding="utf-8"))
+    info = {"dir": str(out), "config": str(config), "inputs": [paths["hsi"], paths["sar"], paths["dsm"]],
+            "meta": meta, "seconds": time.perf_counter() - t0}
+    stamp.write_text(json.dumps({"params": params, "info": info}, indent=1), encoding="utf-8")
+    return info
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+class NotFinished(Exception):
+    """A run that is not finished while only finished runs may be used."""
+
+
+def display_command(cmd: list[str]) -> str:
+    """The command as recorded in results: `python`, repository-relative paths."""
+    return " ".join(["python", *(repo_relative(a) if os.path.isabs(a) else a for a in cmd[1:])])
+
+
+def training_run(run_dir: Path, config: str, st: Settings, seed: int, args: list[str], cache: Path,
+                 ddpm_from: Path | None = None, fingerprint_extra: dict | None = None,
+                 reuse_only: bool = False) -> dict:
+    """`python -m training.run` for one seed into run_dir (reused when finished with the same settings)."""
+    stamp_obj = {"config": config, "preset": st.preset, "device": st.device, "threads": st.threads,
+                 "seed": seed, "args": args,
+                 "ddpm_from": str(ddpm_from) if ddpm_from else None, **(fingerprint_extra or {})}
+    stamp = fingerprint(stamp_obj)
+    done = run_dir / "bench_run.json"
+    if done.is_file() and (run_dir / "metrics.json").is_file():
+        info = json.loads(done.read_text())
+        if info.get("fingerprint") == stamp:
+            info["cached"] = True
+            return info
+    if reuse_only:
+        raise NotFinished(str(run_dir))
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    extra = []
+    if ddpm_from is not None:  # start from the finished DDPM of another run (same seed, same settings)
+        (run_dir / "ckpt").mkdir()
+        for suffix in (".json", ".safetensors"):
+            shutil.copy2(ddpm_from / "ckpt" / f"ddpm_final{suffix}", run_dir / "ckpt" / f"ddpm_final{suffix}")
+        extra = ["--resume"]
+    cmd = [sys.executable, "-m", "training.run", "--config", config, "--out", str(run_dir),
+           "--preset", st.preset, "--device", st.device, "--seeds", str(seed), "--cache-dir", str(cache),
+           *(["--threads", str(st.threads)] if st.threads > 0 else []), *args, *extra]
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONPATH": str(REPO)}
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    with open(run_dir / "bench_stdout.log", "w", encoding="utf-8") as fh:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+    if proc.returncode != 0:
+        tail = (run_dir / "bench_stdout.log").read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise RuntimeError(f"training.run failed (exit {proc.returncode}) for {run_dir}:\n{tail}")
+    info = {"fingerprint": stamp, "command": display_command(cmd), "wall_s": wall, "cpu_s": cpu,
+            "cached": False}
+    done.write_text(json.dumps(info, indent=1), encoding="utf-8")
+    return info
+
+
+def ddpm_masking(run_dir: Path) -> dict | None:
+    """Final masking state of the run's DDPM pre-training (imbalance ratio, ratios, per-modality losses)."""
+    path = run_dir / "ckpt" / "ddpm_final.json"
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    hist = meta.get("history") or [{}]
+    last = hist[-1]
+    return {"imbalance": (meta.get("masking") or {}).get("imbalance"),
+            "structure_ratio": last.get("structure_ratio"), "sample_ratio": last.get("sample_ratio"),
+            "mean_structure_ratio": float(np.mean([h.get("structure_ratio", 0.0) for h in hist])),
+            "mean_sample_ratio": float(np.mean([h.get("sample_ratio", 0.0) for h in hist])),
+            "final_losses": [last[k] for k in sorted(last) if k.startswith("loss_")]}
+
+
+def bdgf_result(run_dir: Path, info: dict) -> dict:
+    m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    package = Path(m["package"]) if Path(m["package"]).is_absolute() else run_dir / m["package"]
+    return {"ddpm_masking": ddpm_masking(run_dir), "oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"],
+            "classes": m["classes"],
+            "confusion_matrix": m["confusion_matrix"], "n": m["n"], "modality_balance": m["modality_balance"],
+            "selection": {k: m["selection"].get(k) for k in ("epoch", "val_oa")}, "timings": m["timings"],
+            "package": repo_relative(package), "wall_s": info["wall_s"], "cpu_s": info.get("cpu_s"),
+            "cached": info.get("cached", False), "command": info["command"]}
