@@ -1,19 +1,33 @@
-"""Command line: `python -m engine classify ...` and `python -m engine info MODEL.bdgf`.
+"""Command line: `python -m engine classify ...`, `python -m engine info MODEL.bdgf` and
+`python -m engine accuracy ...` (engine/cli_accuracy.py).
 
 User errors print one line on stderr and exit with code 2 (no traceback); cancelling (Ctrl+C)
-exits with 130 and leaves no output file.
+exits with 130, a SIGTERM (job scheduler, `kill`) with 143 (the shells' 128 + signal number); both print
+one line and leave no output file.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
+from . import cli_accuracy
 from .errors import BDGFError, Cancelled
-from .settings import BACKENDS, DEVICES
+from .settings import BACKENDS, DEVICES, parse_modality_values
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread by SIGTERM; a BaseException like KeyboardInterrupt, so that it unwinds
+    through the writers (which remove their temporary files) and no `except Exception` stops it."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,11 +43,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--confidence", help="optional max-probability raster (GeoTIFF)")
     run.add_argument("--device", choices=DEVICES, default="auto")
     run.add_argument("--backend", choices=BACKENDS, default="onnx")
+    run.add_argument("--nodata", action="append", default=[], metavar="MODALITY=VALUE",
+                     help="nodata value of a layer, replacing the one its file declares; 'none': the layer "
+                          "has no nodata (e.g. --nodata hsi=0, --nodata dsm=none); repeatable")
+    run.add_argument("--scale", action="append", default=[], metavar="MODALITY=FACTOR",
+                     help="multiply a layer's values by FACTOR to match the training data (e.g. "
+                          "--scale hsi=0.0001 for reflectance stored as integers x 10000); repeatable")
     run.add_argument("--tile", type=int, help="tile core size in pixels (default: the model card's)")
     run.add_argument("--batch", type=int, help="classifier batch size (default: from free memory)")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     info = sub.add_parser("info", help="print a model package's card")
     info.add_argument("model", help="model package (.bdgf)")
+    cli_accuracy.add_parser(sub)
     return parser
 
 
@@ -51,7 +72,9 @@ def _classify(args) -> int:
     package = ModelPackage(args.model)
     progress = ConsoleProgress("classify")
     try:
-        result = classify([args.spectral, *args.aux], package, outputs, settings, progress=progress)
+        result = classify([args.spectral, *args.aux], package, outputs, settings,
+                          nodata=parse_modality_values(args.nodata, "--nodata"),
+                          scale=parse_modality_values(args.scale, "--scale"), progress=progress)
     finally:
         progress.close()
     if args.json:
@@ -78,7 +101,10 @@ def one_line(message: str) -> str:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        if args.command == "accuracy":
+            return cli_accuracy.run(args)
         return _classify(args) if args.command == "classify" else _info(args)
     except BDGFError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
@@ -86,6 +112,11 @@ def main(argv=None) -> int:
     except (Cancelled, KeyboardInterrupt):
         print("cancelled: no output written", file=sys.stderr)
         return EXIT_CANCELLED
+    except _Terminated:
+        print("terminated (SIGTERM): no output written", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

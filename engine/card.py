@@ -255,6 +255,21 @@ def _fmt_number(v: float) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def modality_channels(card: Mapping) -> list[int]:
+    """Network input channels per modality, in card order: the band counts, the spectral one replaced by
+    the number of PCA components when the card has PCA."""
+    channels = [int(m["bands"]) for m in card["modalities"]]
+    pca = card.get("pca")
+    if isinstance(pca, int) and not isinstance(pca, bool):
+        channels[0] = pca
+    elif isinstance(pca, Mapping):
+        for key in ("components", "pca_components", "n_components"):
+            if key in pca:
+                channels[0] = int(pca[key])
+                break
+    return channels
+
+
 def feature_channels(card: Mapping) -> int:
     """Diffusion feature channels the classifier reads (sum over the UNet's decoder levels)."""
     ddpm = card.get("network", {}).get("ddpm", {})

@@ -21,13 +21,24 @@ import numpy as np
 
 from .backends import make_backend
 from .card import feature_channels
-from .inputs import check_inputs
+from .errors import BDGFError
+from .inputs import Layer, check_inputs
 from .normalise import Normaliser
 from .package import ModelPackage
+from .preflight import check_outputs, inspect_inputs
 from .progress import Progress, SilentProgress, check_cancel
-from .raster import aligned_vrt, grid_of, intersection_window, read_window, reference_grid
+from .raster import GdalMessages, aligned_vrt, grid_of, intersection_window, read_window, reference_grid
 from .settings import ClassifyOutputs, ClassifySettings
-from .tiling import Tile, core_size, default_batch, effective_halo, patch_batches, plan_tiles, tile_noise
+from .tiling import (
+    Tile,
+    core_size,
+    count_tiles,
+    default_batch,
+    effective_halo,
+    iter_tiles,
+    patch_batches,
+    tile_noise,
+)
 
 PathLike = str | os.PathLike
 
@@ -48,6 +59,7 @@ class ClassifyResult:
     pixels_nodata: int
     outputs: ClassifyOutputs
     profile: dict[str, float] = field(default_factory=dict)  # seconds per step
+    warnings: list[str] = field(default_factory=list)  # also logged, prefixed "Warning: "
 
     @property
     def pixels_per_second(self) -> float | None:
@@ -77,31 +89,48 @@ class _Plan:
 
     card: dict
     grid: object  # raster.Grid of the spectral layer
+    layers: list[Layer]  # card order
     sources: list  # gdal datasets aligned on `grid`, card order
-    area: tuple[int, int, int, int]  # window covered by every layer
+    area: tuple[int, int, int, int]  # window covered by every layer's footprint
     tile: int
     halo: int
     patch: int
     norm: Normaliser
     noise_seed: int
     noise_steps: int
+    warnings: list[str]
 
-    def tiles(self) -> list[Tile]:
-        return plan_tiles((0, 0, self.grid.height, self.grid.width), self.tile, self.halo,
-                          int(self.card["stride"]))
+    def _whole(self) -> tuple[int, int, int, int]:
+        # the whole grid, not just the common area: every output pixel is written (tiles outside the
+        # area as nodata, without reading or computing), because GDAL fills a partly written block with
+        # 0, which is not the nodata of the probability rasters
+        return 0, 0, self.grid.height, self.grid.width
+
+    def tiles(self):
+        return iter_tiles(self._whole(), self.tile, self.halo, int(self.card["stride"]))
+
+    def tile_count(self) -> int:
+        return count_tiles(self._whole(), self.tile)
 
 
-def _plan(card: dict, inputs, bands, tile_size_px: int | None) -> _Plan:
-    layers = check_inputs(card, inputs, bands)
+def _plan(package: ModelPackage, inputs, outputs: ClassifyOutputs, tile_size_px: int | None,
+          bands=None, nodata=None, scale=None) -> _Plan:
+    """Everything checked before anything is written: layers against the card, the common area from the
+    layers' own footprints, output paths and free space, then the input values (a sample)."""
+    card = package.card
+    layers = check_inputs(card, inputs, bands, nodata, scale)
     ref = reference_grid(layers[0].path)
-    sources = [aligned_vrt(layer.path, ref, "bilinear", layer.bands) for layer in layers]
-    area = intersection_window(ref, [grid_of(s) for s in sources[1:]]) if len(sources) > 1 \
-        else (0, 0, ref.height, ref.width)
+    area = intersection_window(ref, [grid_of(layer.path) for layer in layers[1:]],
+                               [layer.name for layer in layers[1:]])
+    check_outputs(outputs, layers, package.path, ref, card["classes"])
+    sources = [aligned_vrt(layer.path, ref, "bilinear", layer.bands, layer.nodata) for layer in layers]
+    warnings = inspect_inputs(card, layers, sources, area)
     stride = int(card["stride"])
     diffusion = card["diffusion"]
-    return _Plan(card, ref, sources, area, core_size(tile_size_px, card["tile_size"], stride),
+    norm = Normaliser.from_card(card).with_input_scale([layer.scale for layer in layers])
+    return _Plan(card, ref, layers, sources, area, core_size(tile_size_px, card["tile_size"], stride),
                  effective_halo(card["halo"], card["patch_size"], stride), int(card["patch_size"]),
-                 Normaliser.from_card(card), int(diffusion["noise_seed"]), len(diffusion["timesteps"]))
+                 norm, int(diffusion["noise_seed"]), len(diffusion["timesteps"]), warnings)
 
 
 def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile,
@@ -139,37 +168,49 @@ def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile,
 
 def classify(inputs, model: ModelPackage | PathLike, outputs: ClassifyOutputs | PathLike,
              settings: ClassifySettings | None = None, *, bands: Mapping | None = None,
+             nodata: Mapping | None = None, scale: Mapping | None = None,
              progress: Progress | None = None) -> ClassifyResult:
     """Classify a multimodal scene with a BDGF model package and write the class raster.
 
     inputs: {modality name (or unique role): raster path} or a list in card order (spectral first).
     model: an opened ModelPackage (opened, hashed and validated once by the caller) or its path.
     outputs: a ClassifyOutputs, or just the class raster's path.
-    bands: optional {modality: [1-based band numbers]} subsets. Output rasters are on the spectral
-    layer's grid; invalid pixels (nodata/NaN in any layer, outside the common area) are 0 (nodata).
+    bands: optional {modality: [1-based band numbers]} subsets; nodata: {modality: number or "none"}
+    replacing the nodata a layer's file declares; scale: {modality: factor} multiplying a layer's values
+    into the training data's units. Output rasters are on the spectral layer's grid; invalid pixels
+    (nodata/NaN in any layer, outside the common area) are 0 (nodata). GDAL's warnings are logged.
     Raises InputMismatchError / ModelPackageError / BDGFError (user errors), Cancelled.
     """
     settings = settings or ClassifySettings()
     outputs = outputs if isinstance(outputs, ClassifyOutputs) else ClassifyOutputs(os.fspath(outputs))
     progress = progress or SilentProgress()
+    with GdalMessages(forward=lambda text: progress.log(f"Warning: {text}")):
+        return _classify(inputs, model, outputs, settings, bands, nodata, scale, progress)
+
+
+def _classify(inputs, model, outputs: ClassifyOutputs, settings: ClassifySettings, bands, nodata, scale,
+              progress: Progress) -> ClassifyResult:
     started = time.perf_counter()
     package = model if isinstance(model, ModelPackage) else ModelPackage(model)
-    plan = _plan(package.card, inputs, bands, settings.tile_size_px)
+    plan = _plan(package, inputs, outputs, settings.tile_size_px, bands, nodata, scale)
+    for warning in plan.warnings:
+        progress.log(f"Warning: {warning}")
     engine = make_backend(package, settings.backend, settings.device, progress)
     batch = settings.batch_size or default_batch(sum(plan.norm.channels), feature_channels(plan.card),
                                                  plan.patch, engine.device)
-    tiles = plan.tiles()
+    n_tiles = plan.tile_count()
     r0, c0, h, w = plan.area
     progress.log(f"Reference grid (spectral layer): {plan.grid.describe()}")
-    progress.log(f"Common area: rows {r0}..{r0 + h}, cols {c0}..{c0 + w}; {len(tiles)} tile(s) of "
-                 f"{plan.tile} px + halo {plan.halo} px, batch {batch}")
+    progress.log(f"Common area: rows {r0}..{r0 + h}, cols {c0}..{c0 + w}; {n_tiles} tile(s) of "
+                 f"{plan.tile} px + halo {plan.halo} px (those outside the common area are not computed), "
+                 f"batch {batch}")
     prof, classified = _Profile(), 0
     with _Writers(outputs, plan.grid, plan.card) as writer:
-        for i, t in enumerate(tiles):
+        for i, t in enumerate(plan.tiles()):
 
             def on_batch(fraction: float, i=i) -> None:
                 check_cancel(progress)
-                progress.set_progress(100.0 * (i + fraction) / len(tiles))
+                progress.set_progress(100.0 * (i + fraction) / n_tiles)
 
             check_cancel(progress)
             probs, valid = _classify_tile(plan, t, engine, batch, prof, on_batch)
@@ -177,7 +218,13 @@ def classify(inputs, model: ModelPackage | PathLike, outputs: ClassifyOutputs | 
             writer.write(t.core[0], t.core[1], probs, valid)
             prof.add("write", t0)
             classified += int(valid.sum())
-            progress.set_progress(100.0 * (i + 1) / len(tiles))
+            progress.set_progress(100.0 * (i + 1) / n_tiles)
+        if not classified:  # raised inside the block: the writers abort, no output appears
+            raise BDGFError(
+                f"No pixel was classified: every pixel of the area the layers share (rows {r0}..{r0 + h}, "
+                f"cols {c0}..{c0 + w}) is nodata in at least one layer, so no output was written. Check "
+                "each layer's nodata value (--nodata / 'Nodata per layer') and that the layers cover the "
+                "same place.")
         t0 = time.perf_counter()
     prof.add("write", t0)
     seconds = time.perf_counter() - started
@@ -186,9 +233,9 @@ def classify(inputs, model: ModelPackage | PathLike, outputs: ClassifyOutputs | 
                  f"on {engine.describe()}")
     return ClassifyResult(
         device=engine.device, backend=settings.backend, backend_detail=engine.describe(),
-        tile_size_px=plan.tile, halo_px=plan.halo, batch_size=batch, tiles=len(tiles),
+        tile_size_px=plan.tile, halo_px=plan.halo, batch_size=batch, tiles=n_tiles,
         seconds=round(seconds, 3), pixels_classified=classified, pixels_nodata=total - classified,
-        outputs=outputs, profile={k: round(v, 3) for k, v in prof.items()})
+        outputs=outputs, profile={k: round(v, 3) for k, v in prof.items()}, warnings=plan.warnings)
 
 
 class _Writers:
@@ -232,8 +279,10 @@ class _Writers:
             self.abort()
             return
         try:
+            for writer in self._all:  # every file closed and checked before any is renamed
+                writer.close()
             for writer in reversed(self._all):  # the class raster last: it appears only when all did
-                writer.finalize()
+                writer.commit()
         except BaseException:
             self.abort()
             raise

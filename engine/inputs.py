@@ -3,10 +3,12 @@
 Every problem is collected before raising, so the user sees expected vs found for all layers at once.
 
     layers = check_inputs(card, {"hsi": "hsi.tif", "sar": "sar.tif", "dsm": "dsm.tif"})
-    layers = check_inputs(card, ["hsi.tif", "sar.tif", "dsm.tif"], bands={"sar": [1, 2]})
+    layers = check_inputs(card, ["hsi.tif", "sar.tif", "dsm.tif"], bands={"sar": [1, 2]},
+                          nodata={"hsi": "none"}, scale={"hsi": 0.0001})
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,19 +16,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import BDGFError, InputMismatchError
-from .raster import describe_raster
+from .raster import Nodata, check_nodata, describe_raster
 
 PathLike = str | os.PathLike
 
 
 @dataclass
 class Layer:
-    """One input modality: card entry, source path, 1-based band subset (None = all bands)."""
+    """One input modality: card entry, source path, 1-based band subset (None = all bands), the nodata
+    the user set (None: the file's own; raster.NO_NODATA: none) and the factor its values are multiplied
+    by to match the training data (1.0: as they are)."""
 
     name: str
     role: str
     path: str
     bands: list[int] | None
+    nodata: Nodata = None
+    scale: float = 1.0
 
 
 def _input_mapping(inputs, names: list[str]) -> dict[str, PathLike]:
@@ -56,12 +62,31 @@ def _resolve_keys(given: Mapping, modalities: list[dict], what: str) -> tuple[di
     return resolved, unknown
 
 
-def check_inputs(card: Mapping, inputs, bands: Mapping | None = None) -> list[Layer]:
-    """Match input rasters to the card's modalities; InputMismatchError lists expected vs found for all."""
+def _scale(value, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+        raise BDGFError(f"{name}: the input scale must be a number above 0 (the factor the layer's values "
+                        f"are multiplied by), found {value!r}.")
+    return number
+
+
+def check_inputs(card: Mapping, inputs, bands: Mapping | None = None, nodata: Mapping | None = None,
+                 scale: Mapping | None = None) -> list[Layer]:
+    """Match input rasters to the card's modalities; InputMismatchError lists expected vs found for all.
+
+    bands / nodata / scale: {modality name or unique role: value} for some modalities (see Layer)."""
     modalities = card["modalities"]
     names = [m["name"] for m in modalities]
     given, unknown = _resolve_keys(_input_mapping(inputs, names), modalities, "input")
     subsets, unknown_bands = _resolve_keys(dict(bands or {}), modalities, "bands")
+    nodatas, unknown_nodata = _resolve_keys(dict(nodata or {}), modalities, "nodata")
+    scales, unknown_scale = _resolve_keys(dict(scale or {}), modalities, "scale")
+    unknown_bands += unknown_nodata + unknown_scale
+    nodatas = {k: check_nodata(v, k) for k, v in nodatas.items()}
+    scales = {k: _scale(v, k) for k, v in scales.items()}
     lines, layers, bad = [], [], bool(unknown or unknown_bands)
     for mod in modalities:
         name, expected = mod["name"], mod["bands"]
@@ -85,7 +110,8 @@ def check_inputs(card: Mapping, inputs, bands: Mapping | None = None) -> list[La
         else:
             found = f"bands {subset}" if subset else f"{count} band{'s' * (count != 1)}"
             lines.append(f"{head}, found {found} in {path}: ok")
-        layers.append(Layer(name, mod["role"], path, [int(b) for b in subset] if subset else None))
+        layers.append(Layer(name, mod["role"], path, [int(b) for b in subset] if subset else None,
+                            nodatas.get(name), scales.get(name, 1.0)))
     if bad:
         raise InputMismatchError(
             f"The input layers do not match model '{card.get('name', '?')}':\n"

@@ -43,6 +43,13 @@ class Normaliser:
             channels[0] = matrix.shape[0]
         return cls(low, span, mean, matrix, channels)
 
+    def with_input_scale(self, scales: list[float]) -> Normaliser:
+        """The same transform for layers whose values are `scales[i]` times smaller than the training
+        data's (x * scale is in training units): folded into low and span, so no pass over the pixels."""
+        low = [lo / np.float32(s) for lo, s in zip(self.low, scales)]
+        span = [sp / np.float32(s) for sp, s in zip(self.span, scales)]
+        return Normaliser(low, span, self.pca_mean, self.pca_matrix, list(self.channels))
+
     def apply(self, arrays: list[np.ndarray], valid: np.ndarray) -> np.ndarray:
         """Normalised (1, C, H, W) stack; invalid pixels are 0 in every channel. Overwrites `arrays`."""
         h, w = valid.shape

@@ -1,13 +1,16 @@
 """GeoTIFF outputs written window by window to a temporary file, renamed into place on finalize().
 
 Used as context managers: leaving the block normally finalizes, an exception (or Cancelled)
-aborts and leaves no output file. Class rasters carry a GDAL colour table, category names and a
-sidecar `.qml` (QGIS paletted renderer); probability / confidence rasters are Float32 (nodata -1)
-or UInt8 percent (0..100, scale 0.01, nodata 255).
+aborts and leaves no output file. finalize() = close() (flush, check that GDAL reported no error and
+that the file reads back, write sidecars to temporary files) + commit() (renames only), so several
+outputs can all be closed before any is renamed: a full disk leaves every earlier output untouched.
+Class rasters carry a GDAL colour table, category names and a sidecar `.qml` (QGIS paletted renderer);
+probability / confidence rasters are Float32 (nodata -1) or UInt8 percent (0..100, scale 0.01, nodata 255).
 """
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from xml.etree import ElementTree as ET
@@ -16,7 +19,7 @@ import numpy as np
 from osgeo import gdal
 
 from .errors import BDGFError
-from .raster import Grid
+from .raster import GdalMessages, Grid
 
 CREATION_OPTIONS = ("TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER")
 CLASS_NODATA = 0
@@ -59,11 +62,18 @@ class GeoTiffWriter:
         if band_count > 1:
             options.append("INTERLEAVE=BAND")
         driver = gdal.GetDriverByName("GTiff")
-        self._ds = driver.Create(self.temp_path, grid.width, grid.height, band_count,
-                                 _GDAL_TYPES[self.dtype], options)
-        if self._ds is None:
-            raise BDGFError(f"Cannot create {self.temp_path}: {gdal.GetLastErrorMsg()}")
+        self._sidecar_temps: dict[str, str] = {}  # final path -> temporary file, written by close()
         self.finished = False
+        self._ds = None
+        with GdalMessages() as messages:
+            try:
+                self._ds = driver.Create(self.temp_path, grid.width, grid.height, band_count,
+                                         _GDAL_TYPES[self.dtype], options)
+            except RuntimeError as exc:  # when the host enabled gdal.UseExceptions()
+                messages.errors.append(str(exc))
+        if self._ds is None:
+            self.abort()
+            raise self._failure(messages.errors, "create")
         try:
             self._ds.SetGeoTransform(grid.geotransform)
             if grid.crs_wkt:
@@ -95,46 +105,121 @@ class GeoTiffWriter:
             raise ValueError(f"window rows {row0}..{row0 + h}, cols {col0}..{col0 + w} is outside the "
                              f"{self.grid.height}x{self.grid.width} output")
         block = data.astype(self.dtype, copy=False)
-        for i in range(count):
-            if self._ds.GetRasterBand(i + 1).WriteArray(block[i], col0, row0) != 0:
-                raise BDGFError(f"Cannot write {self.temp_path}: {gdal.GetLastErrorMsg()}")
+        with GdalMessages() as messages:
+            try:
+                failed = [i for i in range(count)
+                          if self._ds.GetRasterBand(i + 1).WriteArray(block[i], col0, row0) != 0]
+            except RuntimeError as exc:  # when the host enabled gdal.UseExceptions()
+                failed = [str(exc)]
+                messages.errors.append(str(exc))
+        if failed or messages.errors:
+            raise self._failure(messages.errors, "write")
 
     # --- completion
     def finalize(self) -> str:
-        """Close and move the file (and its .aux.xml) into place; returns the output path."""
+        """close() and commit(); returns the output path."""
+        self.close()
+        return self.commit()
+
+    def close(self) -> None:
+        """Flush and close the temporary file, check it, write the sidecars beside it (temporary names).
+        BDGFError, with nothing left behind, when GDAL reports any problem (a full disk shows here: GDAL
+        writes blocks when they leave its cache, not when write() is called) or the file does not read
+        back."""
+        if self._ds is None:
+            return
+        try:
+            with GdalMessages() as messages:
+                try:
+                    self._before_close(self._ds)
+                    self._ds.FlushCache()
+                    self._ds = None  # closes: the TIFF directory and the .aux.xml are written now
+                except RuntimeError as exc:  # when the host enabled gdal.UseExceptions()
+                    messages.errors.append(str(exc))
+            # a warning here is an output GDAL could not save in full (e.g. "Unable to save auxiliary
+            # information"): never acceptable for a file the user will rely on
+            if messages.errors or messages.warnings:
+                raise self._failure(messages.errors + messages.warnings, "write")
+            self._check_readable()
+            for final, text in self._sidecars().items():
+                temp = f"{final}.partial-{uuid.uuid4().hex[:8]}"
+                self._sidecar_temps[final] = temp
+                with open(temp, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+        except OSError as exc:
+            self.abort()
+            raise self._failure([exc.strerror or str(exc)], "write") from None
+        except BaseException:
+            self.abort()
+            raise
+
+    def commit(self) -> str:
+        """Move the closed file, its .aux.xml and its sidecars into place (renames in the same folder)."""
         if self.finished:
             return self.path
+        if self._ds is not None:
+            self.close()
         try:
-            self._before_close(self._ds)
-            self._ds.FlushCache()
-            self._ds = None
-            _remove(self.path + ".aux.xml")  # a stale sidecar would override the new metadata
+            os.replace(self.temp_path, self.path)
             if os.path.exists(self.temp_path + ".aux.xml"):
                 os.replace(self.temp_path + ".aux.xml", self.path + ".aux.xml")
-            os.replace(self.temp_path, self.path)
+            else:
+                _remove(self.path + ".aux.xml")  # a stale sidecar would override the new metadata
+            for final, temp in self._sidecar_temps.items():
+                os.replace(temp, final)
         except OSError as exc:
             self.abort()
             raise BDGFError(f"Cannot write the output {self.path}: {exc}. Is it open in another "
                             "program?") from exc
-        except BaseException:
-            self.abort()
-            raise
         self.finished = True
-        self._after_finalize()
         return self.path
 
     def abort(self) -> None:
-        """Discard everything written so far; no output file remains."""
+        """Discard everything written so far; no output file remains (an earlier file at the output path,
+        from another run, is left as it was)."""
         self._ds = None
         _remove(self.temp_path)
         _remove(self.temp_path + ".aux.xml")
+        for temp in self._sidecar_temps.values():
+            _remove(temp)
         self.finished = True
+
+    def _check_readable(self) -> None:
+        """The closed file opens with the right size and its last row of blocks (written last) reads."""
+        with GdalMessages() as messages:
+            try:
+                ds = gdal.Open(self.temp_path)
+                ok = ds is not None and (ds.RasterXSize, ds.RasterYSize, ds.RasterCount) == (
+                    self.grid.width, self.grid.height, self.band_count)
+                if ok:
+                    row = max(0, self.grid.height - 1)
+                    ok = all(ds.GetRasterBand(i + 1).ReadRaster(0, row, self.grid.width, 1) is not None
+                             for i in range(self.band_count))
+            except RuntimeError as exc:
+                messages.errors.append(str(exc))
+                ok = False
+            ds = None
+        if not ok or messages.errors:
+            raise self._failure(messages.errors or ["the file does not read back"], "write")
+
+    def _failure(self, messages: Sequence[str], what: str) -> BDGFError:
+        """A one-line error naming the output, GDAL's first message and the free space left."""
+        directory = os.path.dirname(self.path)
+        try:
+            free = f"; {format_bytes(shutil.disk_usage(directory).free)} free in {directory}"
+        except OSError:
+            free = ""
+        reason = messages[0] if messages else gdal.GetLastErrorMsg() or "GDAL failed"
+        return BDGFError(f"Cannot {what} the output {self.path}: {reason}{free}. Nothing was written under "
+                         "that name (an earlier file there is kept); free some space or choose another "
+                         "folder.")
 
     def _before_close(self, ds: gdal.Dataset) -> None:
         """Hook: set band-level metadata before the dataset is closed."""
 
-    def _after_finalize(self) -> None:
-        """Hook: write sidecars once the output is in place."""
+    def _sidecars(self) -> dict[str, str]:
+        """Hook: {path: text} of sidecar files that appear with the output (written by close())."""
+        return {}
 
     def __enter__(self):
         return self
@@ -144,6 +229,14 @@ class GeoTiffWriter:
             self.finalize()
         elif not self.finished:
             self.abort()
+
+
+def format_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'."""
+    units, i = ("bytes", "KiB", "MiB", "GiB", "TiB"), 0
+    while n >= 1024 and i < len(units) - 1:
+        n, i = n / 1024, i + 1
+    return f"{n:.0f} bytes" if i == 0 else f"{n:.1f} {units[i]}"
 
 
 def _remove(path: str) -> None:
@@ -187,9 +280,8 @@ class ClassRasterWriter(GeoTiffWriter):
         band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
         band.SetCategoryNames(names)
 
-    def _after_finalize(self) -> None:
-        if self.write_qml:
-            write_qml(self.path, self.classes)
+    def _sidecars(self) -> dict[str, str]:
+        return {qml_path_for(self.path): paletted_qml(self.classes)} if self.write_qml else {}
 
 
 class ProbabilityRasterWriter(GeoTiffWriter):
@@ -318,16 +410,3 @@ def paletted_qml(classes: Sequence[Mapping], band: int = 1) -> str:
     body = ET.tostring(root, encoding="unicode")
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
 
-
-def write_qml(raster_path: str | os.PathLike, classes: Sequence[Mapping]) -> str:
-    """Write the paletted style next to the raster (atomically); returns the .qml path."""
-    path = qml_path_for(raster_path)
-    temp = f"{path}.partial-{uuid.uuid4().hex[:8]}"
-    try:
-        with open(temp, "w", encoding="utf-8") as fh:
-            fh.write(paletted_qml(classes))
-        os.replace(temp, path)
-    except BaseException:
-        _remove(temp)
-        raise
-    return path

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .card import validate_card
+from .card import feature_channels, modality_channels, validate_card
 from .errors import ModelPackageError
+from .onnx_shapes import GraphFormatError, graph_shapes
 
 CARD_MEMBER = "card.json"
 ONNX_MEMBERS = ("features.onnx", "classifier.onnx")
@@ -68,6 +69,59 @@ def _onnx_member(name: str) -> str:
     return member
 
 
+# ---------------------------------------------------------------- graphs against the card
+
+def check_graphs(card: Mapping, graphs: Mapping[str, bytes], where: str) -> None:
+    """ModelPackageError listing every way the ONNX graphs' declared shapes disagree with the card.
+
+    The backends feed the graphs what the card describes, so a disagreement would otherwise surface as
+    an ONNX Runtime or numpy error in the middle of a run. Symbolic dimensions (batch, H, W) are free.
+    """
+    channels = modality_channels(card)
+    c = sum(channels)
+    f, k = feature_channels(card), len(card["diffusion"]["timesteps"])
+    p, n = int(card["patch_size"]), len(card["classes"])
+    parts = " + ".join(f"{m['name']} {ch}" for m, ch in zip(card["modalities"], channels))
+    said = {"C": f"{c} input channels ({parts})", "F": f"{f} diffusion feature channels (network.ddpm)",
+            "K": f"{k} diffusion timesteps", "P": f"a patch of {p} px", "N": f"{n} classes"}
+    value = {"C": c, "F": f, "K": k, "P": p, "N": n, "1": 1}
+    # (member, input or output, name, expected dimensions: a key of `value`, or None for any size)
+    expected = [
+        ("features.onnx", "input", "x", ("1", "C", None, None)),
+        ("features.onnx", "input", "noise", ("K", "C", None, None)),
+        ("features.onnx", "output", "feats", ("1", "F", None, None)),
+        ("classifier.onnx", "input", "x", (None, "C", "P", "P")),
+        ("classifier.onnx", "input", "d", (None, "F", "P", "P")),
+        ("classifier.onnx", "output", "probs", (None, "N")),
+    ]
+    shapes, problems = {}, []
+    for member in ONNX_MEMBERS:
+        try:
+            shapes[member] = graph_shapes(graphs[member])
+        except GraphFormatError as exc:
+            problems.append(f"{member} is not a readable ONNX model ({exc})")
+    for member, kind, name, dims in expected:
+        if member not in shapes:
+            continue
+        declared = (shapes[member].inputs if kind == "input" else shapes[member].outputs)
+        if name not in declared:
+            problems.append(f"{member} has no {kind} '{name}' (its {kind}s: {', '.join(declared) or 'none'})")
+            continue
+        found = declared[name]
+        if len(found) != len(dims):
+            problems.append(f"{member} {kind} '{name}' has shape {found}, expected {len(dims)} dimensions")
+            continue
+        for key, dim in zip(dims, found):
+            if key is not None and isinstance(dim, int) and dim != value[key]:
+                problems.append(f"card says {said.get(key, value[key])}, {member} expects {dim} "
+                                f"({kind} '{name}' of shape {found})")
+                break
+    if problems:
+        raise ModelPackageError(
+            f"{where}: the model card and the ONNX graphs disagree: " + "; ".join(problems)
+            + ". The package is inconsistent; export it again from its training run.")
+
+
 # ---------------------------------------------------------------- write
 
 def write_package(path: str | os.PathLike, card: dict, onnx: Mapping[str, bytes],
@@ -89,6 +143,7 @@ def write_package(path: str | os.PathLike, card: dict, onnx: Mapping[str, bytes]
         weights = save_safetensors(arrays)
     except Exception as exc:  # safetensors raises its own error types
         raise ModelPackageError(f"Cannot write package: weights could not be serialised ({exc}).") from exc
+    check_graphs(card, graphs, f"Cannot write package {os.fspath(path)}")
     blobs = {**graphs, WEIGHTS_MEMBER: weights}
     try:
         content_hash = _content_hash(card, {k: [v] for k, v in blobs.items()},
@@ -133,6 +188,7 @@ class ModelPackage:
                 self._check_members(zf)
                 self.card = self._read_card(zf)
                 self._check_hash(zf)
+                check_graphs(self.card, {m: zf.read(m) for m in ONNX_MEMBERS}, self.path)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise ModelPackageError(f"{self.path}: damaged zip archive ({exc}).") from exc
 
@@ -195,16 +251,7 @@ class ModelPackage:
 
     def modality_channels(self) -> list[int]:
         """Channels per modality after PCA, as the network splits its input."""
-        pca = self.card.get("pca")
-        channels = [m["bands"] for m in self.modalities]
-        if isinstance(pca, int) and not isinstance(pca, bool):
-            channels[0] = pca
-        elif isinstance(pca, Mapping):
-            for key in ("components", "pca_components", "n_components"):
-                if key in pca:
-                    channels[0] = int(pca[key])
-                    break
-        return channels
+        return modality_channels(self.card)
 
     def onnx(self, name: str) -> bytes:
         """Serialized ONNX graph: "features" or "classifier" (".onnx" optional)."""

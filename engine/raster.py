@@ -20,6 +20,11 @@ from .errors import BDGFError, InputMismatchError
 
 RESAMPLING = ("nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode")
 Source = str | os.PathLike | gdal.Dataset
+# A layer's nodata as the user sets it (training config `nodata`, CLI --nodata, QGIS): a number replaces
+# the value the file declares, NO_NODATA drops it (a layer whose declared nodata is a real value), None
+# keeps the file's own.
+NO_NODATA = "none"
+Nodata = float | str | None
 
 
 # ---------------------------------------------------------------- grids
@@ -132,6 +137,37 @@ def _quiet_gdal() -> Iterator[None]:
     try:
         yield
     finally:
+        gdal.PopErrorHandler()
+
+
+class GdalMessages:
+    """Collects the errors and warnings GDAL reports on this thread while active (a pushed handler), so
+    they reach the run's own log instead of stderr; `forward(text)` also passes warnings on as they come.
+
+        with GdalMessages(forward=lambda text: log.warning(text)) as messages:
+            ...
+        if messages.errors: ...
+    """
+
+    def __init__(self, forward=None):
+        self.forward = forward
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def _handler(self, level, code, message) -> None:
+        text = str(message).strip()
+        if level >= gdal.CE_Failure:
+            self.errors.append(text)
+        elif level == gdal.CE_Warning:
+            if self.forward is not None and text not in self.warnings:  # once, not once per tile
+                self.forward(f"GDAL warning: {text}")
+            self.warnings.append(text)
+
+    def __enter__(self) -> GdalMessages:
+        gdal.PushErrorHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
         gdal.PopErrorHandler()
 
 
@@ -258,30 +294,49 @@ def intersection_window(ref: Grid, others: Sequence[Grid],
 
 # ---------------------------------------------------------------- alignment
 
+def check_nodata(value, where: str) -> Nodata:
+    """A user's nodata setting: a finite number, NO_NODATA ("none") or None; BDGFError otherwise."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == NO_NODATA):
+        return None if value is None else NO_NODATA
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise BDGFError(f"{where}: nodata must be a number or '{NO_NODATA}' (the layer has no nodata value), "
+                        f"found {value!r}.")
+    return number
+
+
 def aligned_vrt(source: Source, ref_grid: Grid, resampling: str = "bilinear",
-                bands: Sequence[int] | None = None) -> gdal.Dataset:
+                bands: Sequence[int] | None = None, nodata: Nodata = None) -> gdal.Dataset:
     """A virtual dataset with `source` on `ref_grid` (lazy: nothing is read until a window is).
 
     Same grid: the source itself (band subset as VRT). Otherwise a warped VRT, Float32 with NaN
     nodata: pixels outside `source`'s footprint, or resampled from nodata, read as NaN (invalid).
     Use "bilinear" for data, "nearest" for labels. InputMismatchError when footprints don't overlap.
+    `nodata` replaces (a number) or drops (NO_NODATA) the nodata the file declares; this is the one place
+    training and inference apply it, so both see the same valid pixels.
     """
     if resampling not in RESAMPLING:
         raise ValueError(f"resampling must be one of {RESAMPLING}, got {resampling!r}")
     ds = open_raster(source)
     name = _name(source)
     band_list = _check_bands(ds, bands, name)
+    nodata = check_nodata(nodata, name)
     src_grid = grid_of(ds)
+    if band_list != list(range(1, ds.RasterCount + 1)) or nodata is not None:
+        # a VRT over the source: only metadata changes, the pixel values are read from the file
+        options = {"bandList": band_list}
+        if nodata is not None:
+            options["noData"] = nodata
+        ds = _gdal_call(gdal.Translate, "", ds, f"select bands / set the nodata of {name}", format="VRT",
+                        **options)
     if src_grid.same_as(ref_grid):
-        if band_list == list(range(1, ds.RasterCount + 1)):
-            return ds
-        return _gdal_call(gdal.Translate, "", ds, f"select bands of {name}", format="VRT",
-                          bandList=band_list)
+        return ds
     if not ref_grid.is_north_up:
         raise InputMismatchError(f"The reference grid must be north-up; found {ref_grid.geotransform}.")
     check_overlap(ref_grid, src_grid, name)
-    if band_list != list(range(1, ds.RasterCount + 1)):
-        ds = _gdal_call(gdal.Translate, "", ds, f"select bands of {name}", format="VRT", bandList=band_list)
     xmin, ymin, xmax, ymax = ref_grid.bounds
     return _gdal_call(
         gdal.Warp, "", ds, f"align {name} on the reference grid",
@@ -344,6 +399,25 @@ def read_window(ds: gdal.Dataset, row0: int, col0: int, h: int, w: int,
     data[:, r0 - row0:r1 - row0, c0 - col0:c1 - col0] = block
     valid[r0 - row0:r1 - row0, c0 - col0:c1 - col0] = inner
     return data, valid
+
+
+def sample_window(ds: gdal.Dataset, row0: int, col0: int, h: int, w: int, max_pixels: int = 256 * 256,
+                  squares: int = 8) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A sample of a window inside the raster, for statistics before a run: float32 (bands, h', w'), its
+    validity mask (read_window's rule) and whether it is exact. The whole window when it holds at most
+    `max_pixels`, else squares x squares small squares spread evenly over it, side by side: each touches
+    a few blocks of the file, where a decimated read of the whole window would decode every block."""
+    if h * w <= max_pixels:
+        data, valid = read_window(ds, row0, col0, h, w, pad=False)
+        return data, valid, True
+    side = max(1, math.isqrt(max_pixels) // squares)
+    sh, sw = min(side, h), min(side, w)
+    rows = np.unique(np.linspace(row0, row0 + h - sh, squares).round().astype(int))
+    cols = np.unique(np.linspace(col0, col0 + w - sw, squares).round().astype(int))
+    pieces = [[read_window(ds, int(r), int(c), sh, sw, pad=False) for c in cols] for r in rows]
+    data = np.block([[piece[0] for piece in row] for row in pieces])
+    valid = np.block([[piece[1] for piece in row] for row in pieces])
+    return data, valid, False
 
 
 def _valid_pixels(ds: gdal.Dataset, raw: np.ndarray, band_list: list[int],

@@ -50,6 +50,34 @@ class ClassifySettings:
             raise BDGFError(f"Batch size must be at least 1 (or automatic), got {self.batch_size!r}.")
 
 
+def same_file(a, b) -> bool:
+    """Whether two paths name one file: equal once absolute, links resolved and case folded where the
+    system ignores case, or the same existing file under two names (a hard link)."""
+    norm_a, norm_b = (os.path.normcase(os.path.realpath(os.path.abspath(os.fspath(p)))) for p in (a, b))
+    if norm_a == norm_b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def parse_modality_values(items, what: str) -> dict[str, str]:
+    """'hsi=0.0001, sar=1' (QGIS) or ['hsi=0.0001', 'sar=1'] (CLI, repeated option) -> {name: text}.
+    The values are converted where they are used (engine.inputs.check_inputs)."""
+    if isinstance(items, str):
+        items = items.replace(";", ",").split(",")
+    out = {}
+    for item in items or []:
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise BDGFError(f"{what}: expected modality=value (for example hsi=0), found {item.strip()!r}.")
+        out[name.strip()] = value.strip()
+    return out
+
+
 @dataclass(frozen=True)
 class ClassifyOutputs:
     """Where the run writes: the class raster, and optionally probabilities and confidence."""
@@ -65,6 +93,17 @@ class ClassifyOutputs:
                 object.__setattr__(self, name, os.fspath(value))
         if not self.classes:
             raise BDGFError("No output path for the class raster was given.")
+        named = list(self.named_paths().items())
+        for i, (name_a, path_a) in enumerate(named):
+            for name_b, path_b in named[i + 1:]:
+                if same_file(path_a, path_b):
+                    raise BDGFError(f"The {name_a} output and the {name_b} output are the same file "
+                                    f"({path_a} and {path_b}); give each output its own path.")
+
+    def named_paths(self) -> dict[str, str]:
+        """{'class raster' | 'probabilities' | 'confidence': path} of the outputs that will be written."""
+        names = {"classes": "class raster", "probabilities": "probabilities", "confidence": "confidence"}
+        return {label: getattr(self, key) for key, label in names.items() if getattr(self, key)}
 
     def paths(self) -> list[str]:
         """The paths that will be written, class raster first."""

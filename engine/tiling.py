@@ -9,6 +9,7 @@ the tiling. Training computes its feature cache with the same functions.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,18 +28,29 @@ class Tile:
         return slice(r - self.row0, r - self.row0 + h), slice(c - self.col0, c - self.col0 + w)
 
 
-def plan_tiles(area: tuple[int, int, int, int], tile: int, halo: int, stride: int) -> list[Tile]:
-    """Tiles covering `area` (row0, col0, h, w); tile origins at multiples of `tile` on the grid."""
+def iter_tiles(area: tuple[int, int, int, int], tile: int, halo: int, stride: int) -> Iterator[Tile]:
+    """Tiles covering `area` (row0, col0, h, w), row by row; tile origins at multiples of `tile` on the
+    grid. A generator: a scene of 10^12 pixels has 10^9 tiles, far too many to hold in a list."""
     r0, c0, h, w = area
-    tiles = []
     for tr in range(r0 // tile * tile, r0 + h, tile):
         for tc in range(c0 // tile * tile, c0 + w, tile):
             cr0, cc0 = max(tr, r0), max(tc, c0)
             cr1, cc1 = min(tr + tile, r0 + h), min(tc + tile, c0 + w)
             wh = round_up(cr1 - tr, stride) + 2 * halo
             ww = round_up(cc1 - tc, stride) + 2 * halo
-            tiles.append(Tile(tr - halo, tc - halo, wh, ww, (cr0, cc0, cr1 - cr0, cc1 - cc0)))
-    return tiles
+            yield Tile(tr - halo, tc - halo, wh, ww, (cr0, cc0, cr1 - cr0, cc1 - cc0))
+
+
+def count_tiles(area: tuple[int, int, int, int], tile: int) -> int:
+    """len(list(iter_tiles(area, tile, ...))) without building them."""
+    r0, c0, h, w = area
+    rows = len(range(r0 // tile * tile, r0 + h, tile))
+    return rows * len(range(c0 // tile * tile, c0 + w, tile))
+
+
+def plan_tiles(area: tuple[int, int, int, int], tile: int, halo: int, stride: int) -> list[Tile]:
+    """iter_tiles as a list (training's feature cache, small scenes)."""
+    return list(iter_tiles(area, tile, halo, stride))
 
 
 def round_up(n: int, m: int) -> int:

@@ -10,6 +10,7 @@ import pytest
 from engine.card import format_card, validate_card
 from engine.errors import ModelPackageError
 from engine.package import ModelPackage, write_package
+from tests.test_qgis_helpers import tiny_graphs
 
 
 def make_card():
@@ -35,7 +36,8 @@ def make_card():
     }
 
 
-ONNX = {"features": b"features-graph-bytes", "classifier.onnx": b"classifier-graph-bytes"}
+_GRAPHS = tiny_graphs(make_card())  # real graphs: the package checks their shapes against the card
+ONNX = {"features": _GRAPHS["features"], "classifier.onnx": _GRAPHS["classifier"]}
 TENSORS = {
     "ddpm.w": np.arange(6, dtype=np.float32).reshape(2, 3),
     "classifier.b": np.array([1, 2, 3], dtype=np.int64),
@@ -65,8 +67,8 @@ def test_round_trip(tmp_path):
     pkg = ModelPackage(path)
     assert pkg.content_hash == digest
     assert pkg.card["metrics"]["kappa"] == pytest.approx(0.8)
-    assert pkg.onnx("features") == b"features-graph-bytes"
-    assert pkg.onnx("classifier.onnx") == b"classifier-graph-bytes"
+    assert pkg.onnx("features") == ONNX["features"]
+    assert pkg.onnx("classifier.onnx") == ONNX["classifier.onnx"]
     assert [c["name"] for c in pkg.classes] == ["Forest", "Water"]
     assert pkg.class_values() == [1, 2]
     assert pkg.expected_bands() == {"hsi": 3, "dsm": 1}

@@ -35,10 +35,10 @@ def _features_graph(channels: int, feats: int, rng) -> bytes:
         .SerializeToString()
 
 
-def _classifier_graph(channels: int, feats: int, n_classes: int, rng) -> bytes:
+def _classifier_graph(channels: int, feats: int, n_classes: int, rng, patch: int = PATCH) -> bytes:
     from onnx import TensorProto, helper, numpy_helper
 
-    shape = (n_classes, channels + feats, PATCH, PATCH)
+    shape = (n_classes, channels + feats, patch, patch)
     weight = numpy_helper.from_array(rng.normal(0, 0.3, shape).astype(np.float32), "w")
     nodes = [
         helper.make_node("Concat", ["x", "d"], ["xd"], axis=1),
@@ -48,8 +48,8 @@ def _classifier_graph(channels: int, feats: int, n_classes: int, rng) -> bytes:
     ]
     graph = helper.make_graph(
         nodes, "classifier",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", channels, PATCH, PATCH]),
-         helper.make_tensor_value_info("d", TensorProto.FLOAT, ["B", feats, PATCH, PATCH])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", channels, patch, patch]),
+         helper.make_tensor_value_info("d", TensorProto.FLOAT, ["B", feats, patch, patch])],
         [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["B", n_classes])], [weight])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8) \
         .SerializeToString()
@@ -105,13 +105,18 @@ def write_tiny_package(path: str | Path, scene: dict, seed: int = 0, hsi_bands: 
         card["modalities"][0]["bands"] = hsi_bands
         for key in ("low", "high"):
             card["normalization"][key][0] = [float(key == "high")] * hsi_bands
-    channels = sum(m["bands"] for m in card["modalities"])
-    feats = FEATURE_WIDTH * 3
-    rng = np.random.default_rng(seed)
-    onnx_graphs = {"features": _features_graph(channels, feats, rng),
-                   "classifier": _classifier_graph(channels, feats, len(card["classes"]), rng)}
-    write_package(path, card, onnx_graphs, {"classifier.tiny": np.zeros(1, np.float32)})
+    write_package(path, card, tiny_graphs(card, seed), {"classifier.tiny": np.zeros(1, np.float32)})
     return str(path)
+
+
+def tiny_graphs(card: dict, seed: int = 0) -> dict[str, bytes]:
+    """Random ONNX graphs of the shapes a card without PCA declares: channels, features, patch, classes."""
+    from engine.card import feature_channels
+
+    channels, feats = sum(m["bands"] for m in card["modalities"]), feature_channels(card)
+    rng = np.random.default_rng(seed)
+    return {"features": _features_graph(channels, feats, rng),
+            "classifier": _classifier_graph(channels, feats, len(card["classes"]), rng, card["patch_size"])}
 
 
 def read_band(path: str) -> np.ndarray:

@@ -10,13 +10,15 @@ name the key and the allowed keys. Schema (``?`` = optional)::
     [data]
     spectral = "hsi.tif"               # the spectral modality (HSI / MSI); defines the pixel grid
     # or: spectral = {path = "hsi.tif", name = "hsi", bands = [1, 2], band_names = [..],
-    #                 wavelengths_nm = [..], units = "reflectance"}   (all but path optional)
+    #                 wavelengths_nm = [..], units = "reflectance", nodata = 0}   (all but path optional)
 
     [[data.aux]]                       # one table per auxiliary modality (at least one)
     path = "sar.tif"
     role = "sar"                       # sar | lidar | other
     name = "sar"                       # ? default: the role (made unique)
     bands = [1, 2]                     # ? 1-based band subset; band_names ? wavelengths_nm ? units ?
+    nodata = -9999                     # ? replaces the nodata the file declares; "none": it has none
+                                       #   (the engine's --nodata / QGIS 'Nodata per layer' at inference)
 
     [labels]                           # exactly one of the three forms:
     train = "train.tif"                # (a) train + test label rasters
@@ -55,6 +57,7 @@ from typing import Any
 from engine.errors import BDGFError
 from engine.nn.config import BDGFConfig
 from engine.palette import default_colour
+from engine.raster import Nodata, check_nodata
 
 ROLES = ("sar", "lidar", "other")
 
@@ -72,6 +75,7 @@ class LayerConfig:
     band_names: list[str] | None = None
     wavelengths_nm: list[float] | None = None
     units: str | None = None
+    nodata: Nodata = None  # None: the file's own; a number replaces it; engine.raster.NO_NODATA: none
 
 
 @dataclass
@@ -117,9 +121,12 @@ class TrainingConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     val_fraction: float = 0.2  # of the training pixels, for model selection
+    val_block_size: int = 0  # > 0: validation pixels drawn as whole blocks of this side (spatially apart)
     seed: int = 0
     num_workers: int = 0
     tsne_points: int = 1500
+    eval_stride: int = 1  # the prediction map (report figure) on every n-th pixel
+    eval_test_pixels: int = 0  # > 0: metrics on a seeded random sample of that many test pixels (0 = all)
 
 
 @dataclass
@@ -173,7 +180,14 @@ def _path(value: Any, base: Path, where: str) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-LAYER_KEYS = {"path", "name", "bands", "band_names", "wavelengths_nm", "units"}
+LAYER_KEYS = {"path", "name", "bands", "band_names", "wavelengths_nm", "units", "nodata"}
+
+
+def _nodata(value: Any, where: str) -> Nodata:
+    try:
+        return check_nodata(value, where)
+    except BDGFError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _layer(table: dict, role: str | None, base: Path, where: str) -> LayerConfig:
@@ -195,6 +209,7 @@ def _layer(table: dict, role: str | None, base: Path, where: str) -> LayerConfig
         wavelengths_nm=(_list_of(table["wavelengths_nm"], float, f"{where}.wavelengths_nm")
                         if "wavelengths_nm" in table else None),
         units=_typed(table["units"], str, f"{where}.units") if "units" in table else None,
+        nodata=_nodata(table.get("nodata"), f"{where}.nodata"),
     )
     for key in ("band_names", "wavelengths_nm"):
         values = getattr(layer, key)

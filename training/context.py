@@ -13,6 +13,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from engine.errors import BDGFError
+from engine.raster import GdalMessages
 
 
 @dataclass
@@ -23,6 +24,7 @@ class RunContext:
     local_rank: int = 0
     amp_dtype: torch.dtype | None = None  # bf16 / fp16 autocast on CUDA only
     log: logging.Logger | None = None
+    gdal_messages: GdalMessages | None = None  # GDAL's warnings -> log, while logging is set up
 
     @property
     def is_main(self) -> bool:
@@ -74,7 +76,8 @@ def make_context(device: str = "auto") -> RunContext:
 
 
 def setup_logging(ctx: RunContext, out_dir: Path) -> logging.Logger:
-    """Logger writing to out_dir/train.log (rank 0) and to stderr."""
+    """Logger writing to out_dir/train.log (rank 0) and to stderr; GDAL's warnings (e.g. a label polygon
+    GDAL had to repair) go to it too, instead of only to stderr where a finished run's log misses them."""
     logger = logging.getLogger(f"bdgf.train.{out_dir}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -91,10 +94,16 @@ def setup_logging(ctx: RunContext, out_dir: Path) -> logging.Logger:
         handler.setFormatter(fmt)
         logger.addHandler(handler)
     ctx.log = logger
+    if ctx.gdal_messages is None:
+        ctx.gdal_messages = GdalMessages(forward=logger.warning)
+        ctx.gdal_messages.__enter__()
     return logger
 
 
 def close_logging(ctx: RunContext) -> None:
+    if ctx.gdal_messages is not None:
+        ctx.gdal_messages.__exit__(None, None, None)
+        ctx.gdal_messages = None
     if ctx.log is not None:
         for handler in list(ctx.log.handlers):
             ctx.log.removeHandler(handler)

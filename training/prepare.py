@@ -95,7 +95,7 @@ def read_layers(cfg: RunConfig) -> tuple[list[np.ndarray], np.ndarray, raster.Gr
     r0, c0, h, w = window
     arrays, masks = [], []
     for layer, band_list in zip(cfg.layers, bands):
-        ds = raster.aligned_vrt(str(layer.path), ref, "bilinear", band_list)
+        ds = raster.aligned_vrt(str(layer.path), ref, "bilinear", band_list, layer.nodata)
         data, valid = raster.read_window(ds, r0, c0, h, w)
         if not valid.any():
             raise ConfigError(f"{layer.name}: every pixel of {layer.path.name} is nodata inside the area "

@@ -11,6 +11,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
 )
 
 from ..engine.settings import BACKENDS, DEVICE_LABELS, DEVICES
@@ -29,6 +30,7 @@ class ClassifyAlgorithm(BDGFAlgorithm):
     SPECTRAL, SAR, LIDAR, EXTRA_AUX = "SPECTRAL", "SAR", "LIDAR", "EXTRA_AUX"
     MODEL, DEVICE, BACKEND = "MODEL", "DEVICE", "BACKEND"
     TILE_SIZE, BATCH_SIZE = "TILE_SIZE", "BATCH_SIZE"
+    NODATA, INPUT_SCALE = "NODATA", "INPUT_SCALE"
     OUTPUT, PROBABILITIES, CONFIDENCE = "OUTPUT", "PROBABILITIES", "CONFIDENCE"
     DEVICE_USED = "DEVICE_USED"
 
@@ -44,6 +46,11 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             "each layer must match. Layers on another grid or CRS are aligned to the spectral layer.\n"
             "Device: 'auto' uses a GPU when the backend can, else the CPU; the log says which ran.\n"
             "Tile size and batch size: 0 picks them automatically from the model and the memory.\n"
+            "Nodata per layer: replaces the nodata value a layer's file declares, by modality name "
+            "(e.g. 'hsi=0, dsm=none'; 'none' when the declared value is a real one).\n"
+            "Input scale per layer: multiplies a layer's values to match the training data (e.g. "
+            "'hsi=0.0001' for reflectance stored as integers x 10000). The run stops, saying which, when "
+            "a layer's values do not look like the training data.\n"
             "Optional outputs: per-class probabilities (one band per class) and the confidence "
             "(highest probability) of each pixel."
         )
@@ -68,6 +75,12 @@ class ClassifyAlgorithm(BDGFAlgorithm):
                                          QgsProcessingParameterNumber.Type.Integer, 0, minValue=0),
             QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (0 = automatic)"),
                                          QgsProcessingParameterNumber.Type.Integer, 0, minValue=0),
+            QgsProcessingParameterString(
+                self.NODATA, self.tr("Nodata per layer (e.g. hsi=0, dsm=none; empty = each file's own)"),
+                optional=True),
+            QgsProcessingParameterString(
+                self.INPUT_SCALE, self.tr("Input scale per layer (e.g. hsi=0.0001; empty = as they are)"),
+                optional=True),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
@@ -91,10 +104,21 @@ class ClassifyAlgorithm(BDGFAlgorithm):
     def _backend(self, parameters, context):
         return BACKENDS[self.parameterAsEnum(parameters, self.BACKEND, context)]
 
+    def _per_layer(self, parameters, context):
+        """({modality: nodata text}, {modality: scale text}); BDGFError for a malformed entry."""
+        from ..engine.settings import parse_modality_values
+
+        return (parse_modality_values(self.parameterAsString(parameters, self.NODATA, context),
+                                      self.tr("Nodata per layer")),
+                parse_modality_values(self.parameterAsString(parameters, self.INPUT_SCALE, context),
+                                      self.tr("Input scale per layer")))
+
     def _problems(self, parameters, context, check_layers=True):
         """(package, plain messages for everything that would make the run fail; [] when it can start).
 
         check_layers=False leaves the band counts to the engine, which checks them before any work."""
+        from ..engine.errors import BDGFError
+
         backend = self._backend(parameters, context)
         missing = missing_packages(backend)
         if missing:
@@ -102,7 +126,12 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         package, error = open_package(self.parameterAsFile(parameters, self.MODEL, context))
         if error:
             return None, [error]
-        return package, mismatch_messages(package.card, self._slots(parameters, context), check_layers)
+        try:
+            nodata, scale = self._per_layer(parameters, context)
+        except BDGFError as exc:
+            return None, [str(exc)]
+        return package, mismatch_messages(package.card, self._slots(parameters, context), check_layers,
+                                          nodata=nodata, scale=scale)
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
         ok, message = super().checkParameterValues(parameters, context)
@@ -135,8 +164,12 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             raise QgsProcessingException("\n".join(problems))
         pairs = assign_modalities(package.card, self._slots(parameters, context))
         settings, outputs = self._settings(parameters, context), self._outputs(parameters, context)
+        nodata, scale = self._per_layer(parameters, context)
         self._log_settings(feedback, package, pairs, settings, outputs)
-        used = self._run_engine(feedback, package, pairs, settings, outputs)
+        for key, values in ((self.NODATA, nodata), (self.INPUT_SCALE, scale)):
+            if values:
+                feedback.pushInfo(f"{key}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+        used = self._run_engine(feedback, package, pairs, settings, outputs, nodata, scale)
         feedback.pushInfo(self.tr("Device used: {}").format(used))
         self._style_on_load(context, package.card, outputs.classes)
         results = {self.OUTPUT: outputs.classes, self.DEVICE_USED: used}
@@ -157,7 +190,7 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             if path:
                 feedback.pushInfo(f"{key}: {path}")
 
-    def _run_engine(self, feedback, package, pairs, settings, outputs):
+    def _run_engine(self, feedback, package, pairs, settings, outputs, nodata=None, scale=None):
         from ..engine.classify import classify
         from ..engine.errors import BDGFError, Cancelled
         from ..engine.outputs import qml_path_for
@@ -165,7 +198,7 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         files = [f for path in outputs.paths() for f in (path, qml_path_for(path))]
         created = [f for f in files if not os.path.exists(f)]
         try:
-            result = classify(engine_inputs(pairs), package, outputs, settings,
+            result = classify(engine_inputs(pairs), package, outputs, settings, nodata=nodata, scale=scale,
                               progress=FeedbackProgress(feedback))
         except Cancelled:
             _remove(created)

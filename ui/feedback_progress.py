@@ -11,7 +11,11 @@ class FeedbackProgress:
         self.feedback.setProgress(max(0.0, min(100.0, float(percent))))
 
     def log(self, message):
-        self.feedback.pushInfo(str(message))
+        message = str(message)
+        if message.startswith("Warning: "):  # the engine's convention: shown highlighted in the log
+            self.feedback.pushWarning(message)
+        else:
+            self.feedback.pushInfo(message)
 
     def is_cancelled(self):
         return self.feedback.isCanceled()

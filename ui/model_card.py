@@ -79,11 +79,12 @@ def describe_modality(modality):
     )
 
 
-def mismatch_messages(card, slots, check_layers=True):
+def mismatch_messages(card, slots, check_layers=True, nodata=None, scale=None):
     """Plain messages with expected and found values; [] when the layers fit the card.
 
-    Band counts and missing layers are the engine's rule (engine.inputs.check_inputs, called here when
-    check_layers); the rest is what the engine cannot know: layers given in slots the model does not use.
+    Band counts, missing layers and the per-layer nodata / input scale are the engine's rule
+    (engine.inputs.check_inputs, called here when check_layers); the rest is what the engine cannot
+    know: layers given in slots the model does not use.
     """
     pairs = assign_modalities(card, slots)
     expected = ", ".join(describe_modality(m) for m in card["modalities"])
@@ -104,7 +105,7 @@ def mismatch_messages(card, slots, check_layers=True):
     from ..engine.inputs import check_inputs
 
     try:
-        check_inputs(card, engine_inputs(pairs))
+        check_inputs(card, engine_inputs(pairs), nodata=nodata, scale=scale)
     except BDGFError as exc:
         problems.insert(0, str(exc))
     return problems
