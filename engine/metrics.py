@@ -3,15 +3,26 @@ per-class producer's accuracy (recall), user's accuracy (precision) and F1.
 
 Reference value 0 means "no label" and is ignored. Pixels whose prediction is not one of the class
 values (0 = nodata, or an unknown value) are counted as `unclassified` and left out of the matrix;
-reference values that are not class values are counted as `ignored`. Undefined ratios are NaN
-(None in `to_dict`), e.g. the producer's accuracy of a class with no reference pixels.
+reference values that are not class values are counted as `ignored` (which values, how many pixels:
+`ignored_values`). Undefined ratios are NaN (None in `to_dict`), e.g. the producer's accuracy of a
+class with no reference pixels.
+
+Coverage and the two overall accuracies (the names used everywhere accuracy is shown):
+
+- `coverage`: share of the reference pixels (of a known class) that the map classified;
+- `oa_classified`: OA over the classified reference pixels (the matrix). `oa` keeps this meaning for
+  compatibility (model cards, scripts) and is always shown next to the two names below;
+- `oa_all_reference`: OA over all reference pixels, unclassified ones counted as wrong
+  (= `oa_classified` × `coverage`).
+
+AA, Kappa and the per-class figures are over the classified reference pixels (the matrix).
 """
 from __future__ import annotations
 
 import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +40,7 @@ class ConfusionMatrix:
         self.matrix = np.zeros((n, n), dtype=np.int64)
         self.unclassified = 0
         self.ignored = 0
+        self.ignored_values: dict[int, int] = {}  # reference value not in the class table -> pixels
 
     def _index(self, x: np.ndarray) -> np.ndarray:
         """Class index of each value, -1 for values that are not classes."""
@@ -45,6 +57,9 @@ class ConfusionMatrix:
         pred_idx = self._index(predicted[labelled])
         known = ref_idx >= 0
         self.ignored += int((~known).sum())
+        unknown, counts = np.unique(reference[labelled][~known], return_counts=True)
+        for value, count in zip(unknown.tolist(), counts.tolist()):
+            self.ignored_values[value] = self.ignored_values.get(value, 0) + count
         self.unclassified += int((known & (pred_idx < 0)).sum())
         keep = known & (pred_idx >= 0)
         n = len(self.values)
@@ -53,7 +68,7 @@ class ConfusionMatrix:
         return self
 
     def metrics(self) -> AccuracyMetrics:
-        return compute_metrics(self.matrix, self.values, self.unclassified, self.ignored)
+        return compute_metrics(self.matrix, self.values, self.unclassified, self.ignored, self.ignored_values)
 
 
 def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, values: Sequence[int]) -> np.ndarray:
@@ -73,15 +88,55 @@ class AccuracyMetrics:
     f1: np.ndarray
     support: np.ndarray  # reference pixels per class
     n: int
-    unclassified: int = 0
-    ignored: int = 0
+    unclassified: int = 0  # reference pixels of a known class that the map left unclassified
+    ignored: int = 0  # reference pixels whose value is not a class
+    ignored_values: dict[int, int] = field(default_factory=dict)  # those values -> pixels
+
+    @property
+    def n_reference(self) -> int:
+        """Reference pixels of a known class: classified (`n`) + unclassified."""
+        return self.n + self.unclassified
+
+    @property
+    def coverage(self) -> float:
+        """Share of the reference pixels that the map classified."""
+        return self.n / self.n_reference if self.n_reference else math.nan
+
+    @property
+    def oa_classified(self) -> float:
+        """OA over the classified reference pixels (= `oa`)."""
+        return self.oa
+
+    @property
+    def oa_all_reference(self) -> float:
+        """OA over all reference pixels, unclassified ones counted as wrong."""
+        return float(np.trace(self.matrix)) / self.n_reference if self.n_reference else math.nan
+
+    def coverage_sentence(self) -> str:
+        """One line: coverage and both OAs, named so that neither can be mistaken for the other."""
+        return (f"Coverage {_pct(self.coverage)} ({self.n} of {self.n_reference} reference pixels "
+                f"classified, {self.unclassified} unclassified); "
+                f"OA over classified reference pixels {_pct(self.oa)}; "
+                f"OA over all reference pixels (unclassified = wrong) {_pct(self.oa_all_reference)}.")
+
+    def ignored_sentence(self) -> str:
+        """Which reference values are not classes and how many pixels each ('' when none)."""
+        if not self.ignored:
+            return ""
+        listed = ", ".join(f"value {v} ({c} px)" for v, c in sorted(self.ignored_values.items()))
+        return (f"{self.ignored} reference pixels ignored, their value is not in the class table"
+                + (f": {listed}." if listed else "."))
 
     def to_dict(self, class_names: Sequence[str] | None = None) -> dict:
         """JSON-ready: plain floats and ints, NaN as None."""
         names = list(class_names) if class_names is not None else [str(v) for v in self.values]
         return {
-            "oa": _num(self.oa), "aa": _num(self.aa), "kappa": _num(self.kappa),
-            "n": self.n, "unclassified": self.unclassified, "ignored": self.ignored,
+            "oa": _num(self.oa), "oa_classified": _num(self.oa_classified),
+            "oa_all_reference": _num(self.oa_all_reference), "coverage": _num(self.coverage),
+            "aa": _num(self.aa), "kappa": _num(self.kappa),
+            "n": self.n, "n_reference": self.n_reference, "unclassified": self.unclassified,
+            "ignored": self.ignored,
+            "ignored_values": [{"value": v, "pixels": c} for v, c in sorted(self.ignored_values.items())],
             "classes": [
                 {"value": v, "name": names[i], "support": int(self.support[i]),
                  "producers_accuracy": _num(self.producers[i]), "users_accuracy": _num(self.users[i]),
@@ -93,9 +148,11 @@ class AccuracyMetrics:
     def to_markdown(self, class_names: Sequence[str] | None = None) -> str:
         names = list(class_names) if class_names is not None else [str(v) for v in self.values]
         lines = [f"OA {_pct(self.oa)}, AA {_pct(self.aa)}, Kappa {_fmt(self.kappa)} "
-                 f"({self.n} pixels; {self.unclassified} unclassified, {self.ignored} ignored)", "",
-                 "| class | value | pixels | PA (recall) | UA (precision) | F1 |",
-                 "|---|---:|---:|---:|---:|---:|"]
+                 f"(over {self.n} classified reference pixels)", "", self.coverage_sentence(), ""]
+        if self.ignored:
+            lines += [self.ignored_sentence(), ""]
+        lines += ["| class | value | pixels | PA (recall) | UA (precision) | F1 |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for i, v in enumerate(self.values):
             lines.append(f"| {_md(names[i])} | {v} | {int(self.support[i])} | {_pct(self.producers[i])} | "
                          f"{_pct(self.users[i])} | {_fmt(self.f1[i])} |")
@@ -111,7 +168,7 @@ class AccuracyMetrics:
 
 
 def compute_metrics(matrix: np.ndarray, values: Sequence[int], unclassified: int = 0,
-                    ignored: int = 0) -> AccuracyMetrics:
+                    ignored: int = 0, ignored_values: dict[int, int] | None = None) -> AccuracyMetrics:
     """Metrics of a confusion matrix (rows = reference, columns = predicted)."""
     m = np.asarray(matrix, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(values):
@@ -134,7 +191,8 @@ def compute_metrics(matrix: np.ndarray, values: Sequence[int], unclassified: int
     return AccuracyMetrics(values=[int(v) for v in values], matrix=np.asarray(matrix, dtype=np.int64),
                            oa=float(oa), aa=aa, kappa=float(kappa), producers=producers, users=users,
                            f1=f1, support=rows.astype(np.int64), n=int(n),
-                           unclassified=int(unclassified), ignored=int(ignored))
+                           unclassified=int(unclassified), ignored=int(ignored),
+                           ignored_values=dict(ignored_values or {}))
 
 
 def _num(x: float) -> float | None:
@@ -157,9 +215,11 @@ def _md(text: str) -> str:
 # ---------------------------------------------------------------- HTML report
 
 def html_report(metrics: AccuracyMetrics, class_names: Sequence[str], colours: Sequence[str],
-                title: str = "Accuracy assessment", notes: Sequence[str] = ()) -> str:
-    """A standalone HTML page (inline CSS, no external assets): summary, per-class table and the
-    confusion matrix as a table coloured by row share (green diagonal, red confusions)."""
+                title: str = "Accuracy assessment", notes: Sequence[str] = (),
+                sections: Sequence[str] = ()) -> str:
+    """A standalone HTML page (inline CSS, no external assets): summary with the coverage, per-class table
+    and the confusion matrix as a table coloured by row share (green diagonal, red confusions), then
+    `sections` (ready HTML, e.g. `engine.area_accuracy.html_section`)."""
     e = html.escape
     names = list(class_names)
     swatch = [f'<span class="sw" style="background:{e(c)}"></span>' for c in colours]
@@ -169,13 +229,19 @@ def html_report(metrics: AccuracyMetrics, class_names: Sequence[str], colours: S
         "margin:1em 0}th,td{border:1px solid #bbb;padding:4px 8px;text-align:right}"
         "th{background:#f0f0f0}td.l,th.l{text-align:left}.sw{display:inline-block;width:.9em;"
         "height:.9em;margin-right:.4em;border:1px solid #555;vertical-align:middle}"
-        ".kpi{font-size:1.2em}.kpi b{margin-right:1.5em}</style></head><body>",
+        ".kpi{font-size:1.2em}.kpi b{margin-right:1.5em}.warn{background:#fff8e0;"
+        "border-left:4px solid #e0b000;padding:.4em .8em}</style></head><body>",
         f"<h1>{e(title)}</h1>",
-        f'<p class="kpi"><b>OA {_pct(metrics.oa)}</b><b>AA {_pct(metrics.aa)}</b>'
-        f"<b>Kappa {_fmt(metrics.kappa)}</b></p>",
-        f"<p>{metrics.n} reference pixels compared; {metrics.unclassified} without a prediction "
-        f"(nodata), {metrics.ignored} with an unknown reference value (both left out).</p>",
+        f'<p class="kpi"><b>Coverage {_pct(metrics.coverage)}</b>'
+        f"<b>OA over classified reference pixels {_pct(metrics.oa)}</b>"
+        f"<b>OA over all reference pixels {_pct(metrics.oa_all_reference)}</b>"
+        f"<b>AA {_pct(metrics.aa)}</b><b>Kappa {_fmt(metrics.kappa)}</b></p>",
+        f"<p>{e(metrics.coverage_sentence())} OA, AA, Kappa and the tables below are over the "
+        f"{metrics.n} classified reference pixels; the OA over all reference pixels counts the "
+        f"{metrics.unclassified} reference pixels the map left unclassified (nodata) as wrong.</p>",
     ]
+    if metrics.ignored:
+        parts.append(f'<p class="warn">{e(metrics.ignored_sentence())}</p>')
     parts += [f"<p>{e(str(note))}</p>" for note in notes]
     parts.append('<h2>Per class</h2><table><tr><th class="l">Class</th><th>Value</th>'
                  "<th>Reference pixels</th><th>Producer's accuracy (recall)</th>"
@@ -195,7 +261,9 @@ def html_report(metrics: AccuracyMetrics, class_names: Sequence[str], colours: S
         parts.append(f'<tr><th class="l">{swatch[i]}{e(names[i])}</th>{cells}<th>{total}</th></tr>')
     col_totals = "".join(f"<th>{int(c)}</th>" for c in metrics.matrix.sum(axis=0))
     parts.append(f'<tr><th class="l">total</th>{col_totals}<th>{int(metrics.matrix.sum())}</th></tr>')
-    parts.append("</table></body></html>")
+    parts.append("</table>")
+    parts += list(sections)
+    parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 

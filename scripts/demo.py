@@ -89,15 +89,31 @@ def run(out: Path) -> dict:
     t0 = time.perf_counter()
     classified = classify(out, base)
     scores = assess(out, base)
+    report = json.loads((out / "accuracy.json").read_text())
     summary = {
-        "oa": scores["OA"], "aa": scores["AA"], "kappa": scores["KAPPA"],
+        # oa = OA over the classified reference pixels, as in the model card
+        "oa": scores["OA"], "oa_classified": scores["OA_CLASSIFIED"],
+        "oa_all_reference": scores["OA_ALL_REFERENCE"], "coverage": scores["COVERAGE"],
+        "reference_pixels": report["n_reference"], "unclassified": report["unclassified"],
+        "aa": scores["AA"], "kappa": scores["KAPPA"], "area_adjusted": report["area_adjusted"],
         "device": classified.get("DEVICE_USED"), "seconds": round(time.perf_counter() - t0, 1),
         "outputs": {name: str(out / name) for name in
-                    ("landcover.tif", "landcover.qml", "confidence.tif", "accuracy.html", "preview.png")},
+                    ("landcover.tif", "landcover.qml", "confidence.tif", "accuracy.html", "accuracy.json",
+                     "preview.png")},
     }
     preview(out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _pm(estimate: dict, scale: float, unit: str, digits: int = 2) -> str:
+    """'value ± 95 % half-width unit' of an estimate from accuracy.json."""
+    if estimate["estimate"] is None:
+        return "undefined"
+    value = f"{scale * estimate['estimate']:,.{digits}f}"
+    if estimate["ci95_half_width"] is None:
+        return value + unit
+    return f"{value} ± {scale * estimate['ci95_half_width']:,.{digits}f}{unit}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,9 +121,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "out" / "demo"), help="output folder (default out/demo)")
     summary = run(Path(parser.parse_args(argv).out))
     print(f"BDGF demo ({summary['device']}, {summary['seconds']} s in QGIS):")
-    print(f"  OA    {100 * summary['oa']:.2f} %")
-    print(f"  AA    {100 * summary['aa']:.2f} %")
-    print(f"  Kappa {summary['kappa']:.4f}")
+    total, unclassified = summary["reference_pixels"], summary["unclassified"]
+    print(f"  coverage {100 * summary['coverage']:.2f} % ({total - unclassified} of {total} reference pixels "
+          f"classified, {unclassified} unclassified)")
+    print(f"  OA over classified reference pixels                  {100 * summary['oa_classified']:.2f} %")
+    print(f"  OA over all reference pixels (unclassified = wrong)  {100 * summary['oa_all_reference']:.2f} %")
+    print(f"  AA {100 * summary['aa']:.2f} %, Kappa {summary['kappa']:.4f} "
+          "(over classified reference pixels)")
+    area = summary["area_adjusted"]
+    print(f"  area-adjusted, map classes as strata ({area['sampling']}), ± 95 % CI:")
+    print(f"    OA {_pm(area['overall_accuracy'], 100, ' %')}")
+    for c in area["classes"]:
+        ha = f"  {_pm(c['area_ha'], 1, ' ha')}" if c["area_ha"] else ""
+        print(f"    {c['name']:<24} {_pm(c['area_pixels'], 1, ' px', 0):>16}{ha}")
     for path in summary["outputs"].values():
         print(f"  wrote {path}")
     return 0

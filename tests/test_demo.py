@@ -16,6 +16,24 @@ def test_demo_runs_in_qgis_and_reproduces_the_training_accuracy(tmp_path):
     # the same test labels as training's evaluation: QGIS must reproduce its OA/Kappa
     assert summary["oa"] == pytest.approx(card_metrics["oa"], abs=1e-4)
     assert summary["kappa"] == pytest.approx(card_metrics["kappa"], abs=1e-4)
+    # coverage counted: the demo map leaves reference pixels unclassified (nodata), and both OAs are shown
+    from engine.labels import read_labels
+    from engine.raster import grid_of
+
+    grid = grid_of(str(tmp_path / "landcover.tif"))
+    predicted = read_labels(str(tmp_path / "landcover.tif"), grid)
+    reference = read_labels(str(demo.DEMO / "test.tif"), grid)
+    unclassified = int(((reference > 0) & (predicted == 0)).sum())
+    assert summary["unclassified"] == unclassified > 0
+    assert summary["reference_pixels"] == int((reference > 0).sum())
+    assert summary["coverage"] == pytest.approx(1 - unclassified / summary["reference_pixels"])
+    assert summary["oa_classified"] == summary["oa"]
+    assert summary["oa_all_reference"] == pytest.approx(summary["oa"] * summary["coverage"])
+    area = summary["area_adjusted"]
+    assert area["sampling"] == "not a probability sample — indicative only"
+    assert area["mapped_pixels_total"] == int((predicted > 0).sum())
+    estimated = sum(c["area_pixels"]["estimate"] for c in area["classes"])
+    assert estimated == pytest.approx(area["mapped_pixels_total"])  # the areas share out the classified map
     for path in summary["outputs"].values():
         assert (tmp_path / path.split("/")[-1]).stat().st_size > 0
     ds = gdal.Open(str(tmp_path / "landcover.tif"))

@@ -36,6 +36,39 @@ def test_confusion_matrix_from_pixels_ignores_label_0():
     assert cm.unclassified == 1  # reference 2, predicted 0 (nodata)
     assert cm.ignored == 1  # reference 9 is not a class
     np.testing.assert_array_equal(confusion_matrix(ref, pred, VALUES), MATRIX)
+    m = cm.metrics()
+    # 150 classified + 1 unclassified reference pixels; 133 correct
+    assert (m.n, m.n_reference, m.ignored_values) == (150, 151, {9: 1})
+    assert m.coverage == pytest.approx(150 / 151)
+    assert m.oa_classified == m.oa == pytest.approx(133 / 150)
+    assert m.oa_all_reference == pytest.approx(133 / 151)
+
+
+def test_coverage_and_both_oas_are_named_everywhere():
+    # 10 reference pixels of class 1: 6 right, 1 wrong, 3 unclassified; 5 of class 2, all right
+    ref = np.array([1] * 10 + [2] * 5 + [7, 7, 30])
+    pred = np.array([1] * 6 + [2] + [0] * 3 + [2] * 5 + [1, 0, 2])
+    m = ConfusionMatrix([1, 2]).update(ref, pred).metrics()
+    assert (m.n, m.unclassified, m.n_reference) == (12, 3, 15)
+    assert (m.coverage, m.oa, m.oa_all_reference) == (pytest.approx(12 / 15), pytest.approx(11 / 12),
+                                                      pytest.approx(11 / 15))
+    assert m.ignored == 3 and m.ignored_values == {7: 2, 30: 1}
+    assert m.ignored_sentence() == ("3 reference pixels ignored, their value is not in the class table: "
+                                    "value 7 (2 px), value 30 (1 px).")
+    d = json.loads(json.dumps(m.to_dict(), allow_nan=False))
+    assert (d["oa"], d["oa_classified"]) == (pytest.approx(11 / 12), pytest.approx(11 / 12))
+    assert (d["oa_all_reference"], d["coverage"], d["n_reference"]) == (
+        pytest.approx(11 / 15), pytest.approx(0.8), 15)
+    assert d["ignored_values"] == [{"value": 7, "pixels": 2}, {"value": 30, "pixels": 1}]
+    sentence = ("Coverage 80.00 % (12 of 15 reference pixels classified, 3 unclassified); OA over classified "
+                "reference pixels 91.67 %; OA over all reference pixels (unclassified = wrong) 73.33 %.")
+    assert m.coverage_sentence() == sentence
+    md = m.to_markdown()
+    assert sentence in md and "value 7 (2 px), value 30 (1 px)" in md
+    page = html_report(m, ["a", "b"], ["#000000", "#ffffff"])
+    assert "<b>Coverage 80.00 %</b>" in page and "<b>OA over all reference pixels 73.33 %</b>" in page
+    assert "value 7 (2 px), value 30 (1 px)" in page
+    assert "3 reference pixels the map left unclassified (nodata) as wrong" in page
 
 
 def test_accumulates_over_windows_and_respects_value_order():
@@ -134,7 +167,7 @@ def test_html_report():
     assert parser.tags.count("table") == 2
     assert "Water <deep>" in parser.cells and "Test & check" in parser.cells
     assert "Water &lt;deep&gt;" in page
-    assert "OA 88.67 %" in page and "Kappa 0.8297" in page
+    assert "<b>OA over classified reference pixels 88.67 %</b>" in page and "Kappa 0.8297" in page
     assert "background:#1b7837" in page  # class swatch
     assert "model sha256:abc" in page
     # diagonal cells are green-ish, the largest confusion red-ish

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from osgeo import gdal
 from qgis.core import (
@@ -22,10 +23,12 @@ pytestmark = pytest.mark.qgis
 
 ALGORITHMS = {
     "bdgf:classify": ("classification", ["SPECTRAL", "SAR", "LIDAR", "EXTRA_AUX", "MODEL", "DEVICE",
-                                         "BACKEND", "TILE_SIZE", "BATCH_SIZE", "OUTPUT", "PROBABILITIES",
-                                         "CONFIDENCE"]),
-    "bdgf:accuracy": ("assessment", ["INPUT", "REFERENCE", "CLASS_FIELD", "MODEL", "OUTPUT_HTML",
+                                         "BACKEND", "TILE_SIZE", "BATCH_SIZE", "NODATA", "INPUT_SCALE",
+                                         "OUTPUT", "PROBABILITIES", "CONFIDENCE"]),
+    "bdgf:accuracy": ("assessment", ["INPUT", "REFERENCE", "CLASS_FIELD", "MODEL", "SAMPLING", "OUTPUT_HTML",
                                      "OUTPUT_CSV", "OUTPUT_JSON"]),
+    "bdgf:samplingdesign": ("assessment", ["INPUT", "TARGET_SE", "USERS_ACCURACY", "USERS_ACCURACY_BY_CLASS",
+                                           "MINIMUM", "SEED", "OUTPUT"]),
     "bdgf:modelinfo": ("tools", ["MODEL"]),
     "bdgf:environment": ("tools", []),
 }
@@ -146,10 +149,22 @@ def test_accuracy_matches_engine_metrics_for_raster_and_vector_reference(
     assert by_raster["OA"] == pytest.approx(expected.oa)
     assert by_raster["AA"] == pytest.approx(expected.aa)
     assert by_raster["KAPPA"] == pytest.approx(expected.kappa)
+    assert by_raster["OA_CLASSIFIED"] == by_raster["OA"]
+    assert by_raster["COVERAGE"] == pytest.approx(expected.coverage)
+    assert by_raster["OA_ALL_REFERENCE"] == pytest.approx(expected.oa_all_reference)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["confusion_matrix"] == expected.matrix.tolist()
+    assert report["coverage"] == pytest.approx(expected.coverage)
+    assert set(report["area_adjusted"]) == {
+        "sampling", "probability_sample", "assumption", "strata", "confidence_level", "z",
+        "mapped_pixels_total", "pixel_area_m2", "area_note", "unclassified_reference_pixels",
+        "overall_accuracy", "classes", "error_matrix_area_proportions", "notes"}
+    assert report["area_adjusted"]["sampling"] == "not a probability sample — indicative only"
+    adjusted = report["area_adjusted"]["overall_accuracy"]
+    assert by_raster["OA_AREA_ADJUSTED"] == pytest.approx(adjusted["estimate"])
     html = (tmp_path / "report.html").read_text()
     assert "Confusion matrix" in html and "Asphalt road" in html
+    assert "Coverage" in html and "Estimated area (ha) ± 95 % CI" in html and "indicative only" in html
     assert (tmp_path / "report.csv").read_text().startswith("class,value,reference_pixels")
 
     vector = reference_polygons(fixture_scene["test"], tmp_path / "reference.gpkg")
@@ -158,6 +173,95 @@ def test_accuracy_matches_engine_metrics_for_raster_and_vector_reference(
         "OUTPUT_HTML": str(tmp_path / "vector.html")})
     assert by_vector["OA"] == pytest.approx(expected.oa)
     assert by_vector["KAPPA"] == pytest.approx(expected.kappa)
+
+
+def test_accuracy_lists_reference_values_outside_the_class_table(bdgf_plugin, fixture_scene, tiny_model,
+                                                               tmp_path):
+    # the model's class table has the fixture's 6 classes; give some reference pixels values 9 and 42
+    source = gdal.Open(fixture_scene["test"])
+    path = str(tmp_path / "reference.tif")
+    ds = gdal.GetDriverByName("GTiff").CreateCopy(path, source)
+    data = ds.GetRasterBand(1).ReadAsArray()
+    data[0, :5] = 9
+    data[1, :3] = 42
+    ds.GetRasterBand(1).WriteArray(data)
+    ds = None
+    feedback = CollectingFeedback()
+    run_in_process("bdgf:accuracy", {
+        "INPUT": fixture_scene["labels"], "REFERENCE": path, "MODEL": tiny_model,
+        "OUTPUT_HTML": str(tmp_path / "r.html"), "OUTPUT_JSON": str(tmp_path / "r.json")}, feedback=feedback)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["ignored"] == 8
+    assert report["ignored_values"] == [{"value": 9, "pixels": 5}, {"value": 42, "pixels": 3}]
+    listed = ("8 reference pixels ignored, their value is not in the class table: value 9 (5 px), "
+              "value 42 (3 px).")
+    assert listed in (tmp_path / "r.html").read_text()
+    assert listed in "\n".join(feedback.lines)
+
+
+def test_sampling_design_points_labelled_and_fed_back_to_the_accuracy_assessment(
+        bdgf_plugin, fixture_scene, tmp_path):
+    """bdgf:samplingdesign on a map with errors and holes; the points are labelled from the dense truth
+    and fed back to bdgf:accuracy as a stratified random sample."""
+    from osgeo import ogr
+
+    from engine.area_accuracy import area_accuracy, class_pixel_counts
+    from engine.metrics import ConfusionMatrix
+
+    truth = read_band(fixture_scene["labels"])
+    values = [c["value"] for c in fixture_scene["classes"]]
+    class_map = truth.copy()  # 0 where the truth has no label: unclassified
+    wrong = np.zeros(truth.shape, bool)
+    wrong[::3, ::4] = truth[::3, ::4] > 0  # 1 labelled pixel in 12 takes the previous class
+    class_map[wrong] = np.roll(values, 1)[np.searchsorted(values, truth[wrong])]
+    class_map[::7] = 0  # every 7th row unclassified
+    map_path = str(tmp_path / "map.tif")
+    ds = gdal.GetDriverByName("GTiff").CreateCopy(map_path, gdal.Open(fixture_scene["labels"]))
+    ds.GetRasterBand(1).WriteArray(class_map)
+    ds.GetRasterBand(1).SetNoDataValue(0)
+    ds = None
+    points = str(tmp_path / "sample.gpkg")
+    result = run_in_process("bdgf:samplingdesign", {
+        "INPUT": map_path, "TARGET_SE": 0.03, "USERS_ACCURACY": 0.9, "USERS_ACCURACY_BY_CLASS": "6=0.7",
+        "MINIMUM": 20, "SEED": 3, "OUTPUT": points})
+    design = json.loads(result["DESIGN"])
+    assert result["SAMPLE_SIZE"] == design["total"] >= 20 * len(values)
+    assert {s["value"]: s["expected_users_accuracy"] for s in design["strata"]}[6] == 0.7
+    source = ogr.Open(points, 1)
+    layer = source.GetLayer(0)
+    assert layer.GetFeatureCount() == result["SAMPLE_SIZE"]
+    assert [layer.GetLayerDefn().GetFieldDefn(i).GetName() for i in range(4)] == [
+        "sample_id", "map_class", "map_name", "reference"]
+    gt = gdal.Open(map_path).GetGeoTransform()
+    per_class = {}
+    for feature in layer:
+        x, y = feature.GetGeometryRef().GetX(), feature.GetGeometryRef().GetY()
+        col, row = int((x - gt[0]) / gt[1]), int((y - gt[3]) / gt[5])
+        assert class_map[row, col] == feature["map_class"] != 0  # inside its class, never unclassified
+        assert feature.IsFieldNull("reference")
+        per_class[feature["map_class"]] = per_class.get(feature["map_class"], 0) + 1
+        feature.SetField("reference", int(truth[row, col]))  # the "interpreter" labels the point
+        layer.SetFeature(feature)
+    source = None
+    assert per_class == {s["value"]: s["sample_size"] for s in design["strata"]}
+
+    report_path = tmp_path / "sample.json"
+    scores = run_in_process("bdgf:accuracy", {
+        "INPUT": map_path, "REFERENCE": f"{points}|layername=sample", "CLASS_FIELD": "reference",
+        "SAMPLING": 1, "OUTPUT_HTML": str(tmp_path / "sample.html"), "OUTPUT_JSON": str(report_path)})
+    report = json.loads(report_path.read_text())
+    area = report["area_adjusted"]
+    assert area["sampling"] == "stratified random sample" and area["probability_sample"] is True
+    assert report["coverage"] == 1  # every point lies on a classified pixel
+    assert [c["sample_pixels"] for c in area["classes"]] == [per_class[v] for v in values]
+    mapped = class_pixel_counts(class_map, values)
+    assert [c["mapped_pixels"] for c in area["classes"]] == mapped
+    expected = area_accuracy(np.array(report["confusion_matrix"]), mapped, values, probability_sample=True)
+    assert scores["OA_AREA_ADJUSTED"] == pytest.approx(expected.overall.value)
+    # the estimate agrees with the map's true accuracy (known here from the dense truth) within 3 SE
+    true = ConfusionMatrix(values).update(truth, class_map).metrics()
+    assert abs(expected.overall.value - true.oa) < 3 * expected.overall.se
+    assert "stratified random sample" in (tmp_path / "sample.html").read_text()
 
 
 def test_accuracy_needs_a_class_field_for_a_vector_reference(bdgf_plugin, fixture_scene, tmp_path):

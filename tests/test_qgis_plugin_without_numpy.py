@@ -46,7 +46,7 @@ def test_plugin_loads_and_explains_when_numpy_is_missing(tmp_path):
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-3000:]
     result = json.loads(lines[0][len("RESULT "):])
-    expected = {"bdgf:classify", "bdgf:accuracy", "bdgf:modelinfo", "bdgf:environment"}
+    expected = {"bdgf:classify", "bdgf:accuracy", "bdgf:samplingdesign", "bdgf:modelinfo", "bdgf:environment"}
     assert expected <= set(result["algorithms"])
     assert result["devices"] == ["Automatic (GPU when available)", "GPU (CUDA)", "CPU"]
     assert result["missing"][0] == "numpy" and "onnxruntime" in result["missing"]

@@ -1,8 +1,10 @@
-"""bdgf:accuracy — confusion matrix, OA / AA / Kappa, per-class PA / UA / F1 against reference labels."""
+"""bdgf:accuracy — coverage, confusion matrix, OA / AA / Kappa, per-class PA / UA / F1 against reference
+labels, and area-adjusted accuracy and area estimates, map classes as strata (Olofsson et al. 2014)."""
 from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMapLayer,
@@ -21,8 +23,19 @@ class AccuracyAlgorithm(BDGFAlgorithm):
     ID = "accuracy"
     GROUP_ID = "assessment"
     INPUT, REFERENCE, CLASS_FIELD, MODEL = "INPUT", "REFERENCE", "CLASS_FIELD", "MODEL"
+    SAMPLING = "SAMPLING"
     OUTPUT_HTML, OUTPUT_CSV, OUTPUT_JSON = "OUTPUT_HTML", "OUTPUT_CSV", "OUTPUT_JSON"
-    OA, AA, KAPPA = "OA", "AA", "KAPPA"
+    NUMBERS = (("OA", "Overall accuracy over classified reference pixels (= OA_CLASSIFIED)"),
+               ("OA_CLASSIFIED", "Overall accuracy over classified reference pixels"),
+               ("OA_ALL_REFERENCE", "Overall accuracy over all reference pixels (unclassified = wrong)"),
+               ("COVERAGE", "Coverage: share of the reference pixels the map classified"),
+               ("AA", "Average accuracy"), ("KAPPA", "Kappa"),
+               ("OA_AREA_ADJUSTED", "Area-adjusted overall accuracy (map classes as strata)"))
+    # index = value of the SAMPLING parameter; True = a probability sample
+    SAMPLING_OPTIONS = (
+        ("Not a probability sample (training-style polygons, hand-picked areas): area figures "
+         "indicative only", False),
+        ("Stratified random sample with the map classes as strata (e.g. from bdgf:samplingdesign)", True))
 
     def displayName(self):  # noqa: N802 (QGIS API name)
         return self.tr("Accuracy assessment")
@@ -31,10 +44,20 @@ class AccuracyAlgorithm(BDGFAlgorithm):
         return self.tr(
             "Compares a classification raster with reference labels: a raster (value 0 = unlabelled) or a "
             "vector layer with an integer class field, rasterised onto the classification's pixel grid. "
-            "Writes an HTML report with the confusion matrix, overall accuracy (OA), average accuracy (AA), "
-            "Cohen's Kappa and per-class producer's / user's accuracy and F1, plus CSV and JSON tables. "
-            "Class names come from the model package when given, else from the class values. "
-            "OA, AA and KAPPA are also returned as numbers (for models and scripts)."
+            "Writes an HTML report with the coverage (share of the reference pixels the map classified), "
+            "the confusion matrix, overall accuracy over the classified reference pixels (OA = "
+            "OA_CLASSIFIED) and over all reference pixels (OA_ALL_REFERENCE: unclassified counted as "
+            "wrong), average accuracy (AA), Cohen's Kappa and per-class producer's / user's accuracy and "
+            "F1, plus CSV and JSON tables.\n"
+            "It also estimates, with the map classes as strata (Olofsson et al. 2014), the error matrix in "
+            "area proportions, the area-adjusted OA, user's and producer's accuracies and the area of each "
+            "class (pixels, and hectares when the CRS is projected), each with its standard error and 95 % "
+            "confidence interval (1.96 × SE). These are valid only for a stratified random sample (e.g. "
+            "points from bdgf:samplingdesign, labelled); for other references (training-style polygons) "
+            "they are labelled indicative only.\n"
+            "Class names come from the model package when given, else from the class values. Reference "
+            "values that are not classes are listed with their pixel counts. The numbers are also returned "
+            "as outputs (for models and scripts)."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
@@ -48,6 +71,9 @@ class AccuracyAlgorithm(BDGFAlgorithm):
             optional=True))
         self.addParameter(model_parameter(
             self.MODEL, self.tr("Model package (for class names)"), optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.SAMPLING, self.tr("How the reference was sampled (for the area estimates)"),
+            options=[self.tr(label) for label, _ in self.SAMPLING_OPTIONS], defaultValue=0))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_HTML, self.tr("Accuracy report (HTML)"), self.tr("HTML files (*.html)")))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -56,8 +82,7 @@ class AccuracyAlgorithm(BDGFAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_JSON, self.tr("Metrics (JSON)"), self.tr("JSON files (*.json)"),
             optional=True, createByDefault=False))
-        numbers = ((self.OA, "Overall accuracy"), (self.AA, "Average accuracy"), (self.KAPPA, "Kappa"))
-        for key, label in numbers:
+        for key, label in self.NUMBERS:
             self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
@@ -98,15 +123,22 @@ class AccuracyAlgorithm(BDGFAlgorithm):
         feedback.setProgress(50)
         paths = {key: self.parameterAsFileOutput(parameters, key, context)
                  for key in (self.OUTPUT_HTML, self.OUTPUT_CSV, self.OUTPUT_JSON)}
-        from .accuracy_report import classes_from_raster, write_reports
+        from ..engine.assessment import class_values, classes_from_raster
+        from ..engine.raster import grid_of
+        from .accuracy_report import write_reports
 
         if classes is None:
-            classes = classes_from_raster(classification.source(), predicted, truth)
+            classes = classes_from_raster(classification.source(), class_values(predicted, truth))
+        label, probability_sample = self.SAMPLING_OPTIONS[
+            self.parameterAsEnum(parameters, self.SAMPLING, context)]
+        feedback.pushInfo(self.tr("Reference sampling: {}").format(self.tr(label)))
         notes = [self.tr("Classification: {}").format(classification.source()),
                  self.tr("Reference: {}").format(reference.source())]
-        scores, metrics = write_reports(truth, predicted, classes, paths,
-                                        title=self.tr("Accuracy of {}").format(classification.name()),
-                                        notes=notes)
-        for line in metrics.to_markdown([c["name"] for c in classes]).splitlines():
+        assessment = write_reports(truth, predicted, classes, grid_of(classification.source()), paths,
+                                   title=self.tr("Accuracy of {}").format(classification.name()),
+                                   notes=notes, probability_sample=probability_sample)
+        if assessment.metrics.ignored:
+            feedback.reportError(assessment.metrics.ignored_sentence())
+        for line in assessment.to_markdown().splitlines():
             feedback.pushInfo(line)
-        return {**{k: v for k, v in paths.items() if v}, **scores}
+        return {**{k: v for k, v in paths.items() if v}, **assessment.scores()}
