@@ -19,10 +19,10 @@ import numpy as np
 from .errors import BDGFError
 from .package import ModelPackage
 from .progress import Progress, SilentProgress
+from .providers import CPU_EP, CUDA_EP, onnx_providers
 from .settings import BACKENDS, DEVICES
 
-_CUDA_EP = "CUDAExecutionProvider"
-_CPU_EP = "CPUExecutionProvider"
+_CUDA_EP, _CPU_EP = CUDA_EP, CPU_EP
 
 
 def cpu_threads() -> int:
@@ -84,7 +84,7 @@ class OnnxBackend(Backend):
                 "device=cuda was requested, but this ONNX Runtime has no CUDA support "
                 f"(onnxruntime {ort.__version__}, providers: {', '.join(ort.get_available_providers())}). "
                 "Install onnxruntime-gpu instead of onnxruntime (never both), or use device=auto/cpu.")
-        providers = [_CUDA_EP, _CPU_EP] if want_cuda and has_cuda_ep else [_CPU_EP]
+        providers = onnx_providers(ort.get_available_providers(), device)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or cpu_threads()
         options.inter_op_num_threads = 1

@@ -11,6 +11,7 @@ from tests.test_qgis_helpers import hide_package, wait_until, write_tiny_package
 
 pytestmark = pytest.mark.qgis
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DEMO_MODEL = Path(__file__).resolve().parents[1] / "resources" / "models" / "demo.bdgf"
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +48,15 @@ def messages(qgis_iface, level):
 
 
 def test_dock_shows_layer_info_and_the_model_card(dock, dock_model, scene_layers):
-    assert dock.pickers["SPECTRAL"].info.text().startswith("24 band(s) · EPSG:32632 · 64×48 px")
-    assert dock.pickers["SAR"].info.text().startswith("4 band(s)")
+    info = {key: picker.info.text().replace("\u00a0", " ") for key, picker in dock.pickers.items()}
+    assert info["SPECTRAL"].startswith("24 band(s) · EPSG:32632 · 64×48 px")
+    assert info["SAR"].startswith("4 band(s)")
     dock.model.setFilePath(dock_model)
     assert dock.card["name"] == "random-init test model"
     text = dock.card_view.text()
     assert "#2166ac" in text and "Water" in text and "hsi (spectral): 24 band(s)" in text
     assert dock.check.text() == ""
-    dock.resize(440, dock.widget().widget().sizeHint().height() + 60)  # the whole form, no scrolling
+    dock.resize(440, dock.body.sizeHint().height() + 160)  # the whole form, no scrolling
     ARTIFACTS.mkdir(exist_ok=True)
     assert dock.grab().save(str(ARTIFACTS / "dock.png"))
 
@@ -167,3 +169,102 @@ def test_a_card_with_a_fourth_modality_gets_its_own_picker(dock, fixture_scene, 
     assert dock.parameters()["EXTRA_AUX"] == [scene_layers["dsm"].source()]
     dock.model.setFilePath(write_tiny_package(tmp_path / "three.bdgf", fixture_scene))
     assert dock.extra_pickers == [] and "EXTRA_AUX" not in dock.parameters()
+
+
+# ---- the first ten minutes: proposals, the demo, the diagnostics, the layout (issue #18)
+
+@pytest.fixture()
+def fresh_dock(bdgf_plugin, qgis_iface, scene_layers):
+    """The dock as a new user opens it: no saved settings, pickers left to the dock's proposals."""
+    qgis_iface.messageBar().clear_messages()
+    QgsSettings().remove("bdgf/dock")
+    bdgf_plugin.action.trigger()
+    yield bdgf_plugin.dock
+
+
+def picked(dock):
+    return {key: picker.layer().name() if picker.layer() else None for key, picker in dock.pickers.items()}
+
+
+def test_without_a_model_each_picker_proposes_the_layer_of_its_modality(fresh_dock):
+    """The reported bug: every picker showed the alphabetically first layer, dsm (1 band)."""
+    assert picked(fresh_dock) == {"SPECTRAL": "hsi", "SAR": "sar", "LIDAR": "dsm"}
+    assert all(p.info.styleSheet() != "color: #b2182b" for p in fresh_dock.pickers.values())
+
+
+def test_a_picker_whose_layer_does_not_fit_the_card_says_expected_and_found(fresh_dock, dock_model,
+                                                                             scene_layers):
+    fresh_dock.model.setFilePath(dock_model)
+    assert picked(fresh_dock) == {"SPECTRAL": "hsi", "SAR": "sar", "LIDAR": "dsm"}
+    assert fresh_dock.check.text() == ""
+    picker = fresh_dock.pickers["SPECTRAL"]
+    picker.combo.setLayer(scene_layers["dsm"])
+    assert picker.info.text().startswith("hsi (spectral): expected 24 band(s), found 1 band(s)")
+    assert "#b2182b" in picker.info.styleSheet()
+    assert "expected 24 bands, found 1 band" in fresh_dock.check.text()  # the engine's check, before Run
+    picker.combo.setLayer(scene_layers["hsi"])
+    assert "#b2182b" not in picker.info.styleSheet()
+
+
+def test_a_layer_the_user_picked_stays_while_it_fits_the_model(fresh_dock, dock_model, fixture_scene,
+                                                               scene_layers):
+    picker = fresh_dock.pickers["SPECTRAL"]
+
+    def user_picks(layer):
+        picker.combo.setLayer(layer)
+        picker.combo.activated.emit(picker.combo.currentIndex())  # what a click in the combo sends
+
+    user_picks(scene_layers["dsm"])
+    copy = QgsRasterLayer(fixture_scene["hsi"], "my scene")
+    QgsProject.instance().addMapLayer(copy)  # new layers re-propose, but not over the user's choice
+    assert picker.layer() is scene_layers["dsm"]
+    fresh_dock.model.setFilePath(dock_model)  # a 1-band layer does not fit, the proposal does
+    assert picker.layer() is scene_layers["hsi"] and not picker.user_chosen
+    user_picks(copy)
+    fresh_dock.model.setFilePath("")
+    fresh_dock.model.setFilePath(dock_model)
+    assert picker.layer() is copy  # fits the card: kept
+    QgsProject.instance().removeMapLayer(copy.id())
+
+
+def test_load_demo_adds_the_scene_and_selects_the_demo_model(bdgf_plugin, qgis_iface):
+    QgsSettings().remove("bdgf/dock")
+    qgis_iface.messageBar().clear_messages()
+    bdgf_plugin.action.trigger()
+    dock = bdgf_plugin.dock
+    project = QgsProject.instance()
+    before = set(project.mapLayers())
+    dock.demo_button.click()
+    added = {layer.name(): layer for lid, layer in project.mapLayers().items() if lid not in before}
+    try:
+        assert set(added) == {"hsi", "sar", "dsm"}
+        assert os.path.samefile(dock.model.filePath(), DEMO_MODEL)
+        assert dock.card["name"] == "synthetic" and "Expected layers" in dock.card_view.text()
+        assert {key: p.layer() for key, p in dock.pickers.items()} == {
+            "SPECTRAL": added["hsi"], "SAR": added["sar"], "LIDAR": added["dsm"]}
+        assert dock.check.text() == "" and messages(qgis_iface, Qgis.Critical) == []
+        assert dock.model.lineEdit().toolTip() == dock.model.filePath()  # the whole path, shown elided
+        dock.demo_button.click()  # twice: the layers are reused, not added again
+        assert len(project.mapLayers()) == len(before) + 3
+    finally:
+        project.removeMapLayers(list(added_id for added_id in project.mapLayers() if added_id not in before))
+
+
+def test_the_diagnostics_button_shows_a_report_to_copy(fresh_dock):
+    from qgis.PyQt.QtWidgets import QApplication
+
+    fresh_dock.diagnostics_button.click()
+    dialog = fresh_dock.diagnostics
+    text = dialog.text.toPlainText()
+    assert dialog.isVisible() and text.startswith("BDGF for QGIS: environment report")
+    assert "test session used:      CPUExecutionProvider" in text and "\nQGIS " in text
+    dialog.copy_button.click()
+    assert QApplication.clipboard().text() == text
+    dialog.close()
+
+
+def test_the_dock_reads_well_at_a_narrow_width(fresh_dock, dock_model):
+    """Nothing forces the panel wider than a default right dock: long names and paths shrink or wrap."""
+    fresh_dock.model.setFilePath(dock_model)
+    body = fresh_dock.body
+    assert body.minimumSizeHint().width() <= 280, body.minimumSizeHint()

@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from qgis.core import QgsApplication
+from qgis.core import Qgis, QgsApplication
 
 from tests.qgis_tools import import_plugin_package, run_in_process, run_with_qgis_process
 
@@ -25,6 +25,13 @@ def test_environment_algorithm_through_processing_run(bdgf_plugin):
     assert report["packages"]["numpy"]
     assert report["packages"]["onnxruntime"], "the test venv must provide onnxruntime"
     assert report["missing"] == []
+    text = result["TEXT"]  # the copyable report of the dock's Diagnostics dialog
+    assert text.startswith("BDGF for QGIS: environment report")
+    qgis_line = next(line for line in text.splitlines() if line.startswith("QGIS "))
+    assert Qgis.QGIS_VERSION in qgis_line
+    assert "BDGF plugin" in text and "0." in text.split("BDGF plugin", 1)[1].splitlines()[0]
+    assert "test session used:      CPUExecutionProvider" in text
+    assert "onnxruntime  " + report["packages"]["onnxruntime"] in text
 
 
 def test_environment_algorithm_through_qgis_process(qgis_base):

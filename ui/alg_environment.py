@@ -1,37 +1,64 @@
-"""bdgf:environment — reports what QGIS's Python can run (diagnostics for bug reports)."""
+"""bdgf:environment — reports what QGIS's Python can run (diagnostics for bug reports).
+
+The engine side (engine/diagnostics.py) checks this Python: packages, where they are imported from, the
+ONNX Runtime provider a tiny test session really used, CUDA / cuDNN, install commands. This module adds
+QGIS's own lines; the dock's *Diagnostics* dialog shows the same text (`environment_text`).
+"""
 import json
 
-from qgis.core import QgsProcessingOutputString
+from qgis.core import Qgis, QgsApplication, QgsProcessingOutputString
+from qgis.PyQt.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
 
-from ..engine.diagnostics import environment_report, install_hint
-from .common import BDGFAlgorithm
+from ..engine.diagnostics import environment_report, format_report, install_hint
+from .common import PLUGIN_DIR, BDGFAlgorithm, plugin_version
+
+
+def qgis_lines():
+    """(label, value) lines about QGIS and this plugin, for the top of the report."""
+    return [
+        ("QGIS", f"{Qgis.QGIS_VERSION} (Qt {QT_VERSION_STR}, PyQt {PYQT_VERSION_STR})"),
+        ("QGIS prefix", QgsApplication.prefixPath()),
+        ("QGIS profile", QgsApplication.qgisSettingsDirPath()),
+        ("BDGF plugin", f"{plugin_version()} ({PLUGIN_DIR})"),
+    ]
+
+
+def environment_text(report=None):
+    """The copyable text report (QGIS lines, then engine/diagnostics.format_report)."""
+    return format_report(report if report is not None else environment_report(), qgis_lines())
 
 
 class EnvironmentAlgorithm(BDGFAlgorithm):
     ID = "environment"
     GROUP_ID = "tools"
     REPORT = "REPORT"
+    TEXT = "TEXT"
 
     def displayName(self):  # noqa: N802 (QGIS API name)
         return self.tr("Check environment")
 
     def shortHelpString(self):  # noqa: N802 (QGIS API name)
         return self.tr(
-            "Lists the Python packages the BDGF engine needs (numpy, onnxruntime; torch optional), "
-            "their versions and the devices they can use, and the command that installs what is missing."
+            "Lists QGIS's and Python's versions and paths, the Python packages the BDGF engine needs "
+            "(numpy, onnxruntime; torch optional) with their versions and where they are imported from, the "
+            "ONNX Runtime providers and the one a tiny test session really used (CPU or GPU), CUDA / cuDNN "
+            "visibility, GDAL, the plugin version, and the exact commands that install what is missing. "
+            "Paste the text report (TEXT, also in the log) into problem reports."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.addOutput(QgsProcessingOutputString(self.REPORT, self.tr("Environment report (JSON)")))
+        self.addOutput(QgsProcessingOutputString(self.TEXT, self.tr("Environment report (text)")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         report = environment_report()
-        for name, version in report["packages"].items():
-            feedback.pushInfo(f"{name}: {version or 'not installed'}")
+        text = environment_text(report)
+        for line in text.splitlines():
+            feedback.pushInfo(line)
         if report["missing"]:
             feedback.reportError(
                 self.tr("Missing required packages: {}. Install them with: {}").format(
                     ", ".join(report["missing"]), install_hint(report["missing"])
                 )
             )
-        return {self.REPORT: json.dumps(report, sort_keys=True)}
+        return {self.REPORT: json.dumps(report, sort_keys=True), self.TEXT: text}

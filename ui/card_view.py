@@ -46,5 +46,6 @@ class CardView(QLabel):
         elif error:
             self.setText(f"<span style='color:#b2182b'>{escape(error)}</span>")
         else:
-            hint = tr("Choose a model package (.bdgf) to see its classes and layers.")
+            hint = tr("Choose a model package (.bdgf) to see its classes and layers, or click "
+                      "'Load demo' to try the bundled demo model on the bundled demo scene.")
             self.setText(f"<i>{escape(hint)}</i>")

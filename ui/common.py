@@ -5,8 +5,9 @@ from qgis.core import QgsProcessingAlgorithm
 from qgis.PyQt.QtCore import QCoreApplication, QUrl
 
 CONTEXT = "BDGF"
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository / plugin folder
 # The bundled help page (help/index.html in the plugin folder; scripts/package.py ships help/).
-HELP_PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "help", "index.html")
+HELP_PAGE = os.path.join(PLUGIN_DIR, "help", "index.html")
 
 
 def help_url(anchor=""):
@@ -15,6 +16,18 @@ def help_url(anchor=""):
     if anchor:
         url.setFragment(anchor)
     return bytes(url.toEncoded()).decode("ascii")
+
+
+def plugin_version():
+    """The plugin's version from its metadata.txt ("unknown" when it cannot be read)."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(os.path.join(PLUGIN_DIR, "metadata.txt"), encoding="utf-8")
+        return parser.get("general", "version")
+    except (configparser.Error, OSError):
+        return "unknown"
 
 
 def tr(text):

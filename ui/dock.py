@@ -1,4 +1,9 @@
-"""Dock panel: pick layers and a model, see its card, run bdgf:classify in the background."""
+"""Dock panel: pick layers and a model, see its card, run bdgf:classify in the background.
+
+Each picker proposes the layer that fits its modality (ui/layer_matching.py: the card's band count,
+then names, then band counts) and keeps a layer the user picked as long as it fits the card;
+*Load demo* adds the bundled scene and model; *Diagnostics* shows the environment report.
+"""
 from qgis.core import (
     Qgis,
     QgsProcessing,
@@ -11,6 +16,7 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -27,8 +33,10 @@ from .background_run import BackgroundRun
 from .card_view import CardView
 from .class_style import apply_class_style
 from .common import tr
+from .demo_scene import DEMO_MODEL, demo_available, load_demo_layers
+from .layer_matching import bands_fit, expected_bands, propose_layers
 from .layer_picker import LayerPicker
-from .model_card import assign_modalities, describe_modality, load_card, mismatch_messages
+from .model_card import SLOT_ROLES, assign_modalities, describe_modality, load_card, mismatch_messages
 from .runtime_check import missing_message, missing_packages
 
 SETTINGS = "bdgf/dock/"
@@ -47,14 +55,32 @@ class ClassifyDock(QgsDockWidget):
         self.run = None
         self.card = None
         self.last_layer = None
+        self.diagnostics = None  # the Diagnostics dialog, once opened
         self._build()
         self._restore()
         self._model_changed(self.model.filePath())
+        project = QgsProject.instance()
+        project.layersAdded.connect(self._layers_added)
+        project.layersRemoved.connect(self._layers_added)
 
     # ---- widgets
     def _build(self):
         body = QWidget(self)
+        self.demo_button = QPushButton(tr("Load demo"), body)
+        self.demo_button.setObjectName("BDGFLoadDemo")
+        self.demo_button.setToolTip(tr("Add the bundled demo scene (hyperspectral, SAR, DSM) and select the "
+                                       "bundled demo model"))
+        self.demo_button.setEnabled(demo_available())
+        self.diagnostics_button = QPushButton(tr("Diagnostics"), body)
+        self.diagnostics_button.setObjectName("BDGFDiagnostics")
+        self.diagnostics_button.setToolTip(tr("What QGIS's Python can run (packages, GPU), as a report to "
+                                              "copy into problem reports"))
+        tools = QHBoxLayout()
+        tools.addWidget(self.demo_button)
+        tools.addWidget(self.diagnostics_button)
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.pickers = {}
         for key, label, optional in MODALITIES:
             self.pickers[key] = LayerPicker(optional, body)
@@ -63,6 +89,7 @@ class ClassifyDock(QgsDockWidget):
         self.extra_pickers = []
         form.addRow(self.extra_form)
         self.model = QgsFileWidget(body)
+        _shrinkable(self.model)
         self.model.setFilter(tr("BDGF model package (*.bdgf)"))
         self.model.setDialogTitle(tr("Choose a BDGF model package"))
         form.addRow(tr("Model"), self.model)
@@ -71,46 +98,70 @@ class ClassifyDock(QgsDockWidget):
         self.device.addItems([tr(DEVICE_LABELS[d]) for d in DEVICES])
         self.backend = QComboBox(body)
         self.backend.addItems(list(BACKENDS))
+        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device.setMinimumContentsLength(12)  # a narrower dock elides the name; the tooltip explains
+        self.device.setToolTip(tr("'Automatic' uses a GPU when the backend can, else the CPU; "
+                                  "the log says which ran."))
         self.tile = _auto_spin(body, 4096)
         self.batch = _auto_spin(body, 65536)
         self.output = QgsFileWidget(body)
+        _shrinkable(self.output)
+        self.output.fileChanged.connect(lambda path: _show_path(self.output, path))
         self.output.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output.setFilter(tr("GeoTIFF (*.tif *.tiff)"))
         self.output.lineEdit().setPlaceholderText(tr("[temporary file]"))
-        for label, widget in ((tr("Device"), self.device), (tr("Backend"), self.backend),
-                              (tr("Tile size"), self.tile), (tr("Batch size"), self.batch),
-                              (tr("Output"), self.output)):
+        form.addRow(QLabel(tr("Device"), body))  # long device names: the combo gets the whole width
+        form.addRow(self.device)
+        for label, widget in ((tr("Backend"), self.backend), (tr("Tile size"), self.tile),
+                              (tr("Batch size"), self.batch), (tr("Output"), self.output)):
             form.addRow(label, widget)
-        self.check = QLabel(body)
+        self.check = QLabel(self)
         self.check.setWordWrap(True)
         self.check.setStyleSheet("color: #b2182b")
-        self.progress = QProgressBar(body)
+        self.progress = QProgressBar(self)
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
-        self.run_button = QPushButton(tr("Run"), body)
-        self.cancel_button = QPushButton(tr("Cancel"), body)
+        self.run_button = QPushButton(tr("Run"), self)
+        self.cancel_button = QPushButton(tr("Cancel"), self)
         self.cancel_button.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
+        rule = QFrame(body)
+        rule.setFrameShape(QFrame.Shape.HLine)
+        rule.setFrameShadow(QFrame.Shadow.Sunken)
         layout = QVBoxLayout(body)
+        layout.addLayout(tools)
+        layout.addWidget(rule)
         layout.addLayout(form)
         layout.addWidget(self.card_view)
-        layout.addWidget(self.check)
-        layout.addWidget(self.progress)
-        layout.addLayout(buttons)
         layout.addStretch(1)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
-        self.setWidget(scroll)
+        self.body = body
+        # problems, progress and Run stay in view under the scrolling form and card
+        panel = QWidget(self)
+        outer = QVBoxLayout(panel)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll, 1)
+        footer = QVBoxLayout()
+        footer.setContentsMargins(9, 0, 9, 9)
+        footer.addWidget(self.check)
+        footer.addWidget(self.progress)
+        footer.addLayout(buttons)
+        outer.addLayout(footer)
+        self.setWidget(panel)
         self.model.fileChanged.connect(self._model_changed)
         for picker in self.pickers.values():
             picker.combo.layerChanged.connect(self._update_check)
         self.backend.currentIndexChanged.connect(self._update_check)
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
+        self.demo_button.clicked.connect(self.load_demo)
+        self.diagnostics_button.clicked.connect(self.show_diagnostics)
 
     # ---- settings
     def _restore(self):
@@ -123,7 +174,8 @@ class ClassifyDock(QgsDockWidget):
         for key, picker in self.pickers.items():
             layer = QgsProject.instance().mapLayer(settings.value(SETTINGS + "layer/" + key, "", str))
             if layer is not None:
-                picker.combo.setLayer(layer)
+                picker.set_layer(layer)
+                picker.user_chosen = True  # chosen for an earlier run in this project: kept while it fits
 
     def _save(self):
         settings = QgsSettings()
@@ -139,8 +191,62 @@ class ClassifyDock(QgsDockWidget):
     def _model_changed(self, path):
         self.card, error = load_card(path) if path else (None, None)
         self.card_view.show_card(self.card, error)
+        _show_path(self.model, path)
+        modalities = {slot: m for m, slot, _layer in assign_modalities(self.card, {})} if self.card else {}
+        for key, picker in self.pickers.items():
+            picker.set_expected(modalities.get(key))
         self._rebuild_extra_pickers()
+        self.propose_layers()
         self._update_check()
+
+    # ---- layer proposals (the rule: ui/layer_matching.py)
+    def propose_layers(self, force=False):
+        """Give each picker the project layer that fits its modality. Without `force`, a layer the user
+        picked stays while it fits the card (or while no card is chosen)."""
+        layers = [layer for layer in QgsProject.instance().layerTreeRoot().layerOrder()
+                  if isinstance(layer, QgsRasterLayer)]
+        expected = expected_bands(self.card)
+        chosen = propose_layers([(layer.name(), layer.bandCount()) for layer in layers], expected)
+        for key, role in SLOT_ROLES:
+            picker = self.pickers[key]
+            proposal = layers[chosen[role]] if chosen[role] is not None else None
+            if not force and picker.user_chosen and _keeps(picker, role, expected, proposal):
+                continue
+            picker.set_layer(proposal)
+            picker.user_chosen = False
+        self._update_check()
+
+    def _layers_added(self, *_args):
+        if self.run is None:
+            self.propose_layers()
+
+    # ---- the demo and the diagnostics
+    def load_demo(self):
+        """Add the bundled demo layers, choose the bundled model, propose its layers, show the scene."""
+        try:
+            layers = load_demo_layers(QgsProject.instance())
+        except OSError as exc:
+            self._error(tr("The demo cannot be loaded: {}").format(exc))
+            return
+        self.model.setFilePath(DEMO_MODEL)
+        self.propose_layers(force=True)
+        root = QgsProject.instance().layerTreeRoot()
+        for layer in layers.values():  # a 64-band legend of grey bands says little: fold the inputs
+            node = root.findLayer(layer.id())
+            if node is not None:
+                node.setExpanded(False)
+        canvas, hsi = self.iface.mapCanvas(), layers["hsi"]
+        if canvas.mapSettings().destinationCrs().isValid():
+            canvas.setExtent(canvas.mapSettings().layerExtentToOutputExtent(hsi, hsi.extent()))
+        else:  # a canvas without a CRS yet: the layer's own extent
+            canvas.setExtent(hsi.extent())
+        canvas.refresh()
+
+    def show_diagnostics(self):
+        from .environment_dialog import EnvironmentDialog
+
+        self.diagnostics = EnvironmentDialog(self.iface.mainWindow())
+        self.diagnostics.show()
 
     def _rebuild_extra_pickers(self):
         while self.extra_form.rowCount():
@@ -149,7 +255,7 @@ class ClassifyDock(QgsDockWidget):
         extra = [m for m, slot, _layer in assign_modalities(self.card, {}) if slot == "EXTRA_AUX"] \
             if self.card else []
         for modality in extra:
-            picker = LayerPicker(True, self.widget())  # starts empty: the user picks the layer
+            picker = LayerPicker(True, self.body)  # starts empty: the user picks the layer
             picker.combo.setLayer(None)
             picker.setToolTip(describe_modality(modality))
             picker.combo.layerChanged.connect(self._update_check)
@@ -214,6 +320,12 @@ class ClassifyDock(QgsDockWidget):
 
     def shutdown(self, timeout_ms=30000):
         """Cancel a running classification and wait for its task (plugin unload)."""
+        project = QgsProject.instance()
+        for signal in (project.layersAdded, project.layersRemoved):
+            try:
+                signal.disconnect(self._layers_added)
+            except (TypeError, RuntimeError):
+                pass
         run = self.run
         if run is not None:
             run.cancel()
@@ -242,6 +354,9 @@ class ClassifyDock(QgsDockWidget):
         layer = QgsRasterLayer(results[ClassifyAlgorithm.OUTPUT], tr("Land cover ({})").format(card["name"]))
         apply_class_style(layer, card["classes"])
         QgsProject.instance().addMapLayer(layer)
+        node = QgsProject.instance().layerTreeRoot().findLayer(layer.id())
+        if node is not None:
+            node.setExpanded(True)  # the legend shows the card's classes and colours
         self.last_layer = layer
         device = results.get(ClassifyAlgorithm.DEVICE_USED, "?")
         self.iface.messageBar().pushMessage(
@@ -249,6 +364,29 @@ class ClassifyDock(QgsDockWidget):
 
     def _error(self, message):
         self.iface.messageBar().pushMessage(tr("BDGF"), message, Qgis.MessageLevel.Critical, 0)
+
+
+def _keeps(picker, role, expected, proposal):
+    """A layer the user picked stays, unless the card has no such modality, or the layer does not fit the
+    card and the proposal does."""
+    if expected is None:
+        return True
+    if role not in expected:
+        return False
+    return picker.fits() or proposal is None or not bands_fit(expected[role], proposal.bandCount())
+
+
+def _shrinkable(file_widget):
+    """A file widget that may get narrower than its path: the dock keeps its width."""
+    file_widget.lineEdit().setMinimumWidth(60)
+    file_widget.setMinimumWidth(80)
+
+
+def _show_path(file_widget, path):
+    """Show the end of a long path (the file name) and the whole path as tooltip."""
+    file_widget.setToolTip(path or "")
+    file_widget.lineEdit().setToolTip(path or "")
+    file_widget.lineEdit().setCursorPosition(len(path or ""))
 
 
 def _auto_spin(parent, maximum):
