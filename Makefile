@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test lint demo demo-assets bench package clean
+.PHONY: setup test lint demo demo-assets bench package screenshots clean
 
 .venv/.installed: requirements.txt requirements-dev.txt scripts/setup.sh
 	bash scripts/setup.sh
@@ -26,11 +26,16 @@ demo-assets: setup
 
 bench: setup
 	$(PY) -m bench.testbed
+	$(PY) -m bench.testbed --testbed hard
 	$(PY) -m bench.inference
 	$(PY) -m bench.scan --threads 1 --repeats 7
 
 package:
 	python3 scripts/package.py --out-dir dist
+
+# the real QGIS desktop under Xvfb: Load demo, Run, screenshot (also run by tests/test_qgis_desktop.py)
+screenshots: setup
+	$(PY) -m scripts.desktop_demo --out out/desktop --screenshot docs/img/desktop.png
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache build dist

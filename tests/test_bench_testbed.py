@@ -54,3 +54,36 @@ def test_gpu_flag_without_cuda_is_a_clear_error(capsys, tmp_path):
         pytest.skip("a CUDA GPU is present")
     assert cli.main(["--gpu", "--work", str(tmp_path)]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def test_bench_hard_quick_writes_the_paired_report(tmp_path):
+    import tomllib
+
+    from bench.testbed.stats import UNDECIDED
+
+    work, docs = tmp_path / "work", tmp_path / "docs"
+    argv = ["--testbed", "hard", "--quick", "--rows", "rf,bdgf", "--work", str(work), "--docs", str(docs)]
+    assert cli.main(argv) == 0
+    assert not (docs / "testbed.json").exists()  # the easy testbed's report is left alone
+    data = json.loads((docs / "testbed_hard.json").read_text(encoding="utf-8"))
+    assert data["benchmark"] == "testbed_hard"
+    assert {"commit", "clean", "date", "machine"} <= set(data["stamp"])
+    config = tomllib.loads(open(data["scene"]["configs"]["0"], encoding="utf-8").read())
+    assert config["labels"]["raster"] == "labels.tif" and config["labels"]["split"]["seed"] == 0  # = run seed
+    assert config["labels"]["split"]["block_size"] > 0 and config["labels"]["split"]["per_class"] <= 10
+    assert [a.get("bands") for a in config["data"]["aux"]] == [[1, 2], None]
+    assert len(data["scene"]["meta"]["wavelengths_nm"]) >= 150
+    split = data["scene"]["split"]["0"]
+    assert max(split["train_per_class"]) <= 10 and split["validation_pixels"] > 0
+    assert data["test_pixels_match"]  # the baselines are tested on BDGF's test pixels
+    oa = data["paired"]["metrics"]["oa"]
+    r = data["results"]
+    assert oa["rf"]["diff"]["mean"] == pytest.approx(r["bdgf"]["0"]["oa"] - r["rf"]["0"]["oa"])
+    assert oa["rf"]["verdict"] == UNDECIDED and oa["rf"]["kind"] == "baseline"
+    assert "bdgf" in data["paired"]["spectral_share"]["rows"]
+    assert data["paired"]["job"]["status"] in ("unclear", "unknown")  # one seed, no mask_off row
+    text = (docs / "testbed_hard.md").read_text(encoding="utf-8")
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## Is the testbed doing its job?"
+    assert "### Overall accuracy (OA, %)" in text and "95 % CI" in text and "| Random Forest" in text
+    assert all(name.startswith("testbed_hard_") for name in data["figures"])

@@ -44,27 +44,45 @@ def test_off_mode_masks_nothing():
     assert not mask.any() and torch.equal(xm, x)
 
 
-def test_adaptive_masking_reacts_to_imbalance_in_both_directions():
+def _steer(mode: str, shares, probes: int = 5, **kw) -> ModalityMasking:
+    m = make(mode, **kw)
+    for _ in range(probes):
+        m.observe_shares(shares)
+    return m
+
+
+def test_controller_raises_masking_when_the_spectral_share_is_above_target_and_lowers_it_below():
     base = make().ratios(200)
-    more = make()
-    more.observe([0.1, 0.3, 0.2])  # auxiliaries modelled worse: spectral dominates
+    assert make().target_share() == pytest.approx(1 / 3)
+    more = _steer("adaptive", [0.8, 0.15, 0.05])  # spectral image drives most of the features
     assert more.ratios(200)[0] > base[0] and more.ratios(200)[1] > base[1]
-    less = make()
-    less.observe([0.4, 0.1, 0.2])  # auxiliaries modelled better
+    less = _steer("adaptive", [0.1, 0.5, 0.4])  # auxiliaries drive most of the features
     assert less.ratios(200)[0] < base[0] and less.ratios(200)[1] < base[1]
-    huge = make()
-    huge.observe([1e-6, 10.0, 10.0])
+    even = _steer("adaptive", [1 / 3, 1 / 3, 1 / 3])  # on target: nothing moves
+    assert even.ratios(200) == pytest.approx(base)
+    huge = _steer("adaptive", [1.0, 0.0, 0.0], probes=50)
     r_s, p_m = huge.ratios(200)
+    assert huge.factor() == pytest.approx(huge.cfg.max_factor)
     assert r_s <= huge.cfg.max_structure_ratio and p_m <= huge.cfg.max_sample_ratio
-    assert huge.factor() == huge.cfg.max_factor
-    fixed = make("fixed")
-    fixed.observe([0.1, 0.3, 0.2])
-    assert fixed.ratios(200) == pytest.approx(base)
+    tiny = _steer("adaptive", [0.0, 0.5, 0.5], probes=50)
+    assert tiny.factor() == pytest.approx(tiny.cfg.min_factor)
+    assert tiny.ratios(200) == pytest.approx(tiny.floor_ratios())
+    fixed = _steer("fixed", [0.8, 0.15, 0.05])
+    assert fixed.ratios(200) == pytest.approx(make("fixed").ratios(200)) and fixed.factor() == 1.0
+    assert _steer("off", [0.8, 0.15, 0.05]).ratios(200) == (0.0, 0.0)
 
 
-def test_imbalance_signal_is_smoothed():
-    cfg = MaskingConfig(ema=0.5)
-    m = ModalityMasking(cfg, [4, 1])
-    assert m.observe([1.0, 2.0]) == pytest.approx(2.0)
-    assert m.observe([1.0, 1.0]) == pytest.approx(1.5)
-    assert m.observe([float("nan"), 1.0]) == pytest.approx(1.5)
+def test_target_share_is_configurable_and_state_round_trips():
+    m = _steer("adaptive", [0.4, 0.3, 0.3], target_share=0.5)  # below a 0.5 target: masking falls
+    assert m.factor() < 1.0
+    again = make("adaptive", target_share=0.5)
+    again.load_state_dict(m.state_dict())
+    assert again.factor() == m.factor() and again.share == m.share
+    assert m.probe_due(0) and m.probe_due(m.cfg.probe_every) and not m.probe_due(1)
+
+
+def test_measured_share_is_smoothed():
+    m = ModalityMasking(MaskingConfig(ema=0.5), [4, 1])
+    assert m.observe_shares([0.8, 0.2]) == pytest.approx(0.8)
+    assert m.observe_shares([0.4, 0.6]) == pytest.approx(0.6)
+    assert m.observe_shares([float("nan"), 1.0]) == pytest.approx(0.6)

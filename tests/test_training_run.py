@@ -56,15 +56,30 @@ def test_quick_run_writes_every_artefact(quick_run):
     assert list((quick_run / "cache").glob("features_*.npy"))
     log = (quick_run / "train.log").read_text()
     assert "DDPM:" in log and "classifier: best validation OA" in log and "test OA" in log
+    for stage in ("stage 1 (data", "stage 2 (DDPM pre-training)", "stage 3 (diffusion features)",
+                  "stage 4 (classifier)", "stage 5 (evaluation)", "stage 6 (model package)"):
+        assert stage in log, stage  # stage durations go to train.log, not only report.md
+    assert "spectral share of the features" in log
     report = (quick_run / "report.md").read_text()
-    assert "Confusion matrix" in report and "Modality balance" in report
+    assert "Confusion matrix" in report and "Modality balance" in report and "## Modality masking" in report
 
 
 def test_quick_run_beats_the_majority_baseline(quick_run):
     metrics = json.loads((quick_run / "metrics.json").read_text())
     assert metrics["oa"] >= metrics["majority_baseline_oa"] + 0.15, metrics
-    assert set(metrics) >= {"oa", "aa", "kappa", "classes", "confusion_matrix", "modality_balance"}
+    assert set(metrics) >= {"oa", "aa", "kappa", "classes", "confusion_matrix", "modality_balance",
+                            "modality_shares", "masking"}
+    history = metrics["masking"]["history"]  # the controller curve: measured share, r_s, p_m per step
+    assert len(history) > 10 and all(set(r) == {"step", "spectral_share", "structure_ratio", "sample_ratio"}
+                                     for r in history)
+    assert any(r["spectral_share"] is not None for r in history)
     assert len(metrics["classes"]) == 6 and all("producers_accuracy" in c for c in metrics["classes"])
+    # unclassified test pixels are counted: coverage and the OA over all test pixels sit next to the OA
+    assert 0 < metrics["coverage"] <= 1 and metrics["oa_classified"] == metrics["oa"]
+    assert metrics["oa_all_reference"] == pytest.approx(metrics["oa"] * metrics["coverage"])
+    assert "OA over all test pixels (unclassified = wrong)" in (quick_run / "report.md").read_text()
+    card = ModelPackage(quick_run / "model.bdgf").card["metrics"]
+    assert (card["coverage"], card["oa_all_reference"]) == (metrics["coverage"], metrics["oa_all_reference"])
 
 
 def test_package_card_and_weights(quick_run, fixture_scene):
@@ -76,6 +91,12 @@ def test_package_card_and_weights(quick_run, fixture_scene):
     assert len(card["modalities"][0]["wavelengths_nm"]) == 24
     assert card["modalities"][1]["band_names"] == ["VV", "VH", "HH", "HV"]
     assert card["metrics"]["oa"] > 0 and card["training"]["seed"] == 0
+    assert card["training"]["preset"] == "quick"
+    masking = card["training"]["masking"]  # the controller's final state, without its history
+    assert masking["mode"] == "adaptive" and masking["target_share"] == pytest.approx(1 / 3)
+    assert masking["floor_structure_ratio"] <= masking["mean_structure_ratio"] and "history" not in masking
+    shares = card["training"]["modality_shares"]
+    assert list(shares) == ["hsi", "sar", "dsm"] and sum(shares.values()) == pytest.approx(1.0)
     assert card["network"]["ddpm"]["feature_timesteps"] == card["diffusion"]["timesteps"]
     assert {"torch", "onnx", "numpy", "gdal"} <= set(card["software"])
     names = set(package.tensors(strip=False))

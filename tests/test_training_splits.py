@@ -162,3 +162,23 @@ def test_vector_labels(fixture_scene, tmp_path):
     data["labels"]["field"] = "class_id"
     with pytest.raises(ConfigError, match="has no field 'class_id'; fields: cls"):
         prepare(load_config(write_config(tmp_path, data)), log=lambda m: None)
+
+
+def test_block_validation_never_shares_a_block_with_fitting_pixels():
+    rng = np.random.default_rng(0)
+    train = np.full((64, 64), -1, np.int64)
+    for k in range(3):  # three classes, 40 scattered training pixels each
+        rows, cols = rng.integers(0, 64, 40), rng.integers(0, 64, 40)
+        train[rows, cols] = k
+    fit, val = validation_split(train, 0.25, seed=3, n_classes=3, block_size=8)
+    assert len(np.intersect1d(fit, val)) == 0
+    assert len(fit) + len(val) == int((train >= 0).sum())
+    blocks = block_ids(train.shape, 8).ravel()
+    assert not set(blocks[fit]) & set(blocks[val])
+    flat = train.ravel()
+    assert set(flat[fit]) == {0, 1, 2}  # every class keeps fitting pixels
+    assert 0.1 < len(val) / (len(fit) + len(val)) < 0.45
+    again = validation_split(train, 0.25, seed=3, n_classes=3, block_size=8)
+    assert np.array_equal(again[1], val)
+    pixelwise = validation_split(train, 0.25, seed=3, n_classes=3)
+    assert set(blocks[pixelwise[0]]) & set(blocks[pixelwise[1]])  # the old draw mixes blocks

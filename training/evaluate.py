@@ -7,64 +7,90 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.metrics import compute_metrics, confusion_matrix
+from engine.metrics import ConfusionMatrix
+from engine.nn.balance import contribution_shares, feature_change
+from engine.noise import position_noise
+from engine.tiling import round_up
 from training.checkpoint import atomic_write, atomic_write_json
 from training.context import RunContext
 from training.prepare import Prepared
-from training.stage_features import compute_features
+from training.stage_ddpm import as_tensor
 
 FIGURES = ("confusion_matrix.png", "prediction_map.png", "training_curves.png", "tsne_features.png",
-           "modality_balance.png")
+           "modality_balance.png", "masking_controller.png")
 
 
-def test_metrics(prep: Prepared, pred_map: np.ndarray) -> dict:
-    """Metrics of the predicted class indices (H, W; -1 = nodata) on the test pixels."""
+def evaluation_pixels(prep: Prepared, stride: int, max_test: int = 0,
+                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(flat indices to predict, the test pixels evaluated as an (H, W) mask).
+
+    Every test pixel is evaluated unless `max_test` > 0 caps them with a seeded random sample (a dense
+    test raster of a 100,000-pixel scene would cost more to predict than training the classifier; 20,000
+    sampled pixels give OA with a standard error below 0.4 points); the map figure takes the valid
+    pixels on a `stride` grid (1 = every valid pixel).
+    """
+    tested = prep.test >= 0
+    if max_test > 0 and tested.sum() > max_test:
+        flat = np.flatnonzero(tested.ravel())
+        keep = np.random.default_rng([seed, 23]).choice(flat, max_test, replace=False)
+        tested = np.zeros_like(tested)
+        tested.ravel()[keep] = True
+    grid = np.zeros_like(prep.valid)
+    grid[::max(1, stride), ::max(1, stride)] = True
+    predict = (prep.valid & grid) | (prep.valid & tested)
+    return np.flatnonzero(predict.ravel()), tested
+
+
+def fill_strided(pred_map: np.ndarray, valid: np.ndarray, stride: int) -> np.ndarray:
+    """The map figure from a strided prediction: each valid pixel takes its grid cell's class."""
+    if stride <= 1:
+        return pred_map
+    rows = np.minimum(np.arange(pred_map.shape[0]) // stride * stride, pred_map.shape[0] - 1)
+    cols = np.minimum(np.arange(pred_map.shape[1]) // stride * stride, pred_map.shape[1] - 1)
+    return np.where(valid, pred_map[np.ix_(rows, cols)], -1).astype(pred_map.dtype)
+
+
+def test_metrics(prep: Prepared, pred_map: np.ndarray, evaluated: np.ndarray | None = None) -> dict:
+    """Metrics of the predicted class indices (H, W; -1 = nodata) on the test pixels (`evaluated`: the
+    sampled ones, default all), with the coverage: test pixels the model left unclassified (nodata) are
+    counted (`coverage`, `oa_all_reference`)."""
     values = [c.value for c in prep.classes]
     lut = np.array(values + [0])  # index -1 -> 0 (unclassified)
-    sel = prep.test >= 0
+    sel = prep.test >= 0 if evaluated is None else evaluated
     ref = lut[prep.test[sel]]
     pred = lut[pred_map[sel]]
-    metrics = compute_metrics(confusion_matrix(ref, pred, values), values)
+    metrics = ConfusionMatrix(values).update(ref, pred).metrics()
     out = metrics.to_dict([c.name for c in prep.classes])
     counts = np.bincount(prep.test[sel], minlength=len(values))
     out["majority_baseline_oa"] = float(counts.max() / max(counts.sum(), 1))
+    out["test_pixels_evaluated"], out["test_pixels_total"] = int(sel.sum()), int((prep.test >= 0).sum())
     out["markdown"] = metrics.to_markdown([c.name for c in prep.classes])
     return out
 
 
 @torch.no_grad()
-def modality_balance(ctx: RunContext, extractor, prep: Prepared, patch: int, tile: int, halo: int,
-                     noise_seed: int, max_side: int = 96) -> dict[str, dict[str, float]]:
-    """Relative change ||f - f_m|| / ||f|| of each feature level over valid pixels of a central crop when
-    modality m is replaced by its normalised mean (per channel, over valid pixels)."""
+def modality_balance(ctx: RunContext, extractor, prep: Prepared, noise_seed: int,
+                     max_side: int = 96) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """({modality: {level: relative feature change}}, {modality: share of the features}) on a central crop,
+    with engine.nn.balance, the measure the masking controller steers by (each modality's content
+    swapped for its content elsewhere; shares over all levels together)."""
     _, h, w = prep.x.shape
     ch, cw = min(h, max_side), min(w, max_side)
     r0, c0 = (h - ch) // 2, (w - cw) // 2
-    x = prep.x[:, r0:r0 + ch, c0:c0 + cw]
-    valid = prep.valid[r0:r0 + ch, c0:c0 + cw]
-    window = (prep.window[0] + r0, prep.window[1] + c0, ch, cw)
-    r = patch // 2
-
-    def feats(arr):
-        f = compute_features(ctx, extractor, arr, window, patch, tile, halo, noise_seed,
-                             desc="modality balance")
-        return f[:, r:r + ch, r:r + cw].astype(np.float32)[:, valid]
-
-    base = feats(x)
-    levels = extractor.feature_channels()
-    names = ["fine", "mid", "coarse"][:len(levels)]
-    bounds = np.cumsum([0] + list(levels))
-    out, start = {}, 0
-    for mod, n in zip(prep.modalities, prep.modality_channels):
-        zeroed = x.copy()
-        means = x[start:start + n][:, valid].mean(axis=1)
-        zeroed[start:start + n] = np.where(valid, means[:, None, None], 0.0)
-        changed = feats(zeroed)
-        out[mod["name"]] = {
-            name: float(np.linalg.norm(changed[a:b] - base[a:b]) / max(np.linalg.norm(base[a:b]), 1e-12))
-            for name, a, b in zip(names, bounds[:-1], bounds[1:])}
-        start += n
-    return out
+    ph, pw = round_up(ch, extractor.stride()) - ch, round_up(cw, extractor.stride()) - cw  # UNet needs it
+    x = np.pad(prep.x[None, :, r0:r0 + ch, c0:c0 + cw], ((0, 0), (0, 0), (0, ph), (0, pw)))
+    valid = np.pad(prep.valid[None, r0:r0 + ch, c0:c0 + cw], ((0, 0), (0, ph), (0, pw)))
+    noise = position_noise(noise_seed, prep.window[0] + r0, prep.window[1] + c0, ch + ph, cw + pw,
+                           x.shape[1], len(extractor.timesteps))
+    extractor.to(ctx.device).eval()
+    change = feature_change(extractor, as_tensor(np.ascontiguousarray(x), ctx.device),
+                            as_tensor(noise, ctx.device), prep.modality_channels,
+                            torch.from_numpy(np.ascontiguousarray(valid)).to(ctx.device))
+    names = ["fine", "mid", "coarse"][:change.shape[1] - 1]
+    mods = [m["name"] for m in prep.modalities]
+    levels = {mod: {name: float(change[i, j]) for j, name in enumerate(names)} for i, mod in enumerate(mods)}
+    shares = contribution_shares(change[:, -1])
+    return levels, {mod: float(shares[i]) for i, mod in enumerate(mods)}
 
 
 def tsne_points(feats_px: np.ndarray, labels: np.ndarray, n_max: int, seed: int):
@@ -79,21 +105,57 @@ def tsne_points(feats_px: np.ndarray, labels: np.ndarray, n_max: int, seed: int)
     return emb, lab
 
 
+def masking_summary(masking, history: list[dict]) -> dict:
+    """The controller over pre-training (from the DDPM's loss history) and its final state."""
+    rs = [r["structure_ratio"] for r in history if "structure_ratio" in r]
+    pm = [r["sample_ratio"] for r in history if "sample_ratio" in r]
+    floor_rs, floor_pm = masking.floor_ratios()
+    return {
+        "mode": masking.cfg.mode, "target_share": masking.target_share(), "final_factor": masking.factor(),
+        "final_spectral_share": masking.share,
+        "mean_structure_ratio": float(np.mean(rs)) if rs else None,
+        "mean_sample_ratio": float(np.mean(pm)) if pm else None,
+        "floor_structure_ratio": floor_rs, "floor_sample_ratio": floor_pm,
+        "history": [{k: r.get(k) for k in ("step", "spectral_share", "structure_ratio", "sample_ratio")}
+                    for r in history],
+    }
+
+
 def write_report(out_dir: Path, name: str, metrics: dict, balance: dict, selection: dict, summary: dict,
-                 timings: dict, extra: list[str] | None = None) -> None:
+                 timings: dict, extra: list[str] | None = None, shares: dict | None = None,
+                 masking: dict | None = None) -> None:
     mods = list(balance)
     lines = [f"# BDGF training report: {name}", "",
-             f"Test OA **{100 * metrics['oa']:.2f} %**, AA {100 * metrics['aa']:.2f} %, "
-             f"Kappa {metrics['kappa']:.4f}; majority-class baseline OA "
+             f"Test OA **{100 * metrics['oa']:.2f} %** over the classified test pixels, AA "
+             f"{100 * metrics['aa']:.2f} %, Kappa {metrics['kappa']:.4f}; majority-class baseline OA "
              f"{100 * metrics['majority_baseline_oa']:.2f} %.",
+             f"Coverage {_pct(metrics['coverage'])} of the test pixels classified; OA over all test pixels "
+             f"(unclassified = wrong) {_pct(metrics['oa_all_reference'])}.",
+             (f"Metrics on a seeded random sample of {metrics['test_pixels_evaluated']} of the "
+              f"{metrics['test_pixels_total']} test pixels." if metrics.get("test_pixels_evaluated", 0)
+              < metrics.get("test_pixels_total", 0) else f"Metrics on all {metrics.get('test_pixels_total')} "
+              "test pixels."),
              f"Model selected at epoch {selection['epoch']} "
              f"(validation OA {100 * selection['val_oa']:.2f} %).",
              "", "## Accuracy (test pixels)", "", metrics["markdown"], "## Modality balance", "",
-             "Relative change of the diffusion features when a modality is replaced by its mean:", "",
+             "Relative change of the diffusion features when a modality's content is swapped for its "
+             "content elsewhere (engine.nn.balance):", "",
              "| modality | " + " | ".join(next(iter(balance.values()))) + " |",
              "|---|" + "---:|" * len(next(iter(balance.values())))]
     for m in mods:
         lines.append(f"| {m} | " + " | ".join(f"{v:.3f}" for v in balance[m].values()) + " |")
+    if shares:
+        lines += ["", "Share of the features each modality drives (all levels; the measure the masking "
+                  "controller steers by): " + ", ".join(f"{m} {v:.3f}" for m, v in shares.items()) + "."]
+    if masking:
+        def num(v):
+            return "–" if v is None else f"{v:.3f}"
+        lines += ["", "## Modality masking", "",
+                  f"Mode {masking['mode']}; target spectral share {num(masking['target_share'])}; final "
+                  f"measured share {num(masking['final_spectral_share'])}; final factor "
+                  f"{num(masking['final_factor'])}; mean r_s over pre-training "
+                  f"{num(masking['mean_structure_ratio'])} (floor {num(masking['floor_structure_ratio'])}), "
+                  f"mean p_m {num(masking['mean_sample_ratio'])}. Curve: masking_controller.png."]
     lines += ["", "## Data", ""] + [f"- {k}: {json.dumps(v)}" for k, v in summary.items()]
     lines += ["", "## Timings (s)", ""]
     lines += [f"- {k}: {v:.1f}" for k, v in timings.items()]
@@ -101,6 +163,10 @@ def write_report(out_dir: Path, name: str, metrics: dict, balance: dict, selecti
     if extra:
         lines += ["", *extra]
     atomic_write(out_dir / "report.md", ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f} %"
 
 
 def write_metrics(out_dir: Path, metrics: dict, extra: dict) -> None:

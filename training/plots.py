@@ -102,3 +102,20 @@ def modality_balance_png(balance: dict[str, dict[str, float]], path) -> None:
     ax.set_title("Modality balance of the diffusion features")
     ax.legend(fontsize=8)
     _save(fig, path)
+
+
+def masking_png(masking: dict, path) -> None:
+    """The masking controller over pre-training: measured spectral share (and its target), r_s, p_m."""
+    rows = [r for r in masking.get("history", []) if r.get("spectral_share") is not None]
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    if rows:
+        steps = [r["step"] for r in rows]
+        ax.plot(steps, [r["spectral_share"] for r in rows], label="spectral share of the features", lw=1.5)
+        ax.plot(steps, [r["structure_ratio"] for r in rows], label="structure mask ratio r_s", lw=1)
+        ax.plot(steps, [r["sample_ratio"] for r in rows], label="sample mask ratio p_m", lw=1)
+        ax.axhline(masking["target_share"], color="grey", ls="--", lw=1, label="target share")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("DDPM step")
+    ax.set_title(f"Modality masking ({masking.get('mode', '?')})")
+    ax.legend(fontsize=7)
+    _save(fig, path)

@@ -1,4 +1,11 @@
-"""Presets: network size and hyper-parameters; the config's [network] / [training] override them."""
+"""Presets: network size and hyper-parameters; the config's [network] / [training] override them.
+
+- quick: tests, CI and the demo (seconds to a minute on 2 CPU cores for a small scene);
+- cpu: the best accuracy a 2-core CPU reaches in about 15 minutes on a 100,000-pixel scene with ~70
+  bands (timed in the README); the default of `python -m training.run`;
+- paper: close to the paper's size (about 4.3 M parameters at Augsburg shapes, 180 + 4 + 1 bands,
+  7 classes), meant for a GPU (`--device cuda`).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -6,11 +13,11 @@ import dataclasses
 from engine.nn.config import BDGFConfig
 from training.config import TrainingConfig
 
-PRESETS = ("quick", "default")
+PRESETS = ("quick", "cpu", "paper")
 
 
 def preset(name: str, modality_channels: list[int], n_classes: int) -> tuple[BDGFConfig, TrainingConfig]:
-    if name == "quick":  # tiny: the test scene in well under a minute on 2 CPU cores
+    if name == "quick":
         net = BDGFConfig.quick(modality_channels, n_classes)
         net.patch_size = 5  # small patches generalise better from a few sparse training blobs
         net.masking = dataclasses.replace(net.masking, warmup_iters=100)
@@ -18,10 +25,21 @@ def preset(name: str, modality_channels: list[int], n_classes: int) -> tuple[BDG
                                epochs=40, batch_size=16, lr=2e-3, weight_decay=1e-4, val_fraction=0.2,
                                tsne_points=400)
         return net, train
-    if name == "default":
+    if name == "cpu":
         net = BDGFConfig.default(modality_channels, n_classes)
-        train = TrainingConfig(tile_size=128, ddpm_steps=4000, ddpm_batch=8, ddpm_tile=64, ddpm_lr=1e-3,
-                               epochs=60, batch_size=64, lr=1e-3)
-        net.masking = dataclasses.replace(net.masking, warmup_iters=min(2000, train.ddpm_steps // 2))
+        net.patch_size = 9
+        net.ddpm = dataclasses.replace(net.ddpm, base_width=24)
+        train = TrainingConfig(tile_size=128, ddpm_steps=1200, ddpm_batch=8, ddpm_tile=32, ddpm_lr=2e-3,
+                               epochs=40, batch_size=32, lr=1e-3, tsne_points=500, eval_stride=2,
+                               eval_test_pixels=20000)
+        net.masking = dataclasses.replace(net.masking, warmup_iters=300, probe_every=25)
+        return net, train
+    if name == "paper":
+        net = BDGFConfig.default(modality_channels, n_classes)
+        net.ddpm = dataclasses.replace(net.ddpm, base_width=80, time_dim=128)
+        net.classifier = dataclasses.replace(net.classifier, embed_dim=112, proj_dim=64, d_state=16, heads=8)
+        train = TrainingConfig(tile_size=128, ddpm_steps=8000, ddpm_batch=16, ddpm_tile=64, ddpm_lr=1e-3,
+                               epochs=80, batch_size=64, lr=1e-3)
+        net.masking = dataclasses.replace(net.masking, warmup_iters=2000, probe_every=50)
         return net, train
     raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")

@@ -30,7 +30,16 @@ from training import checkpoint as ckpt
 from training import plots
 from training.config import ConfigError, RunConfig, load_config, network_config, training_config
 from training.context import RunContext, close_logging, make_context, setup_logging
-from training.evaluate import modality_balance, test_metrics, tsne_points, write_metrics, write_report
+from training.evaluate import (
+    evaluation_pixels,
+    fill_strided,
+    masking_summary,
+    modality_balance,
+    test_metrics,
+    tsne_points,
+    write_metrics,
+    write_report,
+)
 from training.export_model import export_package, trained_card
 from training.prepare import Prepared, prepare
 from training.presets import PRESETS, preset
@@ -46,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m training.run", description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True, help="training config (TOML)")
     ap.add_argument("--out", required=True, help="output folder")
-    ap.add_argument("--preset", choices=PRESETS, default="default")
+    ap.add_argument("--preset", choices=PRESETS, default="cpu")
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ap.add_argument("--seeds", default=None,
                     help="comma-separated seeds, e.g. 0,1,2 (default: the [training] seed)")
@@ -188,6 +197,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     ddpm.to(ctx.device).eval()
     halo = tcfg.halo or card_halo(ddpm.receptive_radius(), stride)
     timings["ddpm"] = time.perf_counter() - t0
+    ctx.info(f"seed {seed}: stage 2 (DDPM pre-training): {timings['ddpm']:.1f} s")
 
     # (3) diffusion features
     t0 = time.perf_counter()
@@ -195,10 +205,11 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     feats, feat_path = cached_features(ctx, extractor, prep.x, prep.window, net.patch_size, tile, halo,
                                        net.ddpm.noise_seed, cache_dir)
     timings["features"] = time.perf_counter() - t0
+    ctx.info(f"seed {seed}: stage 3 (diffusion features): {timings['features']:.1f} s")
 
     # (4) classifier
     t0 = time.perf_counter()
-    fit, val = validation_split(prep.train, tcfg.val_fraction, seed, len(prep.classes))
+    fit, val = validation_split(prep.train, tcfg.val_fraction, seed, len(prep.classes), tcfg.val_block_size)
     source = PatchSource(prep.x, feats, net.patch_size, ctx.device)
     torch.manual_seed(seed + 1)
     classifier = BDGFClassifier(net)
@@ -222,20 +233,22 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
         ctx.barrier()
     classifier.to(ctx.device).eval()
     timings["classifier"] = time.perf_counter() - t0
+    ctx.info(f"seed {seed}: stage 4 (classifier): {timings['classifier']:.1f} s")
     if not ctx.is_main:
         return {}
 
     # (5) evaluation
     t0 = time.perf_counter()
-    valid_flat = np.flatnonzero(prep.valid.ravel())
+    valid_flat, evaluated = evaluation_pixels(prep, tcfg.eval_stride, tcfg.eval_test_pixels, seed)
     probs = predict(ctx, classifier, source, valid_flat, desc="prediction map")
     pred_map = np.full(prep.valid.shape, -1, np.int16)
     pred_map.ravel()[valid_flat] = probs.argmax(1)
-    metrics = test_metrics(prep, pred_map)
+    metrics = test_metrics(prep, pred_map, evaluated)
     names, colors = [c.name for c in prep.classes], [c.color for c in prep.classes]
     plots.confusion_matrix_png(np.array(metrics["confusion_matrix"]), names, out / "confusion_matrix.png")
     reference = np.where(prep.test >= 0, prep.test, prep.train)
-    plots.class_map_png(pred_map, reference, colors, names, out / "prediction_map.png")
+    plots.class_map_png(fill_strided(pred_map, prep.valid, tcfg.eval_stride), reference, colors, names,
+                        out / "prediction_map.png")
     plots.curves_png(ddpm_history, history, out / "training_curves.png", [m["name"] for m in prep.modalities])
     r = net.patch_size // 2
     test_flat = np.flatnonzero(prep.test.ravel() >= 0)
@@ -243,13 +256,19 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     emb, lab = tsne_points(feats[:, rows + r, cols + r].T, prep.test.ravel()[test_flat],
                            tcfg.tsne_points, seed)
     plots.tsne_png(emb, lab, colors, names, out / "tsne_features.png")
-    balance = modality_balance(ctx, extractor, prep, net.patch_size, tile, halo, net.ddpm.noise_seed)
+    balance, shares = modality_balance(ctx, extractor, prep, net.ddpm.noise_seed)
     plots.modality_balance_png(balance, out / "modality_balance.png")
+    masking = masking_summary(ddpm.masking, ddpm_history)
+    plots.masking_png(masking, out / "masking_controller.png")
     timings["evaluation"] = time.perf_counter() - t0
+    ctx.info(f"seed {seed}: stage 5 (evaluation): {timings['evaluation']:.1f} s")
 
     # (6) model package
     t0 = time.perf_counter()
-    card_metrics = {"oa": metrics["oa"], "aa": metrics["aa"], "kappa": metrics["kappa"],
+    # oa = OA over the classified test pixels, always next to the coverage and the OA over all of them
+    card_metrics = {"oa": metrics["oa"], "coverage": metrics["coverage"],
+                    "oa_all_reference": metrics["oa_all_reference"], "aa": metrics["aa"],
+                    "kappa": metrics["kappa"],
                     "per_class_accuracy": {c["name"]: c["producers_accuracy"] for c in metrics["classes"]},
                     "test_pixels": metrics["n"]}
     training_info = {
@@ -262,16 +281,20 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
                       "guidance": net.classifier.guidance, "mutual": net.mutual.enabled,
                       "cross_model_ddpm": cross},
         "device": str(ctx.device), "world_size": ctx.world, "modality_balance": balance,
+        "modality_shares": shares,
+        "masking": {k: v for k, v in masking.items() if k != "history"},  # the controller's final state
     }
     card = trained_card(cfg.name, cfg.description, prep, net, tile, halo, stride, training_info, card_metrics)
     content_hash = export_package(out / "model.bdgf", card, extractor, ddpm, classifier, tile)
     timings["export"] = time.perf_counter() - t0
-    extra = {"seed": seed, "selection": selection, "modality_balance": balance, "timings": timings,
+    ctx.info(f"seed {seed}: stage 6 (model package): {timings['export']:.1f} s")
+    extra = {"seed": seed, "selection": selection, "modality_balance": balance, "modality_shares": shares,
+             "masking": masking, "timings": timings,
              "package": _relative(out / "model.bdgf", out), "content_hash": content_hash,
              "feature_cache": _relative(feat_path, out), "class_names": names}
     write_metrics(out, metrics, extra)
     write_report(out, cfg.name, metrics, balance, selection, prep.summary, timings,
-                 [f"Package: `model.bdgf` ({content_hash})"])
+                 [f"Package: `model.bdgf` ({content_hash})"], shares=shares, masking=masking)
     ctx.info(f"seed {seed}: test OA {metrics['oa']:.4f}, AA {metrics['aa']:.4f}, "
              f"kappa {metrics['kappa']:.4f} "
              f"(majority baseline {metrics['majority_baseline_oa']:.4f}); package {out / 'model.bdgf'}")

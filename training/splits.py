@@ -108,18 +108,46 @@ def _split_blocks(labels: np.ndarray, split: SplitConfig, n_classes: int) -> tup
     return train, test
 
 
-def validation_split(train: np.ndarray, fraction: float, seed: int,
-                     n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat pixel indices (fit, val): a stratified `fraction` of each class, >= 1 fit pixel per class."""
+def validation_split(train: np.ndarray, fraction: float, seed: int, n_classes: int,
+                     block_size: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Flat pixel indices (fit, val): about `fraction` of each class, >= 1 fit pixel per class.
+
+    block_size > 0 draws whole blocks of that side, so no validation pixel shares a block with a fitting
+    pixel: pixel-wise validation pixels sit next to fitting pixels of the same training blob, validate
+    at ~100 % and cannot guide model selection.
+    """
     rng = np.random.default_rng(seed + 7919)
-    fit, val = [], []
     flat = train.ravel()
+    if block_size > 0:
+        return _validation_blocks(flat, block_ids(train.shape, block_size).ravel(), fraction, n_classes, rng)
+    fit, val = [], []
     for k in range(n_classes):
         idx = rng.permutation(np.flatnonzero(flat == k))
         n_val = min(int(round(fraction * idx.size)), idx.size - 1) if fraction > 0 else 0
         val.append(idx[:n_val])
         fit.append(idx[n_val:])
     return np.sort(np.concatenate(fit)), np.sort(np.concatenate(val))
+
+
+def _validation_blocks(flat: np.ndarray, ids: np.ndarray, fraction: float, n_classes: int,
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy: blocks in random order go to validation while they bring a class still short of its
+    quota and leave every class they hold at least one fitting pixel."""
+    labelled = np.flatnonzero(flat >= 0)
+    counts = np.bincount(flat[labelled], minlength=n_classes)
+    quota = np.minimum(np.round(fraction * counts), np.maximum(counts - 1, 0)) if fraction > 0 \
+        else np.zeros(n_classes)
+    taken = np.zeros(n_classes, np.int64)
+    block_of = ids[labelled]
+    val_blocks = []
+    for b in rng.permutation(np.unique(block_of)):
+        inside = np.bincount(flat[labelled[block_of == b]], minlength=n_classes)
+        held = inside > 0
+        if (taken[held] < quota[held]).any() and (taken + inside <= counts - 1)[held].all():
+            val_blocks.append(b)
+            taken += inside
+    in_val = np.isin(block_of, val_blocks)
+    return np.sort(labelled[~in_val]), np.sort(labelled[in_val])
 
 
 def check_training_classes(train: np.ndarray, class_names: list[str]) -> None:

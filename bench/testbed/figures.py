@@ -43,19 +43,20 @@ def balance_figure(agg: dict, path: Path) -> bool:
     return True
 
 
-def write_figures(agg: dict, results: dict, work: Path, img: Path) -> dict[str, str]:
+def write_figures(agg: dict, results: dict, work: Path, img: Path, prefix: str = "") -> dict[str, str]:
     """The balance figure plus training.run's own modality-balance figures of the first seed of the
-    masking-off and full rows, copied; returns {file name: caption}."""
+    masking-off and full rows, copied; returns {file name: caption}. `prefix` starts every file name
+    (two benchmarks share docs/bench/img)."""
     figures = {}
-    if balance_figure(agg, img / BALANCE_FIGURE):
-        figures[BALANCE_FIGURE] = ("Modality balance of the diffusion features with masking off, fixed and "
-                                   "adaptive (mean ± std over seeds)")
+    if balance_figure(agg, img / f"{prefix}{BALANCE_FIGURE}"):
+        figures[f"{prefix}{BALANCE_FIGURE}"] = ("Modality balance of the diffusion features with masking "
+                                                "off, fixed and adaptive (mean ± std over seeds)")
     for key, label in (("mask_off", "masking off"), ("bdgf", "adaptive masking (full BDGF)")):
         if results.get(key):
             s = sorted(results[key], key=int)[0]
             src = work / "runs" / key / f"seed_{s}" / "modality_balance.png"
             if src.is_file():
-                name = f"modality_balance_{key}_seed{s}.png"
+                name = f"{prefix}modality_balance_{key}_seed{s}.png"
                 img.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, img / name)
                 figures[name] = f"training.run's modality-balance figure, {label}, seed {s}"

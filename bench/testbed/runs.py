@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +37,14 @@ def _toml_value(v) -> str:
 
 
 def make_testbed(out: Path, st: Settings, seed: int, training: dict) -> dict:
-    """Write (or reuse) a scene and its benchmark config (the scene config + a [training] table)."""
+    """Write (or reuse) a scene and its benchmark config (the scene config + a [training] table).
+    The hard testbed's configs are written per run seed by `seed_config`."""
     from training.synthetic import make_scene, write_scene
 
     params = {"size": st.size, "bands": st.bands, "seed": seed, "train_per_class": st.train_per_class,
               "training": training, "version": 1}
+    if st.testbed != "easy":
+        params.update(testbed=st.testbed, aux_bands=st.aux_bands, split=st.split, version=2)
     stamp = out / "bench_scene.json"
     config = out / "bench.toml"
     if stamp.is_file() and config.is_file() and json.loads(stamp.read_text())["params"] == params:
@@ -50,13 +54,90 @@ def make_testbed(out: Path, st: Settings, seed: int, training: dict) -> dict:
     scene = make_scene(st.size[0], st.size[1], seed=seed, n_bands=st.bands)
     paths = write_scene(scene, out, "same", train_per_class=st.train_per_class)
     text = Path(paths["config"]).read_text(encoding="utf-8")
-    text += "\n[training]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in training.items())
+    text += _training_table(training)
     config.write_text(text, encoding="utf-8")
     meta = json.loads(Path(paths["meta"]).read_text(encoding="utf-8"))
     info = {"dir": str(out), "config": str(config), "inputs": [paths["hsi"], paths["sar"], paths["dsm"]],
-            "meta": meta, "seconds": time.perf_counter() - t0}
+            "meta": meta, "seconds": time.perf_counter() - t0, "testbed": st.testbed,
+            "aux_bands": st.aux_bands, "split": st.split, "training": training}
+    if st.testbed != "easy":  # the easy config's blob labels are not used: one config per seed instead
+        config.unlink()
+        info["config"] = None
     stamp.write_text(json.dumps({"params": params, "info": info}, indent=1), encoding="utf-8")
     return info
+
+
+def _training_table(training: dict) -> str:
+    return "\n[training]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in training.items())
+
+
+def _hard_layers(scene: dict) -> tuple[dict, dict, list[dict]]:
+    """(config.toml as written by write_scene, its spectral entry, its aux entries with the testbed's band
+    selection: `bands` and the matching `band_names`)."""
+    import tomllib
+
+    base = tomllib.loads((Path(scene["dir"]) / "config.toml").read_text(encoding="utf-8"))
+    aux = []
+    for entry in base["data"]["aux"]:
+        entry = dict(entry)
+        bands = scene["aux_bands"].get(entry["name"])
+        if bands:
+            entry["bands"] = list(bands)
+            if "band_names" in entry:
+                entry["band_names"] = [entry["band_names"][b - 1] for b in bands]
+        aux.append(entry)
+    return base, base["data"]["spectral"], aux
+
+
+def seed_config(scene: dict, seed: int) -> str:
+    """The training config of one run seed. Easy testbed: the scene's one config. Hard testbed:
+    bench_sSEED.toml, labels.tif with a block [labels.split] whose seed is the run seed, the auxiliary
+    band selection and the [training] table."""
+    if scene.get("testbed", "easy") == "easy":
+        return scene["config"]
+    from training.config_writer import write_config
+
+    path = Path(scene["dir"]) / f"bench_s{seed}.toml"
+    base, spectral, aux = _hard_layers(scene)
+    write_config(str(path), name=base["dataset"]["name"], spectral=spectral, aux=aux,
+                 labels={"raster": "labels.tif", "split": {**scene["split"], "seed": seed}},
+                 classes=base["classes"],
+                 dataset={k: v for k, v in base["dataset"].items() if k != "name"})
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(_training_table(scene["training"]))
+    return str(path)
+
+
+def baseline_config(scene: dict, seed: int) -> str:
+    """A config the classical baselines can read (train + test label rasters). Easy testbed: the
+    scene's config. Hard testbed: the split of seed_config(scene, seed) exactly as training.run draws it
+    (training.prepare), written as train_sSEED.tif / test_sSEED.tif, and baseline_sSEED.toml naming them."""
+    if scene.get("testbed", "easy") == "easy":
+        return scene["config"]
+    from osgeo import gdal
+
+    from training.config import load_config
+    from training.config_writer import write_config
+    from training.prepare import prepare
+
+    folder = Path(scene["dir"])
+    path = folder / f"baseline_s{seed}.toml"
+    prep = prepare(load_config(seed_config(scene, seed)), log=lambda _msg: None)
+    values = np.array([0] + [c.value for c in prep.classes], np.int32)
+    template = gdal.Open(str(folder / "labels.tif"))
+    r0, c0, h, w = prep.window
+    for name, split in (("train", prep.train), ("test", prep.test)):
+        full = np.zeros((template.RasterYSize, template.RasterXSize), np.uint8)
+        full[r0:r0 + h, c0:c0 + w] = values[split.astype(np.int32) + 1]
+        ds = gdal.GetDriverByName("GTiff").CreateCopy(str(folder / f"{name}_s{seed}.tif"), template)
+        ds.GetRasterBand(1).WriteArray(full)
+        ds = None
+    template = None
+    base, spectral, aux = _hard_layers(scene)
+    write_config(str(path), name=base["dataset"]["name"], spectral=spectral, aux=aux,
+                 labels={"train": f"train_s{seed}.tif", "test": f"test_s{seed}.tif"}, classes=base["classes"],
+                 dataset={k: v for k, v in base["dataset"].items() if k != "name"})
+    return str(path)
 
 
 def _children_cpu() -> float:
@@ -132,9 +213,34 @@ def ddpm_masking(run_dir: Path) -> dict | None:
 def bdgf_result(run_dir: Path, info: dict) -> dict:
     m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     package = Path(m["package"]) if Path(m["package"]).is_absolute() else run_dir / m["package"]
-    return {"ddpm_masking": ddpm_masking(run_dir), "oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"],
-            "classes": m["classes"],
+    return {"ddpm_masking": ddpm_masking(run_dir), "masking": m.get("masking"), "oa": m["oa"], "aa": m["aa"],
+            "kappa": m["kappa"], "classes": m["classes"],
             "confusion_matrix": m["confusion_matrix"], "n": m["n"], "modality_balance": m["modality_balance"],
+            "modality_shares": m.get("modality_shares"),
             "selection": {k: m["selection"].get(k) for k in ("epoch", "val_oa")}, "timings": m["timings"],
             "package": repo_relative(package), "wall_s": info["wall_s"], "cpu_s": info.get("cpu_s"),
             "cached": info.get("cached", False), "command": info["command"]}
+
+
+def split_summary(work: Path, results: dict) -> dict:
+    """Per seed: training / test pixels per class (data_summary.json) and the fit / validation pixels
+    (the model card) of that seed's full BDGF run, or of the first BDGF row that ran."""
+    out = {}
+    for key in ("bdgf", *results):
+        for seed in results.get(key, {}):
+            run_dir = work / "runs" / key / f"seed_{seed}"
+            if seed in out or not (run_dir / "data_summary.json").is_file():
+                continue
+            summary = json.loads((run_dir / "data_summary.json").read_text(encoding="utf-8"))
+            entry = {"row": key, "train_per_class": summary.get("train_pixels_per_class"),
+                     "test_per_class": summary.get("test_pixels_per_class")}
+            try:
+                with zipfile.ZipFile(run_dir / "model.bdgf") as zf:
+                    card = json.loads(zf.read("card.json"))
+                info = card.get("training") or {}
+                entry.update(fit_pixels=info.get("fit_pixels"),
+                             validation_pixels=info.get("validation_pixels"))
+            except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
+                pass
+            out[seed] = entry
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))

@@ -42,10 +42,19 @@ class MaskingConfig:
     warmup_iters: int = 2000
     block_size: int = 4  # spatial block side (pixels)
     band_groups: int = 8  # spectral bands are masked in this many contiguous groups
-    sensitivity: float = 1.0  # exponent on the imbalance ratio
+    # adaptive mode: every `probe_every` iterations the spectral share of the diffusion features is
+    # measured on a fixed probe batch and the masking factor is steered towards `target_share`
+    target_share: float = 0.0  # 0 = an equal share per modality (1/M)
+    probe_every: int = 20
+    probe_tiles: int = 4
+    gain: float = 0.5  # change of log(factor) per probe for a share 100 % above the target
     min_factor: float = 0.25  # bounds of the adaptive factor
     max_factor: float = 2.5
-    ema: float = 0.9  # smoothing of the imbalance signal
+    ema: float = 0.5  # smoothing of the measured spectral share
+
+
+# Keys earlier versions wrote into model cards; accepted and ignored when a card is read back.
+RETIRED_KEYS = {"masking": {"sensitivity"}}
 
 
 @dataclass
@@ -124,6 +133,7 @@ class BDGFConfig:
             if key in nested:
                 sub = nested[key]
                 sub_names = {f.name for f in dataclasses.fields(sub)}
+                value = {k: v for k, v in value.items() if k not in RETIRED_KEYS.get(key, ())}
                 unknown = set(value) - sub_names
                 if unknown:
                     raise ValueError(f"unknown {key} fields {sorted(unknown)}")

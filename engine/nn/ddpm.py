@@ -163,14 +163,14 @@ class MultimodalDDPM(nn.Module):
     def q_sample(self, x0, t, noise):
         return self.sqrt_abar[t][:, None, None, None] * x0 + self.sqrt_1m_abar[t][:, None, None, None] * noise
 
-    def loss(self, x, step: int = 0, generator: torch.Generator | None = None, update_masking: bool = True):
+    def loss(self, x, step: int = 0, generator: torch.Generator | None = None):
         """Balanced denoising loss with spectral masking in the forward diffusion.
 
         Masked spectral values enter the diffusion as 0; the target is the noise relative to the
         *unmasked* image, eps + sqrt(abar)/sqrt(1-abar) * (x_masked - x), so on masked cells the
         denoiser must recover the spectral content from context and auxiliaries. Masked cells are
         weighted 1/max(1, SNR(t)) to keep that target bounded. Returns (total, per-modality losses
-        (detached)); the per-modality losses also feed the adaptive masking when `update_masking`.
+        (detached)). The masking ratios are steered by the training loop (ModalityMasking.observe_shares).
         """
         b = x.shape[0]
         t = torch.randint(0, self.T, (b,), generator=generator).to(x.device)
@@ -185,10 +185,7 @@ class MultimodalDDPM(nn.Module):
             snr = (sa / s1) ** 2
             err2 = torch.where(mask, err2 / snr.clamp(min=1.0), err2)
         total, per = balanced_mse(err2, self.modality_channels)
-        per = per.detach()
-        if update_masking and self.training:
-            self.masking.observe(per.tolist())
-        return total, per
+        return total, per.detach()
 
 
 class DiffusionFeatureExtractor(nn.Module):

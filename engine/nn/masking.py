@@ -3,9 +3,12 @@
 Structure mask: random (band group x spatial block) cells of the spectral image, ratio r_s(k).
 Sample mask: the whole spectral image of a fraction p_m(k) of the batch.
 Masked spectral values are set to 0 (the normalised mean, the same fill as nodata).
-Both ratios = base ratio x warm-up(k) x adaptive factor (adaptive mode), bounded; the factor
-follows the smoothed imbalance ratio  mean(auxiliary losses) / spectral loss : above 1 the
-auxiliaries are modelled worse than the spectral image (spectral dominance), so masking increases.
+Both ratios = base ratio x warm-up(k) x factor, bounded. In adaptive mode the factor is a controller
+on the measured **spectral share of the diffusion features** (engine.nn.balance, measured on a fixed
+probe batch every `probe_every` iterations by the training loop): while the spectral image drives
+more than its target share of the features, log(factor) grows in proportion to the relative excess
+(and shrinks when below), between min_factor and max_factor. An earlier signal, the ratio of
+per-modality denoising losses, never signalled dominance on our data and was retired.
 """
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ class ModalityMasking:
     def __init__(self, cfg: MaskingConfig, modality_channels: list[int]):
         self.cfg = cfg
         self.spectral_channels = int(modality_channels[0])
-        self.imbalance: float | None = None  # smoothed aux/spectral loss ratio
+        self.n_modalities = len(modality_channels)
+        self.share: float | None = None  # smoothed measured spectral share of the features
+        self.log_factor = 0.0  # the controller's state (factor = exp(log_factor))
 
     # --- schedule -------------------------------------------------------------------------
     def warmup(self, step: int) -> float:
@@ -28,12 +33,12 @@ class ModalityMasking:
             return 1.0
         return min(1.0, max(0.0, step / max(1, self.cfg.warmup_iters)))
 
+    def target_share(self) -> float:
+        return self.cfg.target_share if self.cfg.target_share > 0 else 1.0 / self.n_modalities
+
     def factor(self) -> float:
         """Adaptive factor in [min_factor, max_factor]; 1 unless the mode is adaptive."""
-        if self.cfg.mode != "adaptive" or self.imbalance is None:
-            return 1.0
-        f = self.imbalance ** self.cfg.sensitivity
-        return float(min(self.cfg.max_factor, max(self.cfg.min_factor, f)))
+        return math.exp(self.log_factor) if self.cfg.mode == "adaptive" else 1.0
 
     def ratios(self, step: int) -> tuple[float, float]:
         """(r_s, p_m) at iteration `step`."""
@@ -44,24 +49,39 @@ class ModalityMasking:
         p_m = min(self.cfg.max_sample_ratio, self.cfg.sample_ratio * g)
         return r_s, p_m
 
+    def floor_ratios(self) -> tuple[float, float]:
+        """(r_s, p_m) after warm-up with the factor on its lower bound."""
+        if self.cfg.mode == "off":
+            return 0.0, 0.0
+        low = self.cfg.min_factor if self.cfg.mode == "adaptive" else 1.0
+        return self.cfg.structure_ratio * low, self.cfg.sample_ratio * low
+
     # --- feedback -------------------------------------------------------------------------
-    def observe(self, per_modality_losses) -> float | None:
-        """Feed the per-modality denoising losses (spectral first); returns the smoothed ratio."""
-        losses = [float(v) for v in per_modality_losses]
-        if len(losses) < 2 or not all(math.isfinite(v) for v in losses):
-            return self.imbalance
-        ratio = (sum(losses[1:]) / (len(losses) - 1)) / max(losses[0], 1e-12)
-        if self.imbalance is None:
-            self.imbalance = ratio
-        else:
-            self.imbalance = self.cfg.ema * self.imbalance + (1.0 - self.cfg.ema) * ratio
-        return self.imbalance
+    def probe_due(self, step: int) -> bool:
+        """Whether the training loop should measure the shares before this step (every mode logs
+        them; only the adaptive mode acts on them)."""
+        return self.cfg.probe_every > 0 and step % self.cfg.probe_every == 0
+
+    def observe_shares(self, shares) -> float | None:
+        """Feed the measured contribution shares (spectral first); returns the smoothed spectral share."""
+        spectral = float(shares[0])
+        if not math.isfinite(spectral):
+            return self.share
+        self.share = spectral if self.share is None else \
+            self.cfg.ema * self.share + (1.0 - self.cfg.ema) * spectral
+        if self.cfg.mode == "adaptive":
+            target = self.target_share()
+            step = self.cfg.gain * (self.share - target) / target
+            low, high = math.log(self.cfg.min_factor), math.log(self.cfg.max_factor)
+            self.log_factor = min(high, max(low, self.log_factor + step))
+        return self.share
 
     def state_dict(self) -> dict:
-        return {"imbalance": self.imbalance}
+        return {"share": self.share, "log_factor": self.log_factor}
 
     def load_state_dict(self, state: dict) -> None:
-        self.imbalance = state.get("imbalance")
+        self.share = state.get("share")
+        self.log_factor = float(state.get("log_factor", 0.0))
 
     # --- masks ----------------------------------------------------------------------------
     def masks(self, shape, step: int, generator: torch.Generator | None = None,
