@@ -43,9 +43,9 @@ def test_reproduces_the_published_worked_example_of_olofsson_et_al_2014():
     153/165 = 0.93, 313/325 = 0.96) and their 95 % half-widths by hand, 1.96 √(U(1 − U)/(n − 1)):
     1.96 √(0.88·0.12/74) = 0.074, 1.96 √((11/15)(4/15)/74) = 0.101, 1.96 √((153/165)(12/165)/164) = 0.040,
     1.96 √((313/325)(12/325)/324) = 0.021.
-    The brief that asked for this test recalled the user's accuracies as 0.96 / 0.98 / 0.88 / 0.97 and the
-    sample rows transposed; neither is consistent with the published areas above, so those recollected
-    user's accuracies are not checked.
+    The same sample counts and mapped areas are the worked example of the R package mapaccuracy
+    (`olofsson()` help page, "Example of table 8 in Olofsson et al. (2014)"), which compares its
+    output with the paper's p. 54.
     """
     # engine convention: rows = reference, columns = map
     result = area_accuracy(OLOFSSON_MAP_BY_REFERENCE.T, OLOFSSON_MAPPED_PIXELS, [1, 2, 3, 4],

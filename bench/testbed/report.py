@@ -60,6 +60,12 @@ def _intro(data: dict) -> list[str]:
         "the spectra (bare soil / sand). Accuracies here measure the method's mechanics at a small CPU "
         "budget; they say nothing about Augsburg, Berlin or Houston, and the network and training budget "
         "are far below the paper's.", ""]
+    return lines + incomplete_lines(data)
+
+
+def incomplete_lines(data: dict) -> list[str]:
+    """What did not run, and reductions against the planned configuration (both testbeds' reports)."""
+    lines = []
     if data.get("not_run"):
         lines += ["**Incomplete / reduced:** the following runs did not run "
                   f"({data.get('not_run_reason', 'time budget')}): "

@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from bench.report import md_table, ratio
-from bench.testbed.report import _pairs, _per_run, pm
+from bench.testbed.report import _pairs, _per_run, incomplete_lines, pm
 from bench.testbed.rows import ROW_BY_KEY
 from bench.testbed.stats import MIN_SEEDS
 
@@ -46,13 +46,7 @@ def _intro(data: dict) -> list[str]:
         "training, validation and test pixels lie in separate blocks. Every row is compared with full BDGF "
         "on the same seeds, and a seed fixes the split, so the differences are paired. Accuracies say "
         "nothing about real data sets; the network and budget are far below the paper's.", ""]
-    if data.get("not_run"):
-        lines += ["**Incomplete / reduced:** the following runs did not run "
-                  f"({data.get('not_run_reason', 'time budget')}): "
-                  + ", ".join(f"`{r}` seed {s}" for r, s in data["not_run"]) + ".", ""]
-    if data.get("reductions"):
-        lines += ["**Reductions against the planned configuration:** " + data["reductions"], ""]
-    return lines
+    return lines + incomplete_lines(data)
 
 
 def job_lines(paired: dict) -> list[str]:
