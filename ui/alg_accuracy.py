@@ -119,7 +119,11 @@ class AccuracyAlgorithm(BDGFAlgorithm):
         feedback.pushInfo(self.tr("Classification: {}").format(classification.source()))
         feedback.pushInfo(self.tr("Reference: {}{}").format(
             reference.source(), self.tr(", field {}").format(field) if field else ""))
-        predicted, truth = class_and_reference(classification.source(), reference, field, context, feedback)
+        from ..engine.raster import GdalMessages
+
+        with GdalMessages(forward=feedback.pushWarning):  # GDAL's warnings reach the log, as in classify
+            predicted, truth = class_and_reference(classification.source(), reference, field, context,
+                                                   feedback)
         feedback.setProgress(50)
         paths = {key: self.parameterAsFileOutput(parameters, key, context)
                  for key in (self.OUTPUT_HTML, self.OUTPUT_CSV, self.OUTPUT_JSON)}
