@@ -66,10 +66,12 @@ def test_controller_on_a_constructed_ddpm_moves_the_masking_the_right_way(blind_
     masking = ext.ddpm.masking
     before = masking.ratios(10_000)
     for _ in range(5):
-        masking.observe_shares(contribution_shares(feature_change(ext, x, noise, CHANNELS)[:, -1]))
+        shares = contribution_shares(feature_change(ext, x, noise, CHANNELS)[:, -1])
+        masking.observe_shares(shares, 10_000)
     after = masking.ratios(10_000)
     assert np.sign(after[0] - before[0]) == direction and np.sign(after[1] - before[1]) == direction
     fixed = _extractor(blind_to, mode="fixed")
     still = fixed.ddpm.masking.ratios(10_000)
-    fixed.ddpm.masking.observe_shares(contribution_shares(feature_change(fixed, x, noise, CHANNELS)[:, -1]))
+    shares = contribution_shares(feature_change(fixed, x, noise, CHANNELS)[:, -1])
+    fixed.ddpm.masking.observe_shares(shares, 10_000)
     assert fixed.ddpm.masking.ratios(10_000) == still

@@ -44,10 +44,10 @@ def test_off_mode_masks_nothing():
     assert not mask.any() and torch.equal(xm, x)
 
 
-def _steer(mode: str, shares, probes: int = 5, **kw) -> ModalityMasking:
+def _steer(mode: str, shares, probes: int = 5, step: int = 10_000, **kw) -> ModalityMasking:
     m = make(mode, **kw)
     for _ in range(probes):
-        m.observe_shares(shares)
+        m.observe_shares(shares, step)
     return m
 
 
@@ -70,6 +70,8 @@ def test_controller_raises_masking_when_the_spectral_share_is_above_target_and_l
     fixed = _steer("fixed", [0.8, 0.15, 0.05])
     assert fixed.ratios(200) == pytest.approx(make("fixed").ratios(200)) and fixed.factor() == 1.0
     assert _steer("off", [0.8, 0.15, 0.05]).ratios(200) == (0.0, 0.0)
+    warming = _steer("adaptive", [0.8, 0.15, 0.05], step=50)  # during warm-up: measured, not acted on
+    assert warming.factor() == 1.0 and warming.share == pytest.approx(0.8)
 
 
 def test_target_share_is_configurable_and_state_round_trips():
@@ -83,6 +85,6 @@ def test_target_share_is_configurable_and_state_round_trips():
 
 def test_measured_share_is_smoothed():
     m = ModalityMasking(MaskingConfig(ema=0.5), [4, 1])
-    assert m.observe_shares([0.8, 0.2]) == pytest.approx(0.8)
-    assert m.observe_shares([0.4, 0.6]) == pytest.approx(0.6)
-    assert m.observe_shares([float("nan"), 1.0]) == pytest.approx(0.6)
+    assert m.observe_shares([0.8, 0.2], 0) == pytest.approx(0.8)
+    assert m.observe_shares([0.4, 0.6], 20) == pytest.approx(0.6)
+    assert m.observe_shares([float("nan"), 1.0], 40) == pytest.approx(0.6)

@@ -119,7 +119,7 @@ def train_ddpm(ctx: RunContext, ddpm: MultimodalDDPM, x: np.ndarray, valid: np.n
     bar = ctx.progress(steps, "DDPM pre-training", initial=start)
     for step in range(start, steps):
         if ddpm.masking.probe_due(step):  # steer (adaptive) / log (off, fixed) by the measured share
-            ddpm.masking.observe_shares(probe.shares(ddpm))
+            ddpm.masking.observe_shares(probe.shares(ddpm), step)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, tcfg.ddpm_lr)
         # RNG streams derived from (seed, rank, step): a resumed run draws exactly the same tiles / noise

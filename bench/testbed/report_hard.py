@@ -187,11 +187,12 @@ def _share(data: dict) -> list[str]:
               " ".join(f"{x:.3f}" for x in v["values"].values())]
              for k, v in sh["rows"].items() if k in ("mask_off", "mask_fixed", "bdgf")]
     lines = ["## Spectral share of the diffusion features", "",
-             "Share of modality m = its relative feature change ‖f − f_m‖ / ‖f‖ when m is replaced by its "
-             "mean (metrics.json `modality_balance`, levels averaged) / the sum over the modalities "
-             f"(M = {m}: {', '.join(sh['modalities'])}; even share {1 / m:.3f}). The spectral share is the "
-             f"{sh['spectral']} modality's. The modality columns are the relative changes (mean over levels "
-             "and seeds).", "",
+             "Share of modality m = its relative feature change ‖f − f_m‖ / ‖f‖ when m's content is "
+             "swapped for its content elsewhere in the scene (`engine.nn.balance`, all feature levels; "
+             "metrics.json `modality_shares`, the measure the masking controller steers by), over the sum "
+             f"of the modalities' changes (M = {m}: {', '.join(sh['modalities'])}; even share {1 / m:.3f}). "
+             f"The spectral share is the {sh['spectral']} modality's. The modality columns are the relative "
+             "changes (metrics.json `modality_balance`, mean over levels and seeds).", "",
              *md_table(["DDPM", *(f"change {mod}" for mod in sh["modalities"]), "spectral share (mean ± std)",
                         "seeds", "per seed"], table, "l" + "r" * (m + 2) + "l"), ""]
     if sh["paired"]:
