@@ -25,8 +25,8 @@ def evaluation_pixels(prep: Prepared, stride: int, max_test: int = 0,
     """(flat indices to predict, the test pixels evaluated as an (H, W) mask).
 
     Every test pixel is evaluated unless `max_test` > 0 caps them with a seeded random sample (a dense
-    test raster of a 100,000-pixel scene would cost more to predict than training the classifier; 20,000
-    sampled pixels give OA with a standard error below 0.4 points); the map figure takes the valid
+    test raster of a 100,000-pixel scene would cost more to predict than training the classifier; 10,000
+    sampled pixels give OA with a standard error below 0.5 points); the map figure takes the valid
     pixels on a `stride` grid (1 = every valid pixel).
     """
     tested = prep.test >= 0

@@ -31,7 +31,7 @@ def preset(name: str, modality_channels: list[int], n_classes: int) -> tuple[BDG
         net.ddpm = dataclasses.replace(net.ddpm, base_width=24)
         train = TrainingConfig(tile_size=128, ddpm_steps=1200, ddpm_batch=8, ddpm_tile=32, ddpm_lr=2e-3,
                                epochs=40, batch_size=32, lr=1e-3, tsne_points=500, eval_stride=2,
-                               eval_test_pixels=20000)
+                               eval_test_pixels=10000)
         net.masking = dataclasses.replace(net.masking, warmup_iters=300, probe_every=25)
         return net, train
     if name == "paper":
