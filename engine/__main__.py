@@ -1,5 +1,6 @@
-"""Command line: `python -m engine classify ...`, `python -m engine info MODEL.bdgf` and
-`python -m engine accuracy ...` (engine/cli_accuracy.py).
+"""Command line: `python -m engine classify ...`, `python -m engine info MODEL.bdgf`,
+`python -m engine accuracy ...` (engine/cli_accuracy.py) and `python -m engine batch JOB.json`
+(engine/cli_batch.py).
 
 User errors print one line on stderr and exit with code 2 (no traceback); cancelling (Ctrl+C)
 exits with 130, a SIGTERM (job scheduler, `kill`) with 143 (the shells' 128 + signal number); both print
@@ -12,7 +13,7 @@ import json
 import signal
 import sys
 
-from . import cli_accuracy
+from . import cli_accuracy, cli_batch
 from .errors import BDGFError, Cancelled
 from .settings import BACKENDS, DEVICES, parse_modality_values
 
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print a model package's card")
     info.add_argument("model", help="model package (.bdgf)")
     cli_accuracy.add_parser(sub)
+    cli_batch.add_parser(sub)
     return parser
 
 
@@ -99,21 +101,29 @@ def one_line(message: str) -> str:
     return " ".join(lines[:1] + ["; ".join(lines[1:])]).strip()
 
 
+def _left_behind(args) -> str:
+    if args.command == "batch":
+        return "the finished blocks are kept; rerun the same command to resume"
+    return "no output written"
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.command == "accuracy":
             return cli_accuracy.run(args)
+        if args.command == "batch":
+            return cli_batch.run(args)
         return _classify(args) if args.command == "classify" else _info(args)
     except BDGFError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except (Cancelled, KeyboardInterrupt):
-        print("cancelled: no output written", file=sys.stderr)
+        print(f"cancelled: {_left_behind(args)}", file=sys.stderr)
         return EXIT_CANCELLED
     except _Terminated:
-        print("terminated (SIGTERM): no output written", file=sys.stderr)
+        print(f"terminated (SIGTERM): {_left_behind(args)}", file=sys.stderr)
         return EXIT_TERMINATED
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -186,21 +186,9 @@ class GeoTiffWriter:
 
     def _check_readable(self) -> None:
         """The closed file opens with the right size and its last row of blocks (written last) reads."""
-        with GdalMessages() as messages:
-            try:
-                ds = gdal.Open(self.temp_path)
-                ok = ds is not None and (ds.RasterXSize, ds.RasterYSize, ds.RasterCount) == (
-                    self.grid.width, self.grid.height, self.band_count)
-                if ok:
-                    row = max(0, self.grid.height - 1)
-                    ok = all(ds.GetRasterBand(i + 1).ReadRaster(0, row, self.grid.width, 1) is not None
-                             for i in range(self.band_count))
-            except RuntimeError as exc:
-                messages.errors.append(str(exc))
-                ok = False
-            ds = None
-        if not ok or messages.errors:
-            raise self._failure(messages.errors or ["the file does not read back"], "write")
+        problems = read_back_problems(self.temp_path, self.grid.width, self.grid.height, self.band_count)
+        if problems:
+            raise self._failure(problems, "write")
 
     def _failure(self, messages: Sequence[str], what: str) -> BDGFError:
         """A one-line error naming the output, GDAL's first message and the free space left."""
@@ -229,6 +217,25 @@ class GeoTiffWriter:
             self.finalize()
         elif not self.finished:
             self.abort()
+
+
+def read_back_problems(path: str, width: int, height: int, band_count: int) -> list[str]:
+    """[] when `path` opens with this size and band count and its last row (written last) reads; else
+    GDAL's messages (or 'the file does not read back')."""
+    with GdalMessages() as messages:
+        try:
+            ds = gdal.Open(path)
+            ok = ds is not None and (ds.RasterXSize, ds.RasterYSize, ds.RasterCount) == (
+                width, height, band_count)
+            if ok:
+                row = max(0, height - 1)
+                ok = all(ds.GetRasterBand(i + 1).ReadRaster(0, row, width, 1) is not None
+                         for i in range(band_count))
+        except RuntimeError as exc:
+            messages.errors.append(str(exc))
+            ok = False
+        ds = None
+    return [] if ok and not messages.errors else (messages.errors or ["the file does not read back"])
 
 
 def format_bytes(n: float) -> str:
@@ -369,6 +376,126 @@ def read_classes(path: str | os.PathLike, band: int = 1) -> list[dict]:
         r, g, b_, _ = table.GetColorEntry(value) if table and value < table.GetCount() else (0, 0, 0, 0)
         classes.append({"value": value, "name": name, "color": f"#{r:02x}{g:02x}{b_:02x}"})
     return classes
+
+
+# ---------------------------------------------------------------- mosaics (batch jobs)
+
+COG_OPTIONS = ("COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS")
+
+
+def write_vrt(path: str | os.PathLike, sources: Sequence[str], classes: Sequence[Mapping] | None = None,
+              band_names: Sequence[str] | None = None, metadata: Mapping[str, str] | None = None) -> str:
+    """A VRT mosaic of `sources` (rasters of one grid's blocks, same bands), all or nothing like the
+    writers: built under a temporary name beside `path` (sources relative to it), checked, renamed.
+    With `classes`: the class raster's colour table, category names and sidecar `.qml`."""
+    staged = _Staged(path)
+    try:
+        size = None
+        with GdalMessages() as messages:
+            try:
+                ds = gdal.BuildVRT(staged.temp_path, [os.path.abspath(s) for s in sources])
+                if ds is not None:
+                    _describe_bands(ds, classes, band_names, metadata)
+                    ds.FlushCache()
+                    size = ds.RasterXSize, ds.RasterYSize, ds.RasterCount
+                    ds = None
+            except RuntimeError as exc:
+                messages.errors.append(str(exc))
+                ds, size = None, None
+        if size is None or messages.errors:
+            raise staged.failure(messages.errors, "build")
+        return staged.commit(size, _class_sidecars(staged.path, classes))
+    except BaseException:
+        staged.abort()
+        raise
+
+
+def write_cog(path: str | os.PathLike, source: str, classes: Sequence[Mapping] | None = None) -> str:
+    """`source` (e.g. the scene's VRT) copied into one Cloud-Optimized GeoTIFF (GDAL's COG driver: tiled,
+    DEFLATE, overviews; nearest-neighbour overviews for a class raster), all or nothing like the writers.
+    Colour table, category names (its .aux.xml) and band descriptions come from `source`; with `classes`
+    the sidecar `.qml` too."""
+    staged = _Staged(path)
+    options = list(COG_OPTIONS) + (["RESAMPLING=NEAREST"] if classes else [])
+    try:
+        with GdalMessages() as messages:
+            try:
+                src = gdal.Open(os.fspath(source))
+                size = src.RasterXSize, src.RasterYSize, src.RasterCount
+                out = gdal.Translate(staged.temp_path, src, format="COG", creationOptions=options)
+                ok = out is not None
+                out = src = None
+            except RuntimeError as exc:
+                messages.errors.append(str(exc))
+                ok = False
+        if not ok or messages.errors:
+            raise staged.failure(messages.errors, "write")
+        return staged.commit(size, _class_sidecars(staged.path, classes))
+    except BaseException:
+        staged.abort()
+        raise
+
+
+def _describe_bands(ds: gdal.Dataset, classes, band_names, metadata) -> None:
+    if metadata:
+        ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
+    for i, name in enumerate(band_names or []):
+        ds.GetRasterBand(i + 1).SetDescription(str(name))
+    if classes:
+        band = ds.GetRasterBand(1)
+        names = [""] * (max(int(c["value"]) for c in classes) + 1)
+        for c in classes:
+            names[int(c["value"])] = str(c["name"])
+        band.SetCategoryNames(names)
+
+
+def _class_sidecars(path: str, classes) -> dict[str, str]:
+    return {qml_path_for(path): paletted_qml(classes)} if classes else {}
+
+
+class _Staged:
+    """A file GDAL writes whole (VRT, COG) under `<stem>.partial-<id><ext>` beside `path`, then checked and
+    renamed with its .aux.xml and sidecars: the GeoTiffWriter rule for files not written window by window."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.path.abspath(os.fspath(path))
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            raise BDGFError(f"Output folder does not exist: {directory}")
+        stem, ext = os.path.splitext(os.path.basename(self.path))
+        self.temp_path = os.path.join(directory, f"{stem}.partial-{uuid.uuid4().hex[:8]}{ext}")
+        self._temps = [self.temp_path, self.temp_path + ".aux.xml"]
+
+    def commit(self, size: tuple[int, int, int], sidecars: Mapping[str, str]) -> str:
+        problems = read_back_problems(self.temp_path, *size)
+        if problems:
+            raise self.failure(problems, "write")
+        moves = [(self.temp_path, self.path)]
+        if os.path.exists(self.temp_path + ".aux.xml"):
+            moves.append((self.temp_path + ".aux.xml", self.path + ".aux.xml"))
+        else:
+            _remove(self.path + ".aux.xml")  # a stale sidecar would override the new metadata
+        try:
+            for final, text in sidecars.items():
+                temp = f"{final}.partial-{uuid.uuid4().hex[:8]}"
+                self._temps.append(temp)
+                with open(temp, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                moves.append((temp, final))
+            for temp, final in moves:
+                os.replace(temp, final)
+        except OSError as exc:
+            raise self.failure([exc.strerror or str(exc)], "write") from None
+        return self.path
+
+    def abort(self) -> None:
+        for temp in self._temps:
+            _remove(temp)
+
+    def failure(self, messages: Sequence[str], what: str) -> BDGFError:
+        reason = messages[0] if messages else gdal.GetLastErrorMsg() or "GDAL failed"
+        return BDGFError(f"Cannot {what} the output {self.path}: {reason}. Nothing was written under that "
+                         "name (an earlier file there is kept).")
 
 
 # ---------------------------------------------------------------- QGIS style

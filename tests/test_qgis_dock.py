@@ -123,6 +123,37 @@ def test_cancel_mid_run_leaves_no_output_file(dock, dock_model, qgis_iface, tmp_
     assert not out.exists() and os.listdir(tmp_path) == []
 
 
+def test_export_job_writes_the_panel_as_a_batch_job_and_shows_the_command(
+        dock, dock_model, scene_layers, qgis_iface, tmp_path):
+    from osgeo import gdal
+
+    from engine.job import load_job
+
+    dock.model.setFilePath(dock_model)
+    dock.tile.setValue(16)
+    results = dock.export_job(str(tmp_path / "job.json"))
+    assert results is not None and messages(qgis_iface, Qgis.Critical) == []
+    job = load_job(tmp_path / "job.json")  # the panel's layers, model and settings
+    assert job.scenes[0].inputs() == [scene_layers[key].source() for key in ("hsi", "sar", "dsm")]
+    assert os.path.samefile(job.model, dock_model) and job.settings.tile_size_px == 16
+    assert dock.job_dialog.isVisible() and results["COMMAND"] in dock.job_dialog.text()
+    assert "python3 -m engine batch" in results["COMMAND"]
+    dock.job_dialog.close()
+    # a layer that is not a file (a GDAL in-memory raster here) is refused by name; no job is written
+    gdal.Translate("/vsimem/dock_hsi.tif", scene_layers["hsi"].source())
+    memory = QgsRasterLayer("/vsimem/dock_hsi.tif", "hsi in memory")
+    QgsProject.instance().addMapLayer(memory)
+    try:
+        dock.pickers["SPECTRAL"].combo.setLayer(memory)
+        assert dock.export_job(str(tmp_path / "refused.json")) is None
+        errors = messages(qgis_iface, Qgis.Critical)
+        assert len(errors) == 1 and "Layer 'hsi in memory' cannot go into a batch job" in errors[0]
+        assert not (tmp_path / "refused.json").exists()
+    finally:
+        QgsProject.instance().removeMapLayer(memory.id())
+        gdal.Unlink("/vsimem/dock_hsi.tif")
+
+
 def test_a_model_that_does_not_fit_the_layers_gives_a_message_bar_error(
         dock, fixture_scene, qgis_iface, tmp_path):
     dock.model.setFilePath(write_tiny_package(tmp_path / "wrong.bdgf", fixture_scene, hsi_bands=30))

@@ -61,7 +61,8 @@ def test_unzipped_plugin_loads_in_a_fresh_profile(plugin_zip, qgis_iface, qgis_p
         registry = QgsApplication.processingRegistry()
         try:
             assert {a.id() for a in registry.providerById("bdgf").algorithms()} == {
-                "bdgf:classify", "bdgf:accuracy", "bdgf:samplingdesign", "bdgf:modelinfo", "bdgf:environment"}
+                "bdgf:classify", "bdgf:exportjob", "bdgf:accuracy", "bdgf:samplingdesign", "bdgf:modelinfo",
+                "bdgf:environment"}
             plugin.show_dock()
             assert plugin.dock is not None
         finally:
@@ -135,7 +136,7 @@ def test_every_algorithm_has_help_and_its_help_url_is_the_bundled_page(bdgf_plug
     page.feed((REPO / "help" / "index.html").read_text(encoding="utf-8"))
     assert not page.open  # well-formed: every element closed
     algorithms = QgsApplication.processingRegistry().providerById("bdgf").algorithms()
-    assert len(algorithms) == 5
+    assert len(algorithms) == 6
     for algorithm in algorithms:
         assert algorithm.shortHelpString().strip(), algorithm.id()
         url = QUrl(algorithm.helpUrl())

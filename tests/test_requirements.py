@@ -29,6 +29,12 @@ NOT_FROM_PIP = {
     "mamba_ssm": "optional fused Mamba kernels; source-only, needs nvcc (README 'GPU machines'); "
                  "guarded import, the engine's own scan runs without it",
 }
+# Import name -> the only files that may import it: packages of the batch command (`python -m engine
+# batch`, run outside QGIS). They are listed in requirements-dev.txt, never in requirements.txt, which is
+# what the plugin and the training toolkit need at run time.
+BATCH_ONLY = {
+    "ray": {"engine/batch.py"},
+}
 # Listed package -> why it is listed although no .py file imports it.
 LISTED_NOT_IMPORTED = {
     "pytest-qgis": "pytest plugin (fixtures qgis_app, qgis_iface, qgis_processing), loaded by pytest",
@@ -107,6 +113,17 @@ def test_every_third_party_import_is_listed():
         if module in NOT_FROM_PIP:
             continue
         package = normalise(IMPORT_TO_PACKAGE.get(module, module))
+        if module in BATCH_ONLY:
+            outside = sorted(f for f in files - BATCH_ONLY[module] if is_runtime(f))  # tests may
+            if outside:
+                missing.append(f"{module} is for the batch command only, but {outside} import it")
+            if package in runtime:
+                missing.append(f"{module} (package {package}) is in requirements.txt: the plugin must not "
+                               "need it; list it in requirements-dev.txt")
+            if package not in dev:
+                missing.append(f"{module} (package {package}, imported by {sorted(files)}) not in "
+                               "requirements-dev.txt")
+            continue
         needed_at_run_time = any(is_runtime(f) for f in files)
         listed = runtime if needed_at_run_time else dev
         if package not in listed:
@@ -140,6 +157,15 @@ def test_split_between_run_time_and_dev():
     # the pins stay
     text = (REPO / "requirements.txt").read_text(encoding="utf-8")
     assert re.search(r"^torch==\S+$", text, re.M) and re.search(r"^numpy<2$", text, re.M)
+
+
+def test_the_batch_command_names_the_pinned_ray():
+    """engine/job.py tells the machines that run jobs which Ray to install: the version pinned here."""
+    from engine.job import RAY_REQUIREMENT
+
+    text = (REPO / "requirements-dev.txt").read_text(encoding="utf-8")
+    assert re.search(rf"^{re.escape(RAY_REQUIREMENT)}$", text, re.M), RAY_REQUIREMENT
+    assert "ray" not in requirements(REPO / "requirements.txt")
 
 
 def test_setup_installs_both_files():

@@ -33,6 +33,7 @@ class ClassifyAlgorithm(BDGFAlgorithm):
     NODATA, INPUT_SCALE = "NODATA", "INPUT_SCALE"
     OUTPUT, PROBABILITIES, CONFIDENCE = "OUTPUT", "PROBABILITIES", "CONFIDENCE"
     DEVICE_USED = "DEVICE_USED"
+    RUNS_HERE = True  # the engine runs in QGIS's Python (bdgf:exportjob: on the machine that runs the job)
 
     def displayName(self):  # noqa: N802 (QGIS API name)
         return self.tr("Classify land cover (BDGF)")
@@ -56,6 +57,16 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        self._add_inputs()
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.PROBABILITIES, self.tr("Class probabilities"), optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
+        self.addOutput(QgsProcessingOutputString(self.DEVICE_USED, self.tr("Device used")))
+
+    def _add_inputs(self):
+        """Layers, model and run settings (shared with bdgf:exportjob, which writes them into a job)."""
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.SPECTRAL, self.tr("Spectral (hyperspectral / multispectral) layer")))
         self.addParameter(QgsProcessingParameterRasterLayer(
@@ -85,12 +96,6 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(parameter)
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
-        self.addParameter(QgsProcessingParameterRasterDestination(
-            self.PROBABILITIES, self.tr("Class probabilities"), optional=True, createByDefault=False))
-        self.addParameter(QgsProcessingParameterRasterDestination(
-            self.CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
-        self.addOutput(QgsProcessingOutputString(self.DEVICE_USED, self.tr("Device used")))
 
     # ---- parameters
     def _slots(self, parameters, context):
@@ -119,7 +124,7 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         check_layers=False leaves the band counts to the engine, which checks them before any work."""
         from ..engine.errors import BDGFError
 
-        backend = self._backend(parameters, context)
+        backend = self._backend(parameters, context) if self.RUNS_HERE else None
         missing = missing_packages(backend)
         if missing:
             return None, [missing_message(missing, backend)]
@@ -130,8 +135,15 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             nodata, scale = self._per_layer(parameters, context)
         except BDGFError as exc:
             return None, [str(exc)]
-        return package, mismatch_messages(package.card, self._slots(parameters, context), check_layers,
-                                          nodata=nodata, scale=scale)
+        slots = self._slots(parameters, context)
+        refused = self._refused_layers(slots)
+        if refused:
+            return package, refused
+        return package, mismatch_messages(package.card, slots, check_layers, nodata=nodata, scale=scale)
+
+    def _refused_layers(self, slots):
+        """Messages for layers this algorithm cannot use (bdgf:exportjob: layers that are not files)."""
+        return []
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
         ok, message = super().checkParameterValues(parameters, context)

@@ -2,7 +2,8 @@
 
 Each picker proposes the layer that fits its modality (ui/layer_matching.py: the card's band count,
 then names, then band counts) and keeps a layer the user picked as long as it fits the card;
-*Load demo* adds the bundled scene and model; *Diagnostics* shows the environment report.
+*Load demo* adds the bundled scene and model; *Diagnostics* shows the environment report; *Export job...*
+writes the same run as a batch job (bdgf:exportjob) and shows the command that runs it.
 """
 from qgis.core import (
     Qgis,
@@ -15,10 +16,12 @@ from qgis.gui import QgsDockWidget, QgsFileWidget
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -56,6 +59,7 @@ class ClassifyDock(QgsDockWidget):
         self.card = None
         self.last_layer = None
         self.diagnostics = None  # the Diagnostics dialog, once opened
+        self.job_dialog = None  # the command of the last exported job
         self._build()
         self._restore()
         self._model_changed(self.model.filePath())
@@ -124,9 +128,14 @@ class ClassifyDock(QgsDockWidget):
         self.run_button = QPushButton(tr("Run"), self)
         self.cancel_button = QPushButton(tr("Cancel"), self)
         self.cancel_button.setEnabled(False)
+        self.export_button = QPushButton(tr("Export job…"), self)
+        self.export_button.setObjectName("BDGFExportJob")
+        self.export_button.setToolTip(tr("Write this run as a batch job (JSON) for another machine or a Ray "
+                                         "cluster, and show the command that runs it"))
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.export_button)
         rule = QFrame(body)
         rule.setFrameShape(QFrame.Shape.HLine)
         rule.setFrameShadow(QFrame.Shadow.Sunken)
@@ -162,6 +171,7 @@ class ClassifyDock(QgsDockWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.demo_button.clicked.connect(self.load_demo)
         self.diagnostics_button.clicked.connect(self.show_diagnostics)
+        self.export_button.clicked.connect(lambda: self.export_job())
 
     # ---- settings
     def _restore(self):
@@ -317,6 +327,42 @@ class ClassifyDock(QgsDockWidget):
     def cancel(self):
         if self.run is not None:
             self.run.cancel()
+
+    def export_job(self, path=None):
+        """Write the panel's layers, model and settings as a batch job (bdgf:exportjob; `path` or asked
+        for) and show the command that runs it. Returns the algorithm's results, or None."""
+        from qgis.core import QgsApplication, QgsProcessingContext
+
+        from .background_run import CapturingFeedback
+
+        if path is None:
+            path, _filter = QFileDialog.getSaveFileName(self, tr("Export a batch job"), "job.json",
+                                                        tr("JSON files (*.json)"))
+            if not path:
+                return None
+        self._save()
+        params = dict(self.parameters(), OUTPUT=path)
+        for key, picker in self.pickers.items():  # the layers themselves (on this thread): a layer that is
+            if picker.layer() is not None:       # not a file is refused by its name
+                params[key] = picker.layer().id()
+        extra = [p.layer().id() for p in self.extra_pickers if p.layer()]
+        if extra:
+            params[ClassifyAlgorithm.EXTRA_AUX] = extra
+        algorithm = QgsApplication.processingRegistry().createAlgorithmById("bdgf:exportjob")
+        context = QgsProcessingContext()
+        context.setProject(QgsProject.instance())
+        ok, message = algorithm.checkParameterValues(params, context)
+        feedback = CapturingFeedback()
+        results = algorithm.run(params, context, feedback)[0] if ok else None
+        if not results:
+            self._error(message or "\n".join(feedback.errors) or tr("The job could not be written."))
+            return None
+        self.job_dialog = QMessageBox(QMessageBox.Icon.Information, tr("BDGF batch job"),
+                                      results["INSTRUCTIONS"], QMessageBox.StandardButton.Ok, self)
+        self.job_dialog.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.job_dialog.setModal(False)
+        self.job_dialog.show()
+        return results
 
     def shutdown(self, timeout_ms=30000):
         """Cancel a running classification and wait for its task (plugin unload)."""

@@ -8,13 +8,14 @@ from .. import engine
 from .alg_accuracy import AccuracyAlgorithm
 from .alg_classify import ClassifyAlgorithm
 from .alg_environment import EnvironmentAlgorithm
+from .alg_exportjob import ExportJobAlgorithm
 from .alg_modelinfo import ModelInfoAlgorithm
 from .alg_samplingdesign import SamplingDesignAlgorithm
 from .common import tr
 
 ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icon.svg")
-ALGORITHMS = (ClassifyAlgorithm, AccuracyAlgorithm, SamplingDesignAlgorithm, ModelInfoAlgorithm,
-              EnvironmentAlgorithm)
+ALGORITHMS = (ClassifyAlgorithm, ExportJobAlgorithm, AccuracyAlgorithm, SamplingDesignAlgorithm,
+              ModelInfoAlgorithm, EnvironmentAlgorithm)
 
 
 class BDGFProvider(QgsProcessingProvider):
