@@ -27,8 +27,10 @@ demo-assets: setup
 bench: setup
 	$(PY) -m bench.testbed
 	$(PY) -m bench.testbed --testbed hard
+	$(PY) -m bench.presets
 	$(PY) -m bench.inference
 	$(PY) -m bench.scan --threads 1 --repeats 7
+	$(PY) -m bench.batch
 
 package:
 	python3 scripts/package.py --out-dir dist

@@ -1,20 +1,30 @@
-"""Inference benchmark: python -m bench.inference [--size 332x485] [--bands 180,4,1] [--model PATH] [--big].
+"""Inference benchmark: python -m bench.inference [--size 332x485] [--bands 180,4,1] [--network cpu]
+[--model PATH] [--threads N] [--scales 1,4,16] [--tile N] [--batch N] [--repeats N] [--docs DIR].
 
-Writes an Augsburg-size synthetic scene (training.synthetic: HSI + 4-band SAR + nDSM on one grid,
-GeoTIFFs in a temp dir), builds a random-init default-config model package for it
-(training.export_model.build_random_package; or takes --model), classifies the scene with ONNX Runtime
-CPU and PyTorch eager CPU, each run in a fresh subprocess (model loading included), and reports
-seconds, pixels/s, peak RSS, the time profile and each backend's speed relative to PyTorch eager, the
-baseline measured in the same run.
---big: a 10,000 x 10,000 px grid with 200 spectral bands, written as a sparse tiled GeoTIFF in which
-only a central block holds data (a training.synthetic scene; the rest is nodata), classified whole
-with a small (quick-preset) model: memory must stay flat over ~1,600 tiles.
-Writes DOCS/inference.json + inference.md (--big: inference_big.*); DOCS defaults to docs/bench/.
+Part 1, an Augsburg-size scene: a training.synthetic scene (HSI + 4-band SAR + nDSM on one grid,
+GeoTIFFs in a temp dir) and a random-init package of the `cpu` preset network (training/presets.py,
+the network the README recommends for CPU; --network, or --model), exported twice from the same
+weights: with the dense classifier graphs and without them. Three full-scene classifications, each
+in a fresh process (model loading included) limited to --threads threads (OMP_NUM_THREADS, which
+PyTorch and engine.backends.cpu_threads obey): dense ONNX Runtime, dense PyTorch eager and patchwise
+ONNX Runtime (the package without the dense graphs runs classifier.onnx on a patch copy per pixel,
+the path before issue 12). Reported: seconds, pixels/s, speed-ups as ratios of times measured in this
+run, peak RSS, time profile, class-map agreement.
+FLOPs per pixel of each path, counted by torch.utils.flop_counter on the networks at the run's tile and
+batch shapes (matmuls and convolutions: elementwise work, e.g. the scan's exponentials, is not
+counted), and the achieved GFLOP/s as a share of an fp32 GEMM (torch.mm, 2048^2) measured in this run
+with the same threads.
+Part 2, large scenes: VRT mosaics of k x k copies of the scene's GeoTIFFs (every pixel real data, no
+sparse file) at --scales (area multiples of the scene, squares: 1, 4, 16), classified with dense ONNX
+Runtime, each in a fresh process: pixels/s and peak RSS at each size (goals: the largest within 15 %
+of the smallest, under 2 GB).
+Writes DOCS/inference.json + inference.md; DOCS defaults to docs/bench/.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -22,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -31,6 +42,12 @@ from bench.stamp import REPO, command_line, make_stamp
 AUX = (("sar", "sar", 4), ("dsm", "lidar", 1))  # the synthetic scene's auxiliary layers: name, role, bands
 BASELINE = "torch"
 LABELS = {"onnx": "ONNX Runtime", "torch": "PyTorch eager"}
+# part 1: (key, label, backend, package)
+PATHS = (("dense_onnx", "dense, ONNX Runtime", "onnx", "dense"),
+         ("dense_torch", "dense, PyTorch eager", "torch", "dense"),
+         ("patchwise_onnx", "patchwise, ONNX Runtime (baseline)", "onnx", "patchwise"))
+PATCHWISE = "patchwise_onnx"
+RSS_GOAL = (1.15, 2048.0)  # largest / smallest scene's peak RSS, MB
 
 
 # ---------------------------------------------------------------- scenes (from training.synthetic)
@@ -76,39 +93,49 @@ def synthetic_scene(work: str, height: int, width: int, bands: tuple[int, ...], 
             "normalization": _normalization(arrays), "valid_pixels": height * width}
 
 
-def sparse_scene(work: str, size: int, bands: tuple[int, ...], valid: int, seed: int = 0) -> dict:
-    """A size x size grid as tiled sparse GeoTIFFs (unwritten blocks cost no disk and read as nodata) with a
-    valid x valid training.synthetic scene in the centre; HSI as Int16 reflectance x 10,000."""
+def mosaic_vrt(source: str, k: int, target: str) -> str:
+    """A VRT of k x k copies of `source` side by side (each copy reads the source file's pixels: a dense
+    scene of real data, k^2 times the area, on no more disk)."""
     from osgeo import gdal
 
-    from training.geotiff import srs_wkt
-    from training.synthetic import make_scene
+    ds = gdal.Open(source)
+    w, h, n = ds.RasterXSize, ds.RasterYSize, ds.RasterCount
+    x0, px, rx, y0, ry, py = ds.GetGeoTransform()
+    lines = [f'<VRTDataset rasterXSize="{w * k}" rasterYSize="{h * k}">',
+             f"  <SRS>{escape(ds.GetProjection())}</SRS>",
+             f"  <GeoTransform>{x0!r}, {px!r}, {rx!r}, {y0!r}, {ry!r}, {py!r}</GeoTransform>"]
+    for b in range(1, n + 1):
+        band = ds.GetRasterBand(b)
+        dtype = gdal.GetDataTypeName(band.DataType)
+        lines.append(f'  <VRTRasterBand dataType="{dtype}" band="{b}">')
+        if band.GetNoDataValue() is not None:
+            lines.append(f"    <NoDataValue>{band.GetNoDataValue()!r}</NoDataValue>")
+        for i in range(k):
+            for j in range(k):
+                lines += ["    <SimpleSource>",
+                          f'      <SourceFilename relativeToVRT="0">{escape(os.path.abspath(source))}'
+                          "</SourceFilename>",
+                          f"      <SourceBand>{b}</SourceBand>",
+                          f'      <SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>',
+                          f'      <DstRect xOff="{j * w}" yOff="{i * h}" xSize="{w}" ySize="{h}"/>',
+                          "    </SimpleSource>"]
+        lines.append("  </VRTRasterBand>")
+    lines.append("</VRTDataset>")
+    ds = None
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return target
 
-    scene = make_scene(valid, valid, seed=seed, n_bands=bands[0])
-    r0 = c0 = (size - valid) // 2 // 256 * 256
-    x0, px, _, y0, _, _ = scene.geotransform
-    gt = (x0 - c0 * px, px, 0.0, y0 + r0 * px, 0.0, -px)
-    layers = [("hsi", np.clip(scene.hsi * 10000, -9998, 32767).astype(np.int16), gdal.GDT_Int16),
-              ("sar", scene.sar.astype(np.float32), gdal.GDT_Float32),
-              ("dsm", scene.ndsm.astype(np.float32), gdal.GDT_Float32)][:len(bands)]
-    inputs = []
-    for name, data, gtype in layers:
-        path = os.path.join(work, f"{name}.tif")
-        ds = gdal.GetDriverByName("GTiff").Create(
-            path, size, size, data.shape[0], gtype,
-            ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "INTERLEAVE=BAND", "SPARSE_OK=TRUE",
-             "COMPRESS=DEFLATE", "PREDICTOR=2", "BIGTIFF=YES"])
-        ds.SetGeoTransform(gt)
-        ds.SetProjection(srs_wkt(scene.crs))
-        for b in range(data.shape[0]):
-            band = ds.GetRasterBand(b + 1)
-            band.SetNoDataValue(-9999)
-            band.WriteArray(data[b], c0, r0)
-        ds = None
-        inputs.append(path)
-    return {"inputs": inputs, "shape": [size, size], "modalities": _modalities(bands),
-            "classes": scene.classes, "valid_pixels": valid * valid,
-            "normalization": _normalization([d.astype(np.float32) for _, d, _ in layers])}
+
+def without_dense_graphs(model: str, target: str) -> str:
+    """The package `model` re-written without its dense classifier graphs (same weights and graphs
+    otherwise): ONNX Runtime then runs the patchwise classifier.onnx."""
+    from engine.package import ONNX_MEMBERS, ModelPackage, write_package
+
+    package = ModelPackage(model)
+    card = {k: v for k, v in package.card.items() if k != "content_hash"}
+    write_package(target, card, {m: package.onnx(m) for m in ONNX_MEMBERS}, package.tensors(strip=False))
+    return target
 
 
 # ---------------------------------------------------------------- one run per fresh process
@@ -124,6 +151,16 @@ def parameter_counts(model: str) -> dict[str, int]:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM of its own address space (Linux). Not ru_maxrss:
+    Linux carries that over fork + exec, so a child run reported its parent's peak (the scene
+    generator's ~1.8 GB) whatever it used itself."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -141,14 +178,18 @@ def _child(args) -> None:
     print("BENCH-JSON " + json.dumps(summary))
 
 
-def run_child(inputs: list[str], model: str, out: str, backend: str, tile=None, batch=None) -> dict:
-    """One CPU classification in a fresh `python -m bench.inference --child` process; its summary."""
+def run_child(inputs: list[str], model: str, out: str, backend: str, tile=None, batch=None,
+              threads: int | None = None) -> dict:
+    """One CPU classification in a fresh `python -m bench.inference --child` process; its summary.
+    threads: OMP_NUM_THREADS of the child (PyTorch and ONNX Runtime, engine.backends.cpu_threads)."""
     cmd = [sys.executable, "-m", "bench.inference", "--child", "--backend", backend, "--model", str(model),
            "--out", str(out), "--inputs", *map(str, inputs)]
     cmd += ["--tile", str(tile)] if tile else []
     cmd += ["--batch", str(batch)] if batch else []
     path = [str(REPO), *([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
     if proc.returncode:
         raise RuntimeError(f"{backend} run failed:\n{proc.stderr[-4000:]}")
@@ -165,26 +206,30 @@ def agreement(a: str, b: str) -> float:
     return float((x[valid] == y[valid]).mean()) if valid.any() else 1.0
 
 
+_KEEP = ("seconds", "pixels_per_second", "tile_size_px", "halo_px", "batch_size", "tiles",
+         "pixels_classified", "pixels_nodata", "backend_detail", "device", "profile")
+
+
+def _median_run(rs: list[dict]) -> dict:
+    secs = [r["seconds"] for r in rs]
+    med = rs[int(np.argsort(secs)[len(secs) // 2])]
+    return {**{k: med.get(k) for k in _KEEP}, "seconds_all": secs, "seconds_min": min(secs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in rs), "classes_tif": med["outputs"]["classes"]}
+
+
 def compare_backends(inputs: list[str], model: str, work, backends=("onnx", "torch"), repeats: int = 1,
-                     tile=None, batch=None) -> dict:
+                     tile=None, batch=None, threads=None) -> dict:
     """Each backend `repeats` times (interleaved), each run in a fresh process; per backend the median run,
-    all times, the peak RSS and its speed relative to PyTorch eager (when that ran)."""
+    all times, the peak RSS and its speed relative to PyTorch eager (when that ran). (The testbed's
+    inference table.)"""
     os.makedirs(work, exist_ok=True)
     runs: dict[str, list[dict]] = {b: [] for b in backends}
     for _ in range(repeats):
         for backend in runs:
             out = os.path.join(work, f"classes_{backend}.tif")
-            runs[backend].append(run_child(inputs, model, out, backend, tile, batch))
-    result: dict = {"repeats": repeats, "baseline": BASELINE if BASELINE in runs else None, "backends": {}}
-    for backend, rs in runs.items():
-        secs = [r["seconds"] for r in rs]
-        med = rs[int(np.argsort(secs)[len(secs) // 2])]
-        result["backends"][backend] = {
-            **{k: med.get(k) for k in ("seconds", "pixels_per_second", "tile_size_px", "halo_px",
-                                       "batch_size", "tiles", "pixels_classified", "pixels_nodata",
-                                       "backend_detail", "device", "profile")},
-            "seconds_all": secs, "seconds_min": min(secs), "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
-            "classes_tif": med["outputs"]["classes"]}
+            runs[backend].append(run_child(inputs, model, out, backend, tile, batch, threads))
+    result: dict = {"repeats": repeats, "baseline": BASELINE if BASELINE in runs else None,
+                    "backends": {b: _median_run(rs) for b, rs in runs.items()}}
     base = result["backends"].get(BASELINE)
     for s in result["backends"].values():
         s["speed_vs_baseline"] = base["seconds"] / s["seconds"] if base and s["seconds"] else None
@@ -195,10 +240,118 @@ def compare_backends(inputs: list[str], model: str, work, backends=("onnx", "tor
     return result
 
 
+def compare_paths(inputs: list[str], models: dict[str, str], work, repeats: int = 1, tile=None, batch=None,
+                  threads=None) -> dict:
+    """Part 1: the three PATHS `repeats` times (interleaved), each run in a fresh process."""
+    os.makedirs(work, exist_ok=True)
+    runs: dict[str, list[dict]] = {key: [] for key, *_ in PATHS}
+    for _ in range(repeats):
+        for key, _, backend, package in PATHS:
+            out = os.path.join(work, f"classes_{key}.tif")
+            runs[key].append(run_child(inputs, models[package], out, backend, tile, batch, threads))
+    paths = {key: _median_run(rs) for key, rs in runs.items()}
+    base = paths[PATCHWISE]["seconds"]
+    for s in paths.values():
+        s["speedup_vs_patchwise"] = base / s["seconds"]
+    tif = {k: s["classes_tif"] for k, s in paths.items()}
+    agree = {f"{k}_vs_patchwise": agreement(tif[k], tif[PATCHWISE]) for k in ("dense_onnx", "dense_torch")}
+    return {"repeats": repeats, "baseline": PATCHWISE, "paths": paths,
+            "speedup_onnx_vs_eager": paths["dense_torch"]["seconds"] / paths["dense_onnx"]["seconds"],
+            "class_map_agreement": agree}
+
+
+# ---------------------------------------------------------------- FLOPs and the GEMM reference
+
+def _flops(fn) -> int:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def flops_per_pixel(model: str, tile: int, halo: int, batch: int) -> dict:
+    """Matmul + convolution FLOPs per classified pixel (torch.utils.flop_counter) of: the features (one
+    tile window of tile + 2 halo per tile^2 core pixels), the patchwise classifier (a batch of patches),
+    the dense classifier (one strip window as engine.classify runs it, plus a batch of pixels)."""
+    import torch
+
+    from engine.nn.bdgf import BDGFClassifier
+    from engine.nn.config import BDGFConfig
+    from engine.nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
+    from engine.nn.dense import DenseClassifier
+    from engine.package import ModelPackage
+    from engine.tiling import dense_strip_rows, patch_index
+
+    package = ModelPackage(model)
+    cfg = BDGFConfig.from_dict(package.card["network"])
+    c, f, p = cfg.in_channels, sum(cfg.feature_channels()), cfg.patch_size
+    extractor = DiffusionFeatureExtractor(MultimodalDDPM(cfg), package.card["diffusion"]["timesteps"]).eval()
+    classifier = BDGFClassifier(cfg).eval()
+    dense = DenseClassifier(classifier)
+    side = tile + 2 * halo
+    x = torch.zeros(1, c, side, side)
+    features = _flops(lambda: extractor(x, torch.zeros(len(extractor.timesteps), c, side, side))) / tile ** 2
+    patchwise = _flops(lambda: classifier(torch.zeros(batch, c, p, p), torch.zeros(batch, f, p, p))) / batch
+    r = p // 2
+    width = tile + 2 * r
+    rows = dense_strip_rows(width, p, tile)
+    xs, ds = torch.zeros(1, c, rows + 2 * r, width), torch.zeros(1, f, rows + 2 * r, width)
+    maps = _flops(lambda: dense.maps(xs, ds)) / (rows * tile)
+    with torch.inference_mode():
+        tables = dense.maps(xs, ds)
+    index = torch.from_numpy(patch_index(np.full(batch, r), np.arange(batch) % tile + r, width, p))
+    pixels = _flops(lambda: dense.pixels(*tables, index)) / batch
+    return {"features": features, "patchwise_classifier": patchwise, "dense_maps": maps,
+            "dense_pixels": pixels, "dense_classifier": maps + pixels,
+            "patchwise_total": features + patchwise, "dense_total": features + maps + pixels}
+
+
+def gemm_gflops(threads: int | None, n: int = 2048, repeats: int = 5) -> float:
+    """fp32 GEMM throughput (torch.mm of two n x n matrices, best of `repeats`) with `threads` threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        torch.mm(a, b)
+        best = math.inf
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(before)
+    return 2 * n ** 3 / best / 1e9
+
+
+# ---------------------------------------------------------------- part 2: large scenes
+
+def large_scenes(scene_inputs: list[str], model: str, work: str, scales: list[int], tile=None, batch=None,
+                 threads=None) -> list[dict]:
+    """Dense ONNX Runtime on VRT mosaics k^2 = each scale times the scene's area, each in a fresh process."""
+    out = []
+    for scale in scales:
+        k = math.isqrt(scale)
+        folder = os.path.join(work, f"mosaic_{scale}x")
+        os.makedirs(folder, exist_ok=True)
+        inputs = [mosaic_vrt(src, k, os.path.join(folder, os.path.basename(src)[:-4] + ".vrt"))
+                  for src in scene_inputs]
+        print(f"large scene {scale}x: {k} x {k} mosaic", flush=True)
+        s = run_child(inputs, model, os.path.join(folder, "classes.tif"), "onnx", tile, batch, threads)
+        out.append({"scale": scale, "mosaic": [k, k], **{key: s.get(key) for key in _KEEP},
+                    "peak_rss_mb": s["peak_rss_mb"], "pixels": s["pixels_classified"] + s["pixels_nodata"]})
+        print(f"  {out[-1]['pixels']} px, {s['pixels_per_second']:.0f} px/s, "
+              f"peak RSS {s['peak_rss_mb']:.0f} MB", flush=True)
+    return out
+
+
 # ---------------------------------------------------------------- report
 
 def backend_table(result: dict) -> list[str]:
-    """Markdown table of a compare_backends result (used by the testbed report as well)."""
+    """Markdown table of a compare_backends result (used by the testbed report)."""
     rows = []
     base = (result["backends"].get(result.get("baseline") or "") or {}).get("seconds")
     for backend, s in result["backends"].items():
@@ -210,45 +363,85 @@ def backend_table(result: dict) -> list[str]:
                      "tile + halo", "batch"], rows, "lrrrrrrr")
 
 
+def _mflop(v: float) -> str:
+    return f"{v / 1e6:.2f}"
+
+
 def markdown(data: dict) -> list[str]:
-    r, sc, n = data["result"], data["scene"], data.get("parameters")
-    scene = (f"{'sparse ' if data['big'] else ''}synthetic scene (training.synthetic) of {sc['shape'][0]} × "
-             f"{sc['shape'][1]} px, bands {' + '.join(str(m['bands']) for m in sc['modalities'])}"
-             + (f", {sc['valid_pixels']} pixels with data" if data["big"] else ""))
+    r, sc, n, fl = data["result"], data["scene"], data.get("parameters"), data["flops_per_pixel"]
+    gemm = data["gemm_gflops"]
+    threads = data["threads"] or "all"
     model = data["model"] + (f" ({n['total'] / 1e6:.2f} M parameters: DDPM {n['ddpm'] / 1e6:.2f} M, "
                              f"classifier {n['classifier'] / 1e6:.2f} M)" if n else "")
-    lines = [f"Full-scene classification, CPU, of a {scene}; model: {model}. Each run in a fresh process "
-             f"(model loading included); {r['repeats']} run(s) per backend, interleaved; the median run is "
-             "shown. *Speed vs eager* = PyTorch eager's seconds / the backend's, both measured in this run.",
-             "", *backend_table(r), ""]
-    if data["big"]:
-        counts = [f"{LABELS.get(b, b)}: {s['tiles']} tiles, {s['pixels_classified']} pixels classified, "
-                  f"{s['pixels_nodata']} nodata" for b, s in r["backends"].items()]
-        lines += ["; ".join(counts) + ".", ""]
-    if "class_map_agreement" in r:
-        lines += [f"The two class maps agree on {100 * r['class_map_agreement']:.3f} % of the pixels.", ""]
-    steps = sorted({k for s in r["backends"].values() for k in (s.get("profile") or {})})
-    if steps:
-        lines += ["Time profile of the median run (seconds per step):", "",
-                  *md_table(["backend", *steps], [[LABELS.get(b, b), *(f"{(s['profile'] or {}).get(k, 0):.2f}"
-                                                                      for k in steps)]
-                                                  for b, s in r["backends"].items()], "l" + "r" * len(steps))]
+    lines = [f"Full-scene classification, CPU, {threads} thread(s) per run (OMP_NUM_THREADS), of a synthetic "
+             f"scene (training.synthetic) of {sc['shape'][0]} × {sc['shape'][1]} px, bands "
+             f"{' + '.join(str(m['bands']) for m in sc['modalities'])}; model: {model}. Each run in a fresh "
+             f"process (model loading included); {r['repeats']} run(s) per path, interleaved; the median run "
+             "is shown. *Speed-up* = the patchwise run's seconds / the path's, both measured in this run.",
+             "", "## Dense vs patchwise", ""]
+    rows = []
+    for key, label, *_ in PATHS:
+        s = r["paths"][key]
+        cls = fl["dense_classifier"] if key != PATCHWISE else fl["patchwise_classifier"]
+        total = fl["features"] + cls
+        achieved = total * s["pixels_per_second"] / 1e9
+        rows.append([f"{label} [{s['backend_detail']}]", f"{s['seconds']:.2f}",
+                     f"{s['pixels_per_second']:.0f}", f"{s['speedup_vs_patchwise']:.2f}×",
+                     f"{s['peak_rss_mb']:.0f}", _mflop(total),
+                     f"{achieved:.1f}", f"{100 * achieved / gemm:.1f} %",
+                     f"{s['tile_size_px']} + {s['halo_px']}", s["batch_size"]])
+    lines += md_table(["path", "seconds", "pixels / s", "speed-up vs patchwise", "peak RSS (MB)",
+                       "MFLOP / px", "GFLOP/s", "of GEMM", "tile + halo", "batch"], rows, "lrrrrrrrrr")
+    agree = r["class_map_agreement"]
+    lines += ["", f"ONNX Runtime / PyTorch eager (dense): {r['speedup_onnx_vs_eager']:.2f}×. Class maps "
+              f"agree with the patchwise map on {100 * agree['dense_onnx_vs_patchwise']:.3f} % (dense ONNX "
+              f"Runtime) and {100 * agree['dense_torch_vs_patchwise']:.3f} % (dense eager) of the pixels.",
+              "",
+              f"FLOPs per classified pixel (torch.utils.flop_counter: matmuls and convolutions only; the "
+              f"elementwise work, e.g. the Mamba scan's exponentials, is not counted): features "
+              f"{_mflop(fl['features'])} M (tile + halo windows), patchwise classifier "
+              f"{_mflop(fl['patchwise_classifier'])} M, dense classifier {_mflop(fl['dense_classifier'])} M "
+              f"(per-window tables {_mflop(fl['dense_maps'])} M + per-pixel {_mflop(fl['dense_pixels'])} M). "
+              f"fp32 GEMM reference (torch.mm 2048², {threads} thread(s), this run): {gemm:.1f} GFLOP/s.", ""]
+    steps = sorted({k for s in r["paths"].values() for k in (s.get("profile") or {})})
+    lines += ["Time profile of the median runs (seconds per step):", "",
+              *md_table(["path", *steps], [[label, *(f"{(r['paths'][key]['profile'] or {}).get(k, 0):.2f}"
+                                                    for k in steps)] for key, label, *_ in PATHS],
+                        "l" + "r" * len(steps))]
+    big = data.get("large") or []
+    if big:
+        base, top = big[0], big[-1]
+        growth = top["peak_rss_mb"] / base["peak_rss_mb"]
+        lines += ["", "## Large scenes (dense, ONNX Runtime)", "",
+                  "VRT mosaics of k × k copies of the scene's GeoTIFFs: every pixel is real data read from "
+                  "disk (no sparse file); each size classified in a fresh process.", "",
+                  *md_table(["area", "mosaic", "pixels", "seconds", "pixels / s", "peak RSS (MB)",
+                             "RSS vs smallest"],
+                            [[f"{b['scale']}×", f"{b['mosaic'][0]} × {b['mosaic'][1]}", b["pixels"],
+                              f"{b['seconds']:.1f}", f"{b['pixels_per_second']:.0f}",
+                              f"{b['peak_rss_mb']:.0f}", f"{b['peak_rss_mb'] / base['peak_rss_mb']:.3f}"]
+                             for b in big], "lrrrrrr"),
+                  "", f"Peak RSS at {top['scale']}× is {growth:.3f} × the {base['scale']}× peak (goal ≤ "
+                  f"{RSS_GOAL[0]:.2f}) and {top['peak_rss_mb']:.0f} MB (goal < {RSS_GOAL[1]:.0f}): "
+                  f"{'met' if growth <= RSS_GOAL[0] and top['peak_rss_mb'] < RSS_GOAL[1] else 'NOT met'}."]
     return lines
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.inference", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", help="HEIGHTxWIDTH of the scene (default 332x485; --big: N, default 10000)")
-    p.add_argument("--bands", help="band counts, spectral first (default 180,4,1; --big 200,4,1)")
-    p.add_argument("--model", help="model package to use instead of a random-init default model")
-    p.add_argument("--network", choices=("default", "quick"),
-                   help="BDGFConfig of the random-init model (default: default; --big: quick)")
+    p.add_argument("--size", default="332x485", help="HEIGHTxWIDTH of the scene (default 332x485, Augsburg)")
+    p.add_argument("--bands", default="180,4,1", help="band counts, spectral first (default 180,4,1)")
+    p.add_argument("--model", help="model package to use instead of a random-init network (its dense graphs "
+                                   "are removed for the patchwise run)")
+    p.add_argument("--network", choices=("cpu", "default", "quick"), default="cpu",
+                   help="training preset of the random-init network (default cpu: the README's CPU network)")
+    p.add_argument("--threads", type=int, help="threads per run (OMP_NUM_THREADS; default: all cores)")
+    p.add_argument("--scales", default="1,4,16",
+                   help="areas of the large-scene mosaics in scene areas, squares (default 1,4,16; '': none)")
     p.add_argument("--tile", type=int)
     p.add_argument("--batch", type=int)
-    p.add_argument("--backends", default="onnx,torch")
-    p.add_argument("--repeats", type=int, default=1, help="runs per backend (median reported)")
-    p.add_argument("--big", action="store_true", help="10,000 x 10,000 px, 200 bands, sparse GeoTIFF")
+    p.add_argument("--repeats", type=int, default=1, help="runs per path (median reported)")
     p.add_argument("--keep", help="keep the generated files in this folder")
     p.add_argument("--docs", default=str(DOCS), help="where inference.json / .md go (default docs/bench)")
     # internal: one classification in a child process
@@ -259,58 +452,69 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _scales(text: str) -> list[int]:
+    scales = [int(v) for v in text.split(",") if v.strip()]
+    bad = [s for s in scales if s < 1 or math.isqrt(s) ** 2 != s]
+    if bad:
+        raise SystemExit(f"error: --scales {text}: each scale is a square number of scene areas (1, 4, ...)")
+    return scales
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.child:
         _child(args)
         return 0
     stamp = make_stamp(command_line("bench.inference", argv))
-    bands = parse_bands(args.bands or ("200,4,1" if args.big else "180,4,1"))
+    bands = parse_bands(args.bands)
+    scales = _scales(args.scales)
     work = args.keep or tempfile.mkdtemp(prefix="bdgf-bench-")
     os.makedirs(work, exist_ok=True)
     try:
         t0 = time.perf_counter()
-        if args.big:
-            size = int((args.size or "10000").lower().split("x")[0])
-            scene = sparse_scene(work, size, bands, valid=min(512, size // 256 * 256))
-        else:
-            height, width = (int(v) for v in (args.size or "332x485").lower().split("x"))
-            scene = synthetic_scene(work, height, width, bands)
+        height, width = (int(v) for v in args.size.lower().split("x"))
+        scene = synthetic_scene(work, height, width, bands)
         disk = sum(os.path.getsize(p) for p in scene["inputs"]) / 2**20
-        print(f"scene {scene['shape'][0]}x{scene['shape'][1]} px, bands {bands}: {disk:.0f} MB, "
-              f"written in {time.perf_counter() - t0:.1f} s")
+        print(f"scene {height}x{width} px, bands {bands}: {disk:.0f} MB, written in "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
         model, model_label = args.model, f"`{os.path.basename(args.model or '')}`"
         if model is None:
-            from engine.nn.config import BDGFConfig
             from training.export_model import build_random_package
+            from training.presets import preset
 
             t0 = time.perf_counter()
-            n = len(scene["classes"])
-            preset = args.network or ("quick" if args.big else "default")
-            network = getattr(BDGFConfig, preset)(list(bands), n)
+            network, _ = preset(args.network, list(bands), len(scene["classes"]))
             model = build_random_package(os.path.join(work, "model.bdgf"), scene["modalities"],
-                                         scene["classes"], scene["normalization"], network=network,
-                                         tile_size=256 if args.big else 128)
-            model_label = f"random-init {preset}-config network, {n} classes"
-            print(f"random-init model exported in {time.perf_counter() - t0:.1f} s")
-        tile = args.tile or (256 if args.big else None)
-        result = compare_backends(scene["inputs"], model, os.path.join(work, "out"), args.backends.split(","),
-                                  args.repeats, tile, args.batch)
-        for backend, s in result["backends"].items():
-            print(f"{backend:<6} {s['seconds']:8.2f} s  {s['pixels_per_second']:10.0f} px/s  "
-                  f"peak RSS {s['peak_rss_mb']:7.0f} MB  tile {s['tile_size_px']}+{s['halo_px']} "
-                  f"batch {s['batch_size']}  [{s['backend_detail']}]")
-        if "speedup_onnx_vs_torch" in result:
-            print(f"ONNX Runtime is {result['speedup_onnx_vs_torch']:.2f}x as fast as PyTorch eager; "
-                  f"class maps agree on {100 * result['class_map_agreement']:.3f} % of pixels")
-        for s in result["backends"].values():
+                                         scene["classes"], scene["normalization"], network=network)
+            model_label = (f"random-init `{args.network}`-preset network (patch {network.patch_size}, DDPM "
+                           f"base width {network.ddpm.base_width}), {len(scene['classes'])} classes")
+            print(f"random-init model exported in {time.perf_counter() - t0:.1f} s", flush=True)
+        patchwise = without_dense_graphs(model, os.path.join(work, "patchwise.bdgf"))
+        models = {"dense": model, "patchwise": patchwise}
+        result = compare_paths(scene["inputs"], models, os.path.join(work, "out"), args.repeats, args.tile,
+                               args.batch, args.threads)
+        for key, label, *_ in PATHS:
+            s = result["paths"][key]
+            print(f"{label:<38} {s['seconds']:8.2f} s {s['pixels_per_second']:9.0f} px/s "
+                  f"{s['speedup_vs_patchwise']:6.2f}x  peak RSS {s['peak_rss_mb']:6.0f} MB  "
+                  f"[{s['backend_detail']}]", flush=True)
+        some = result["paths"]["dense_onnx"]
+        flops = flops_per_pixel(model, some["tile_size_px"], some["halo_px"], some["batch_size"])
+        gemm = gemm_gflops(args.threads)
+        print(f"MFLOP/px: features {flops['features'] / 1e6:.2f}, patchwise classifier "
+              f"{flops['patchwise_classifier'] / 1e6:.2f}, dense classifier "
+              f"{flops['dense_classifier'] / 1e6:.2f}; GEMM {gemm:.1f} GFLOP/s", flush=True)
+        large = large_scenes(scene["inputs"], model, os.path.join(work, "large"), scales, args.tile,
+                             args.batch, args.threads) if scales else []
+        for s in result["paths"].values():
             s["classes_tif"] = os.path.basename(s["classes_tif"])  # in a temp dir: the name only
-        scene_info = {k: scene[k] for k in ("shape", "modalities", "valid_pixels")}
-        data = {"stamp": stamp, "big": args.big, "scene": scene_info, "model": model_label,
-                "parameters": parameter_counts(model), "result": result}
-        name = "inference_big" if args.big else "inference"
-        title = "Inference: ONNX Runtime vs PyTorch eager" + (" (10,000 px grid, sparse)" if args.big else "")
-        paths = write_results(args.docs, name, title, data, markdown(data))
+        data = {"stamp": stamp, "threads": args.threads,
+                "network": args.network if args.model is None else None,
+                "scene": {k: scene[k] for k in ("shape", "modalities", "valid_pixels")}, "model": model_label,
+                "parameters": parameter_counts(model), "result": result, "flops_per_pixel": flops,
+                "gemm_gflops": gemm, "large": large}
+        title = "Inference: dense vs patchwise classifier, large scenes"
+        paths = write_results(args.docs, "inference", title, data, markdown(data))
         print("wrote " + ", ".join(str(p) for p in paths))
     finally:
         if not args.keep:

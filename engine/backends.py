@@ -2,6 +2,13 @@
 
     features(x_tile, noise) -> feats      x_tile (1, C, H, W), noise (K, C, H, W) -> (1, F, H, W)
     classify(x_patches, d_patches) -> probs   (B, C, P, P), (B, F, P, P) -> (B, n_classes)
+    dense_maps(x_window, d_window) -> tables  (1, C, H, W), (1, F, H, W) -> one (H*W, M) table per
+                                              branch (opaque: numpy or device tensors, for dense_pixels)
+    dense_pixels(tables, index) -> probs      index (B, P*P) int64 window positions -> (B, n_classes)
+
+`classify` is the patchwise classifier (the reference: tests, benchmarks, packages without the dense
+graphs); `dense_maps` + `dense_pixels` compute the same probabilities sharing the work of overlapping
+patches (engine/nn/dense.py). `dense` says whether a backend has them.
 
 All arrays are float32 numpy. torch / onnxruntime are imported inside functions only.
 
@@ -26,11 +33,15 @@ _CUDA_EP, _CPU_EP = CUDA_EP, CPU_EP
 
 
 def cpu_threads() -> int:
-    """CPU cores this process may run on (affinity-aware)."""
+    """CPU cores this process may run on (affinity-aware), at most OMP_NUM_THREADS when that is set (the
+    limit PyTorch and numpy's BLAS obey too: one variable caps every backend, e.g. on a shared CPU, where
+    two threads competing with another job ran several times slower than one)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return min(cores, int(limit)) if limit.isdigit() and int(limit) > 0 else cores
 
 
 def _check_device(device: str) -> str:
@@ -51,11 +62,18 @@ class Backend:
 
     name = "base"
     device = "cpu"
+    dense = False
 
     def features(self, x_tile: np.ndarray, noise: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def classify(self, x_patches: np.ndarray, d_patches: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def dense_maps(self, x_window: np.ndarray, d_window: np.ndarray) -> tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+    def dense_pixels(self, tables: tuple[np.ndarray, ...], index: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -85,18 +103,35 @@ class OnnxBackend(Backend):
                 f"(onnxruntime {ort.__version__}, providers: {', '.join(ort.get_available_providers())}). "
                 "Install onnxruntime-gpu instead of onnxruntime (never both), or use device=auto/cpu.")
         providers = onnx_providers(ort.get_available_providers(), device)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or cpu_threads()
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
+        def session_options(arena: bool = True):
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads or cpu_threads()
+            options.inter_op_num_threads = 1
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.log_severity_level = 3
+            options.enable_cpu_mem_arena = arena
+            return options
+
+        options = session_options()
         if _CUDA_EP in providers:
             # a CUDA provider that fails to load logs errors; we report the fallback ourselves
             ort.set_default_logger_severity(4)
         try:
             self._features = self._session(ort, package, "features", options, providers)
             self._classifier = self._session(ort, package, "classifier", options, providers)
+            self.dense = package.has_dense
+            if self.dense:
+                # no CPU arena: with it the many mid-size tensors of these graphs raised the peak RSS
+                # by ~300 MB (Augsburg-size run: 912 -> 580 MB), at the same speed
+                lean = session_options(arena=False)
+                self._maps = self._session(ort, package, "classifier_maps", lean, providers)
+                self._pixels = self._session(ort, package, "classifier_pixels", lean, providers)
+                self._tables = [o.name for o in self._maps.get_outputs()]
+            else:
+                progress.log("This model package has no dense classifier graphs (it was written before "
+                             "them): the patchwise classifier runs, slower. Add them from the "
+                             "package's own weights: python -m training.export_model --add-dense MODEL.bdgf")
         finally:
             if _CUDA_EP in providers:
                 ort.set_default_logger_severity(2)
@@ -128,9 +163,17 @@ class OnnxBackend(Backend):
     def classify(self, x_patches, d_patches):
         return self._classifier.run(["probs"], {"x": _f32(x_patches), "d": _f32(d_patches)})[0]
 
+    def dense_maps(self, x_window, d_window):
+        return tuple(self._maps.run(self._tables, {"x": _f32(x_window), "d": _f32(d_window)}))
+
+    def dense_pixels(self, tables, index):
+        feeds = dict(zip(self._tables, tables))
+        feeds["index"] = np.ascontiguousarray(index, dtype=np.int64)
+        return self._pixels.run(["probs"], feeds)[0]
+
     def describe(self):
         extra = f", {self.threads} threads" if self.device == "cpu" else ""
-        return f"ONNX Runtime on {self.device}{extra}"
+        return f"ONNX Runtime on {self.device}{extra}" + ("" if self.dense else ", patchwise classifier")
 
 
 def _f32(a: np.ndarray) -> np.ndarray:
@@ -152,6 +195,7 @@ class TorchBackend(Backend):
         from .nn.bdgf import BDGFClassifier
         from .nn.config import BDGFConfig
         from .nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
+        from .nn.dense import DenseClassifier
 
         progress = progress or SilentProgress()
         device = _check_device(device)
@@ -172,6 +216,8 @@ class TorchBackend(Backend):
         timesteps = package.card.get("diffusion", {}).get("timesteps")
         self._features = DiffusionFeatureExtractor(ddpm, timesteps).to(self._dev).eval()
         self._classifier = self._load(BDGFClassifier(cfg), package, "classifier.")
+        self._dense = DenseClassifier(self._classifier).eval()
+        self.dense = True
 
     def _load(self, module, package, prefix):
         torch = self._torch
@@ -188,6 +234,18 @@ class TorchBackend(Backend):
         with torch.inference_mode():
             tensors = [torch.from_numpy(_f32(a)).to(self._dev, non_blocking=True) for a in arrays]
             return module(*tensors).float().cpu().numpy()
+
+    def dense_maps(self, x_window, d_window):
+        torch = self._torch
+        with torch.inference_mode():
+            x, d = (torch.from_numpy(_f32(a)).to(self._dev) for a in (x_window, d_window))
+            return tuple(self._dense.maps(x, d))  # tensors: they stay on the device for dense_pixels
+
+    def dense_pixels(self, tables, index):
+        torch = self._torch
+        with torch.inference_mode():
+            index = torch.from_numpy(np.ascontiguousarray(index, dtype=np.int64)).to(self._dev)
+            return self._dense.pixels(*tables, index).float().cpu().numpy()
 
     def features(self, x_tile, noise):
         return self._run(self._features, x_tile, noise)

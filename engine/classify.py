@@ -34,9 +34,11 @@ from .tiling import (
     core_size,
     count_tiles,
     default_batch,
+    dense_strip_rows,
     effective_halo,
     iter_tiles,
     patch_batches,
+    patch_index,
     tile_noise,
 )
 
@@ -106,23 +108,38 @@ class _Plan:
         # 0, which is not the nodata of the probability rasters
         return 0, 0, self.grid.height, self.grid.width
 
-    def tiles(self):
-        return iter_tiles(self._whole(), self.tile, self.halo, int(self.card["stride"]))
+    def tiles(self, window: tuple[int, int, int, int] | None = None):
+        return iter_tiles(window or self._whole(), self.tile, self.halo, int(self.card["stride"]))
 
-    def tile_count(self) -> int:
-        return count_tiles(self._whole(), self.tile)
+    def tile_count(self, window: tuple[int, int, int, int] | None = None) -> int:
+        return count_tiles(window or self._whole(), self.tile)
+
+    def check_window(self, window: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """A window (row0, col0, h, w) of the reference grid whose tiles are the whole run's tiles: inside
+        the grid, its origin on the tile grid (multiples of the tile core). BDGFError otherwise."""
+        r0, c0, h, w = (int(v) for v in window)
+        if h < 1 or w < 1 or r0 < 0 or c0 < 0 or r0 + h > self.grid.height or c0 + w > self.grid.width:
+            raise BDGFError(f"Window rows {r0}..{r0 + h}, cols {c0}..{c0 + w} is not inside the reference "
+                            f"grid ({self.grid.height} rows x {self.grid.width} cols).")
+        if r0 % self.tile or c0 % self.tile:
+            raise BDGFError(f"Window origin (row {r0}, col {c0}) is not on the tile grid: it must be a "
+                            f"multiple of the tile core ({self.tile} px), so that its tiles, halos and "
+                            "classes are those of the whole-scene run.")
+        return r0, c0, h, w
 
 
-def _plan(package: ModelPackage, inputs, outputs: ClassifyOutputs, tile_size_px: int | None,
+def _plan(package: ModelPackage, inputs, outputs: ClassifyOutputs | None, tile_size_px: int | None,
           bands=None, nodata=None, scale=None) -> _Plan:
     """Everything checked before anything is written: layers against the card, the common area from the
-    layers' own footprints, output paths and free space, then the input values (a sample)."""
+    layers' own footprints, output paths and free space (unless `outputs` is None: a batch worker, whose
+    job was checked by its driver), then the input values (a sample)."""
     card = package.card
     layers = check_inputs(card, inputs, bands, nodata, scale)
     ref = reference_grid(layers[0].path)
     area = intersection_window(ref, [grid_of(layer.path) for layer in layers[1:]],
                                [layer.name for layer in layers[1:]])
-    check_outputs(outputs, layers, package.path, ref, card["classes"])
+    if outputs is not None:
+        check_outputs(outputs, layers, package.path, ref, card["classes"])
     sources = [aligned_vrt(layer.path, ref, "bilinear", layer.bands, layer.nodata) for layer in layers]
     warnings = inspect_inputs(card, layers, sources, area)
     stride = int(card["stride"])
@@ -155,6 +172,9 @@ def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile,
     feats = engine.features(x, noise)
     del noise
     t0 = prof.add("features", t0)
+    if engine.dense:
+        _classify_dense(plan, x, feats, rows, cols, rr, cc, engine, batch, probs, prof, on_batch)
+        return probs, core_valid
     batches = patch_batches(x, feats, rr + rows.start, cc + cols.start, plan.patch, batch)
     for xp, dp, sl in batches:
         t0 = prof.add("patches", t0)
@@ -162,6 +182,32 @@ def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile,
         t0 = prof.add("classifier", t0)
         on_batch(sl.stop / len(rr))
     return probs, core_valid
+
+
+def _classify_dense(plan: _Plan, x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, rr: np.ndarray,
+                    cc: np.ndarray, engine, batch: int, probs: np.ndarray, prof: _Profile, on_batch) -> None:
+    """The dense classifier on the valid core pixels (rr, cc) of a tile: per strip of core rows, the
+    per-pixel tables of the strip's window (the strip + the patch radius), then `batch` pixels at a
+    time from them. Same probabilities as the patchwise classifier (engine/nn/dense.py)."""
+    t0 = time.perf_counter()
+    r = plan.patch // 2
+    c0, c1 = cols.start - r, cols.stop + r  # window columns: the core + the patch radius
+    height = dense_strip_rows(c1 - c0, plan.patch, rows.stop - rows.start)
+    for top in range(0, rows.stop - rows.start, height):
+        lo, hi = np.searchsorted(rr, [top, top + height])  # rr ascends (np.nonzero)
+        if lo == hi:
+            continue
+        w0 = rows.start + top - r  # window rows: the strip + the patch radius
+        w1 = rows.start + min(top + height, rows.stop - rows.start) + r
+        tables = engine.dense_maps(x[:, :, w0:w1, c0:c1], feats[:, :, w0:w1, c0:c1])
+        index = patch_index(rr[lo:hi] - top + r, cc[lo:hi] + r, c1 - c0, plan.patch)
+        t0 = prof.add("classifier maps", t0)
+        for s in range(lo, hi, batch):
+            e = min(s + batch, hi)
+            probs[:, rr[s:e], cc[s:e]] = engine.dense_pixels(tables, index[s - lo:e - lo]).T
+            t0 = prof.add("classifier pixels", t0)
+            on_batch(e / len(rr))
+        del tables
 
 
 # ---------------------------------------------------------------- main entry
@@ -196,37 +242,15 @@ def _classify(inputs, model, outputs: ClassifyOutputs, settings: ClassifySetting
     for warning in plan.warnings:
         progress.log(f"Warning: {warning}")
     engine = make_backend(package, settings.backend, settings.device, progress)
-    batch = settings.batch_size or default_batch(sum(plan.norm.channels), feature_channels(plan.card),
-                                                 plan.patch, engine.device)
+    batch = batch_size(plan, settings, engine)
     n_tiles = plan.tile_count()
     r0, c0, h, w = plan.area
     progress.log(f"Reference grid (spectral layer): {plan.grid.describe()}")
     progress.log(f"Common area: rows {r0}..{r0 + h}, cols {c0}..{c0 + w}; {n_tiles} tile(s) of "
                  f"{plan.tile} px + halo {plan.halo} px (those outside the common area are not computed), "
                  f"batch {batch}")
-    prof, classified = _Profile(), 0
-    with _Writers(outputs, plan.grid, plan.card) as writer:
-        for i, t in enumerate(plan.tiles()):
-
-            def on_batch(fraction: float, i=i) -> None:
-                check_cancel(progress)
-                progress.set_progress(100.0 * (i + fraction) / n_tiles)
-
-            check_cancel(progress)
-            probs, valid = _classify_tile(plan, t, engine, batch, prof, on_batch)
-            t0 = time.perf_counter()
-            writer.write(t.core[0], t.core[1], probs, valid)
-            prof.add("write", t0)
-            classified += int(valid.sum())
-            progress.set_progress(100.0 * (i + 1) / n_tiles)
-        if not classified:  # raised inside the block: the writers abort, no output appears
-            raise BDGFError(
-                f"No pixel was classified: every pixel of the area the layers share (rows {r0}..{r0 + h}, "
-                f"cols {c0}..{c0 + w}) is nodata in at least one layer, so no output was written. Check "
-                "each layer's nodata value (--nodata / 'Nodata per layer') and that the layers cover the "
-                "same place.")
-        t0 = time.perf_counter()
-    prof.add("write", t0)
+    prof = _Profile()
+    classified = _run_window(plan, engine, batch, outputs, plan._whole(), progress, prof, require_pixels=True)
     seconds = time.perf_counter() - started
     total = plan.grid.width * plan.grid.height
     progress.log(f"Classified {classified} pixels ({total - classified} nodata) in {seconds:.1f} s "
@@ -238,16 +262,92 @@ def _classify(inputs, model, outputs: ClassifyOutputs, settings: ClassifySetting
         outputs=outputs, profile={k: round(v, 3) for k, v in prof.items()}, warnings=plan.warnings)
 
 
+def _run_window(plan: _Plan, engine, batch: int, outputs: ClassifyOutputs, window: tuple[int, int, int, int],
+                progress: Progress, prof: _Profile, require_pixels: bool, qml: bool = True) -> int:
+    """Classify the tiles of `window` and write them into `outputs`, rasters on the window's grid; all or
+    nothing. Returns the number of pixels classified."""
+    wr0, wc0, _, _ = window
+    n_tiles, classified = plan.tile_count(window), 0
+    with _Writers(outputs, plan.grid.window(*window), plan.card, qml=qml) as writer:
+        for i, t in enumerate(plan.tiles(window)):
+
+            def on_batch(fraction: float, i=i) -> None:
+                check_cancel(progress)
+                progress.set_progress(100.0 * (i + fraction) / n_tiles)
+
+            check_cancel(progress)
+            probs, valid = _classify_tile(plan, t, engine, batch, prof, on_batch)
+            t0 = time.perf_counter()
+            writer.write(t.core[0] - wr0, t.core[1] - wc0, probs, valid)
+            prof.add("write", t0)
+            classified += int(valid.sum())
+            progress.set_progress(100.0 * (i + 1) / n_tiles)
+        if require_pixels and not classified:  # raised inside the block: the writers abort
+            r0, c0, h, w = plan.area
+            raise BDGFError(
+                f"No pixel was classified: every pixel of the area the layers share (rows {r0}..{r0 + h}, "
+                f"cols {c0}..{c0 + w}) is nodata in at least one layer, so no output was written. Check "
+                "each layer's nodata value (--nodata / 'Nodata per layer') and that the layers cover the "
+                "same place.")
+        t0 = time.perf_counter()
+    prof.add("write", t0)
+    return classified
+
+
+# ---------------------------------------------------------------- windows (batch jobs: engine/batch.py)
+
+def plan_scene(package: ModelPackage, inputs, outputs: ClassifyOutputs | None, settings: ClassifySettings,
+               *, bands: Mapping | None = None, nodata: Mapping | None = None,
+               scale: Mapping | None = None) -> _Plan:
+    """The run plan of a scene, checked as `classify` checks it (outputs only when given), for
+    `classify_window`; opens the layers (GDAL datasets aligned on the spectral layer's grid)."""
+    return _plan(package, inputs, outputs, settings.tile_size_px, bands, nodata, scale)
+
+
+def batch_size(plan: _Plan, settings: ClassifySettings, engine) -> int:
+    """Patches per classifier call: the setting, else from the free memory (engine.tiling.default_batch)."""
+    return settings.batch_size or default_batch(sum(plan.norm.channels), feature_channels(plan.card),
+                                                plan.patch, engine.device)
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """What `classify_window` wrote."""
+
+    window: tuple[int, int, int, int]
+    tiles: int
+    pixels_classified: int
+    seconds: float
+    profile: dict[str, float] = field(default_factory=dict)
+
+
+def classify_window(plan: _Plan, engine, outputs: ClassifyOutputs, window: tuple[int, int, int, int],
+                    batch: int, progress: Progress | None = None, qml: bool = True) -> WindowResult:
+    """Classify one window of the reference grid (row0, col0, h, w; origin on the tile grid, see
+    `_Plan.check_window`) into `outputs`, rasters covering just that window. Its tiles, halos (read from
+    the neighbouring pixels) and noise are those of the whole-scene run, so its pixels equal that run's
+    bitwise. A window without a valid pixel is written as nodata. All or nothing, like `classify`."""
+    progress = progress or SilentProgress()
+    window = plan.check_window(window)
+    started, prof = time.perf_counter(), _Profile()
+    with GdalMessages(forward=lambda text: progress.log(f"Warning: {text}")):
+        classified = _run_window(plan, engine, batch, outputs, window, progress, prof, require_pixels=False,
+                                 qml=qml)
+    return WindowResult(window, plan.tile_count(window), classified, round(time.perf_counter() - started, 3),
+                        {k: round(v, 3) for k, v in prof.items()})
+
+
 class _Writers:
     """Class raster (+ probabilities, confidence) written tile by tile; all or nothing."""
 
-    def __init__(self, outputs: ClassifyOutputs, grid, card):
+    def __init__(self, outputs: ClassifyOutputs, grid, card, qml: bool = True):
         from .outputs import ClassRasterWriter, ConfidenceRasterWriter, ProbabilityRasterWriter
 
         meta = {"bdgf_model": card.get("name", ""), "bdgf_content_hash": card.get("content_hash", "")}
         self._all = []
         try:
-            self.classes = self._add(ClassRasterWriter(outputs.classes, grid, card["classes"], metadata=meta))
+            self.classes = self._add(ClassRasterWriter(outputs.classes, grid, card["classes"], metadata=meta,
+                                                       write_qml=qml))
             self.probs = outputs.probabilities and self._add(ProbabilityRasterWriter.for_classes(
                 outputs.probabilities, grid, card["classes"], metadata=meta))
             self.confidence = outputs.confidence and self._add(

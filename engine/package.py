@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,6 +24,10 @@ CARD_MEMBER = "card.json"
 ONNX_MEMBERS = ("features.onnx", "classifier.onnx")
 WEIGHTS_MEMBER = "weights.safetensors"
 MEMBERS = (CARD_MEMBER, *ONNX_MEMBERS, WEIGHTS_MEMBER)
+# The dense classifier (engine/nn/dense.py) as two graphs: both or neither. Optional so that packages
+# written before them still open (ONNX Runtime then runs the patchwise classifier.onnx); hashed after
+# MEMBERS when present, so those packages keep their hash.
+DENSE_MEMBERS = ("classifier_maps.onnx", "classifier_pixels.onnx")
 HASH_PREFIX = "sha256:"
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: same inputs give the same bytes
@@ -47,10 +52,11 @@ def canonical_card_bytes(card: Mapping) -> bytes:
 
 def _content_hash(card: Mapping, chunks_by_member: Mapping[str, Iterable[bytes]],
                   sizes: Mapping[str, int]) -> str:
-    """sha256 over (name, size, bytes) of each member in MEMBERS order, card in canonical form."""
+    """sha256 over (name, size, bytes) of each member in MEMBERS order (then the DENSE_MEMBERS present),
+    card in canonical form."""
     digest = hashlib.sha256()
     card_bytes = canonical_card_bytes(card)
-    for name in MEMBERS:
+    for name in (*MEMBERS, *(m for m in DENSE_MEMBERS if m in sizes)):
         if name == CARD_MEMBER:
             size, chunks = len(card_bytes), [card_bytes]
         else:
@@ -63,9 +69,9 @@ def _content_hash(card: Mapping, chunks_by_member: Mapping[str, Iterable[bytes]]
 
 def _onnx_member(name: str) -> str:
     member = name if name.endswith(".onnx") else name + ".onnx"
-    if member not in ONNX_MEMBERS:
+    if member not in ONNX_MEMBERS + DENSE_MEMBERS:
         raise ModelPackageError(
-            f"Unknown ONNX graph {name!r}; expected one of: {', '.join(ONNX_MEMBERS)}.")
+            f"Unknown ONNX graph {name!r}; expected one of: {', '.join(ONNX_MEMBERS + DENSE_MEMBERS)}.")
     return member
 
 
@@ -86,6 +92,7 @@ def check_graphs(card: Mapping, graphs: Mapping[str, bytes], where: str) -> None
             "K": f"{k} diffusion timesteps", "P": f"a patch of {p} px", "N": f"{n} classes"}
     value = {"C": c, "F": f, "K": k, "P": p, "N": n, "1": 1}
     # (member, input or output, name, expected dimensions: a key of `value`, or None for any size)
+    value["L"] = p * p
     expected = [
         ("features.onnx", "input", "x", ("1", "C", None, None)),
         ("features.onnx", "input", "noise", ("K", "C", None, None)),
@@ -93,13 +100,26 @@ def check_graphs(card: Mapping, graphs: Mapping[str, bytes], where: str) -> None
         ("classifier.onnx", "input", "x", (None, "C", "P", "P")),
         ("classifier.onnx", "input", "d", (None, "F", "P", "P")),
         ("classifier.onnx", "output", "probs", (None, "N")),
+        ("classifier_maps.onnx", "input", "x", ("1", "C", None, None)),
+        ("classifier_maps.onnx", "input", "d", ("1", "F", None, None)),
+        ("classifier_pixels.onnx", "input", "index", (None, "L")),
+        ("classifier_pixels.onnx", "output", "probs", (None, "N")),
     ]
+    said["L"] = f"a patch of {p} px ({p * p} pixels)"
     shapes, problems = {}, []
-    for member in ONNX_MEMBERS:
+    dense = [m for m in DENSE_MEMBERS if m in graphs]
+    if dense and len(dense) != len(DENSE_MEMBERS):
+        problems.append(f"{dense[0]} without {(set(DENSE_MEMBERS) - set(dense)).pop()} (both or neither)")
+    for member in (*ONNX_MEMBERS, *dense):
         try:
             shapes[member] = graph_shapes(graphs[member])
         except GraphFormatError as exc:
             problems.append(f"{member} is not a readable ONNX model ({exc})")
+    if len(dense) == len(DENSE_MEMBERS) and all(m in shapes for m in DENSE_MEMBERS):
+        tables = list(shapes["classifier_maps.onnx"].outputs)
+        inputs = [n for n in shapes["classifier_pixels.onnx"].inputs if n != "index"]
+        if tables != inputs:
+            problems.append(f"classifier_maps.onnx outputs {tables}, classifier_pixels.onnx reads {inputs}")
     for member, kind, name, dims in expected:
         if member not in shapes:
             continue
@@ -128,7 +148,8 @@ def write_package(path: str | os.PathLike, card: dict, onnx: Mapping[str, bytes]
                   tensors: Mapping[str, np.ndarray]) -> str:
     """Write a `.bdgf` package atomically and return its content hash.
 
-    `onnx` maps "features"/"classifier" (or "features.onnx"/"classifier.onnx") to serialized graphs;
+    `onnx` maps "features"/"classifier" (or "features.onnx"/"classifier.onnx"), and optionally both
+    "classifier_maps"/"classifier_pixels" (the dense classifier), to serialized graphs;
     `tensors` maps "ddpm.*"/"classifier.*" names to arrays. Fills `card["content_hash"]` in place.
     """
     from safetensors.numpy import save as save_safetensors
@@ -160,7 +181,7 @@ def write_package(path: str | os.PathLike, card: dict, onnx: Mapping[str, bytes]
         with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(zipfile.ZipInfo(CARD_MEMBER, _ZIP_DATE), card_text.encode("utf-8"),
                         compress_type=zipfile.ZIP_DEFLATED)
-            for name in (*ONNX_MEMBERS, WEIGHTS_MEMBER):
+            for name in (*ONNX_MEMBERS, WEIGHTS_MEMBER, *(m for m in DENSE_MEMBERS if m in blobs)):
                 zf.writestr(zipfile.ZipInfo(name, _ZIP_DATE), blobs[name], compress_type=zipfile.ZIP_DEFLATED)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
@@ -188,12 +209,13 @@ class ModelPackage:
                 self._check_members(zf)
                 self.card = self._read_card(zf)
                 self._check_hash(zf)
-                check_graphs(self.card, {m: zf.read(m) for m in ONNX_MEMBERS}, self.path)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                check_graphs(self.card, {m: zf.read(m) for m in (*ONNX_MEMBERS, *self._dense)}, self.path)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:  # zlib: a damaged deflate stream
             raise ModelPackageError(f"{self.path}: damaged zip archive ({exc}).") from exc
 
     def _check_members(self, zf: zipfile.ZipFile) -> None:
         present = set(zf.namelist())
+        self._dense = tuple(m for m in DENSE_MEMBERS if m in present)
         missing = [m for m in MEMBERS if m not in present]
         if missing:
             raise ModelPackageError(
@@ -213,7 +235,7 @@ class ModelPackage:
         if not isinstance(stored, str) or not stored.startswith(HASH_PREFIX):
             raise ModelPackageError(
                 f"{self.path}: model card has no valid content_hash (expected 'sha256:…', found {stored!r}).")
-        others = [m for m in MEMBERS if m != CARD_MEMBER]
+        others = [m for m in (*MEMBERS, *self._dense) if m != CARD_MEMBER]
         chunks = {m: _iter_member(zf, m) for m in others}
         sizes = {m: zf.getinfo(m).file_size for m in others}
         actual = _content_hash(self.card, chunks, sizes)
@@ -253,9 +275,17 @@ class ModelPackage:
         """Channels per modality after PCA, as the network splits its input."""
         return modality_channels(self.card)
 
+    @property
+    def has_dense(self) -> bool:
+        """Whether the package holds the dense classifier graphs (DENSE_MEMBERS)."""
+        return len(self._dense) == len(DENSE_MEMBERS)
+
     def onnx(self, name: str) -> bytes:
-        """Serialized ONNX graph: "features" or "classifier" (".onnx" optional)."""
+        """Serialized ONNX graph: "features", "classifier", "classifier_maps" or "classifier_pixels"
+        (".onnx" optional; the last two only when `has_dense`)."""
         member = _onnx_member(name)
+        if member in DENSE_MEMBERS and member not in self._dense:
+            raise ModelPackageError(f"{self.path} has no {member} (written before the dense classifier).")
         with zipfile.ZipFile(self.path) as zf:
             return zf.read(member)
 

@@ -78,6 +78,54 @@ def test_importing_engine_does_not_import_torch_or_onnxruntime():
     assert out.stdout.strip() == "[]"
 
 
+def module_level_imports(source: str, top: str) -> list[str]:
+    """Imports of `top` that run when the module is imported (outside any function body)."""
+    found = []
+
+    def visit(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if isinstance(child, ast.Import):
+                found.extend(a.name for a in child.names if a.name.split(".")[0] == top)
+            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module \
+                    and child.module.split(".")[0] == top:
+                found.append(child.module)
+            visit(child)
+
+    visit(ast.parse(source))
+    return found
+
+
+def test_checker_catches_module_level_ray_imports():
+    assert module_level_imports("import ray\n", "ray") == ["ray"]
+    assert module_level_imports("class A:\n    from ray import util\n", "ray") == ["ray"]
+    assert module_level_imports("try:\n    import ray.data\nexcept ImportError:\n    pass\n", "ray") == \
+        ["ray.data"]
+    assert module_level_imports("def f():\n    import ray\n", "ray") == []
+    assert module_level_imports("import rayon\nfrom .ray import x\n", "ray") == []
+
+
+def test_only_the_batch_command_imports_ray_and_only_inside_functions():
+    """Ray is the batch command's (engine/batch.py), imported where it is used: `import engine`, the plugin
+    and every other module work without it."""
+    import subprocess
+    import sys
+
+    importers, module_level = [], []
+    for room in ("engine", "training", "ui"):
+        for path in sorted((REPO / room).rglob("*.py")):
+            source = path.read_text(encoding="utf-8")
+            rel = path.relative_to(REPO).as_posix()
+            if imported_modules(source, "ray"):
+                importers.append(rel)
+            module_level += [rel] if module_level_imports(source, "ray") else []
+    assert importers == ["engine/batch.py"] and module_level == []
+    code = ("import sys, engine, engine.batch, engine.cli_batch, engine.job, engine.__main__\n"
+            "print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
 
 # The benchmarks (bench/) use the product; the product (plugin, engine, training, ui, scripts) never
 # uses them.

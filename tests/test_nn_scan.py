@@ -52,6 +52,18 @@ def test_last_only_equals_last_step_of_full_scan():
     assert torch.allclose(full[-1], last, atol=1e-12)
 
 
+@pytest.mark.parametrize("chunk", [1, 4, 9, 13])
+def test_loop_free_last_output_equals_the_recurrence(chunk):
+    """The export's loop-free last output (suffix sums of delta, one Exp per chunk) is the recurrence's."""
+    a = _inputs(L=13)
+    u, delta, Bm, Cm = (a[k].permute(2, 0, 1).contiguous() for k in ("u", "delta", "B", "C"))
+    delta = torch.nn.functional.softplus(delta)
+    got = scan_mod._last_output_parallel(delta, delta * u, a["A"], Bm, Cm, chunk=chunk)
+    ref = selective_scan_naive(a["u"], delta.permute(1, 2, 0), a["A"], a["B"], a["C"])[:, :, -1]
+    assert got.shape == ref.shape and (got - ref).abs().max() < 1e-10
+    assert (scan_mod._last_output_parallel(delta, delta * u, a["A"], Bm, Cm * 1.01) - ref).abs().max() > 1e-6
+
+
 def test_dispatch_uses_torch_scan_on_cpu(monkeypatch):
     calls = []
     monkeypatch.setattr(scan_mod, "_fused_scan", lambda *a: calls.append(1))

@@ -10,7 +10,7 @@ import torch
 import engine
 from engine.card import build_card
 from engine.nn.config import BDGFConfig
-from engine.nn.export import export_classifier, export_features
+from engine.nn.export import export_classifier, export_dense, export_features
 from engine.package import write_package
 from engine.tiling import card_halo
 from training.prepare import Prepared
@@ -51,12 +51,16 @@ def trained_card(name: str, description: str, prep: Prepared, net: BDGFConfig, t
         software=software_versions())
 
 
-def export_package(path: Path, card: dict, extractor, ddpm, classifier, tile: int) -> str:
-    """Write the package; weights: `ddpm.` + MultimodalDDPM state, `classifier.` + BDGFClassifier state."""
+def export_package(path: Path, card: dict, extractor, ddpm, classifier, tile: int, dense: bool = True) -> str:
+    """Write the package; weights: `ddpm.` + MultimodalDDPM state, `classifier.` + BDGFClassifier state.
+    dense: also the dense classifier graphs (classifier_maps / classifier_pixels); without them ONNX
+    Runtime runs the patchwise classifier.onnx (the reference; benchmarks compare the two)."""
     cpu_extractor = extractor.to("cpu").float().eval()
     classifier = classifier.to("cpu").float().eval()
     onnx = {"features": export_features(cpu_extractor, tile=min(tile, 32)),
             "classifier": export_classifier(classifier)}
+    if dense:
+        onnx["classifier_maps"], onnx["classifier_pixels"] = export_dense(classifier)
     tensors = {f"ddpm.{k}": v.detach().cpu().numpy() for k, v in ddpm.state_dict().items()}
     tensors.update({f"classifier.{k}": v.detach().cpu().numpy() for k, v in classifier.state_dict().items()})
     return write_package(path, card, onnx=onnx, tensors=tensors)
@@ -64,7 +68,8 @@ def export_package(path: Path, card: dict, extractor, ddpm, classifier, tile: in
 
 def build_random_package(path: str | Path, modalities: list[dict], classes: list[dict], normalization: dict,
                          network: BDGFConfig | None = None, seed: int = 0,
-                         name: str = "random-init test model", tile_size: int = 128) -> str:
+                         name: str = "random-init test model", tile_size: int = 128,
+                         dense: bool = True) -> str:
     """A valid .bdgf from randomly initialised networks, for tests and benchmarks (never for maps).
 
     modalities: card entries (name, role, bands, ...), spectral first; network: default BDGFConfig for
@@ -82,5 +87,40 @@ def build_random_package(path: str | Path, modalities: list[dict], classes: list
         classes=classes, modalities=modalities, normalization=normalization, network=net,
         tile_size=tile_size, halo=card_halo(ddpm.receptive_radius(), stride), stride=stride,
         training={"note": "none (random init)"}, software=software_versions())
-    export_package(Path(path), card, DiffusionFeatureExtractor(ddpm), ddpm, classifier, tile_size)
+    export_package(Path(path), card, DiffusionFeatureExtractor(ddpm), ddpm, classifier, tile_size, dense)
     return str(path)
+
+
+def add_dense_graphs(source: str | Path, target: str | Path | None = None) -> str:
+    """Re-write a package written before the dense classifier graphs with them: exported from its own
+    classifier weights (nothing retrained; card, graphs and weights kept). target: default `source`
+    (replaced atomically). Returns the new content hash."""
+    from engine.nn.bdgf import BDGFClassifier
+    from engine.package import ONNX_MEMBERS, ModelPackage
+
+    package = ModelPackage(source)
+    classifier = BDGFClassifier(BDGFConfig.from_dict(package.card["network"])).eval()
+    state = {k: torch.from_numpy(np.array(v)) for k, v in package.tensors("classifier.").items()}
+    classifier.load_state_dict(state, strict=True)
+    onnx = {m: package.onnx(m) for m in ONNX_MEMBERS}
+    onnx["classifier_maps"], onnx["classifier_pixels"] = export_dense(classifier)
+    card = {k: v for k, v in package.card.items() if k != "content_hash"}
+    return write_package(target or source, card, onnx=onnx, tensors=package.tensors(strip=False))
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m training.export_model",
+                                     description="Add the dense classifier graphs to a model package written "
+                                                 "before them (exported from its own weights).")
+    parser.add_argument("--add-dense", required=True, metavar="PACKAGE", help="the .bdgf to upgrade")
+    parser.add_argument("--out", help="write the upgraded package here (default: replace PACKAGE)")
+    args = parser.parse_args(argv)
+    digest = add_dense_graphs(args.add_dense, args.out)
+    print(f"{args.out or args.add_dense}: dense classifier graphs added ({digest})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

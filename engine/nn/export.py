@@ -26,7 +26,7 @@ def _export(module, args, target, input_names, output_names, dynamic_axes) -> by
                               do_constant_folding=True)
     finally:
         module.train(was_training)
-    data = _keep_inputs(buf.getvalue(), args, input_names)
+    data = _keep_inputs(buf.getvalue(), args, input_names, dynamic_axes)
     if target is not None:
         if isinstance(target, (str, Path)):
             Path(target).write_bytes(data)
@@ -35,9 +35,9 @@ def _export(module, args, target, input_names, output_names, dynamic_axes) -> by
     return data
 
 
-def _keep_inputs(data: bytes, args, input_names) -> bytes:
+def _keep_inputs(data: bytes, args, input_names, dynamic_axes) -> bytes:
     """Re-add graph inputs the exporter dropped because they are unused (e.g. `d` when no branch is
-    guided), so every graph has the documented input names."""
+    guided), so every graph has the documented input names (and dynamic dimensions)."""
     import onnx
 
     model = onnx.load_from_string(data)
@@ -46,7 +46,7 @@ def _keep_inputs(data: bytes, args, input_names) -> bytes:
     if not missing:
         return data
     for name, arg in missing:
-        dims = ["batch"] + list(arg.shape[1:])
+        dims = [dynamic_axes.get(name, {}).get(i, size) for i, size in enumerate(arg.shape)]
         model.graph.input.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims))
     return model.SerializeToString()
 
@@ -70,3 +70,39 @@ def export_classifier(classifier, target=None, batch: int = 2) -> bytes:
     d = torch.zeros(batch, sum(classifier.feature_channels), p, p)
     axes = {"x": {0: "batch"}, "d": {0: "batch"}, "probs": {0: "batch"}}
     return _export(classifier, (x, d), target, ["x", "d"], ["probs"], axes)
+
+
+def export_dense(classifier, window: int | None = None) -> tuple[bytes, bytes]:
+    """The dense classifier (engine.nn.dense) as two graphs:
+
+    classifier_maps.onnx: x (1, C, H, W), d (1, F, H, W) -> one pixel-major table per branch,
+    `<branch>_table` (H*W, M_branch); H, W dynamic.
+    classifier_pixels.onnx: the tables and index (B, P*P) int64 -> probs (B, n_classes); B and the
+    table rows dynamic."""
+    from .dense import DenseClassifier
+
+    dense = DenseClassifier(classifier)
+    p = classifier.cfg.patch_size
+    side = window or p + 3
+    x = torch.zeros(1, classifier.in_channels, side, side)
+    d = torch.zeros(1, sum(classifier.feature_channels), side, side)
+    names = dense.table_names
+    hw = {"x": {2: "H", 3: "W"}, "d": {2: "H", 3: "W"}, **{n: {0: "pixels"} for n in names}}
+    maps = _export(_Method(dense, "maps"), (x, d), None, ["x", "d"], names, hw)
+    with torch.no_grad():
+        tables = dense.maps(x, d)
+    index = torch.zeros(2, p * p, dtype=torch.int64)
+    axes = {**{n: {0: "pixels"} for n in names}, "index": {0: "batch"}, "probs": {0: "batch"}}
+    pixels = _export(_Method(dense, "pixels"), (*tables, index), None, [*names, "index"], ["probs"], axes)
+    return maps, pixels
+
+
+class _Method(torch.nn.Module):
+    """One method of a module as forward (torch.onnx.export traces forward)."""
+
+    def __init__(self, module, method: str):
+        super().__init__()
+        self.module, self.method = module, method
+
+    def forward(self, *args):
+        return getattr(self.module, self.method)(*args)

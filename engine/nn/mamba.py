@@ -66,15 +66,26 @@ class MambaBlock(nn.Module):
     def _causal_conv(self, x):
         """Depthwise causal conv along L on time-major (L, B, d_inner); same as conv1d[..., :L]."""
         L, k = x.shape[0], self.d_conv
-        xp = F.pad(x, (0, 0, 0, 0, k - 1, 0))
-        w = self.conv1d.weight[:, 0]  # (d_inner, k)
-        out = xp[0:L] * w[:, 0]
-        for j in range(1, k):
-            out = out + xp[j:j + L] * w[:, j]
-        return out if self.conv1d.bias is None else out + self.conv1d.bias
+        # one contiguous row per tap: a strided (d_inner,) operand makes every op several times slower
+        w = self.conv1d.weight[:, 0].t().contiguous()  # (k, d_inner)
+        bias = self.conv1d.bias
+        if torch.is_grad_enabled() or _exporting():
+            xp = F.pad(x, (0, 0, 0, 0, k - 1, 0))
+            out = xp[0:L] * w[0]
+            for j in range(1, k):
+                out = out + xp[j:j + L] * w[j]
+            return out if bias is None else out + bias
+        # inference: tap j reads k-1-j steps back; accumulate in place, no padded copy
+        out = x * w[k - 1] if bias is None else torch.addcmul(bias, x, w[k - 1])
+        for j in range(k - 1):
+            lag = k - 1 - j
+            out[lag:].addcmul_(x[:L - lag], w[j])
+        return out
 
     def _forward_torch(self, hidden, last_only):
         """Time-major path (L, B, .): contiguous per-step slices, no (B, D, L) transposes."""
+        if last_only:
+            return self.forward_last(hidden.transpose(0, 1))
         x, z = self.in_proj(hidden.transpose(0, 1)).chunk(2, dim=-1)  # (L, B, d_inner) each
         x = F.silu(self._causal_conv(x))
         dt, Bm, Cm = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
@@ -83,3 +94,19 @@ class MambaBlock(nn.Module):
         y = scan_time_major(x, delta, A, Bm.contiguous(), Cm.contiguous(), self.D, z, last_only=last_only)
         out = self.out_proj(y)
         return out if last_only else out.transpose(0, 1)
+
+    def forward_last(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Output at the last position only, from time-major hidden (L, B, d_model) -> (B, d_model).
+
+        z (the gate) is read at the last position only, so its half of in_proj runs on that one token;
+        the scan keeps only the last output (eager: the chunked recurrence; export: the loop-free form)."""
+        d = self.d_inner
+        w, b = self.in_proj.weight, self.in_proj.bias
+        x = F.silu(self._causal_conv(F.linear(hidden, w[:d], None if b is None else b[:d])))  # (L, B, d)
+        z = F.linear(hidden[-1], w[d:], None if b is None else b[d:])  # (B, d)
+        dt, Bm, Cm = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = softplus(self.dt_proj(dt))  # bias included
+        A = -torch.exp(self.A_log)
+        y = scan_time_major(x, delta, A, Bm.contiguous(), Cm.contiguous(), self.D, z.unsqueeze(0),
+                            last_only=True)
+        return self.out_proj(y)

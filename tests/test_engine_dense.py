@@ -1,0 +1,155 @@
+"""The dense classifier (engine/nn/dense.py) computes the patchwise classifier's probabilities for every
+pixel: each branch alone and all three, ONNX Runtime and PyTorch, on the fixture scenes' real tiles
+(nodata holes filled with 0, layers that end inside the scene, windows padded past the scene edge)."""
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+from engine.backends import make_backend
+from engine.classify import _classify_tile, _plan, _Profile
+from engine.package import ModelPackage
+from engine.settings import ClassifyOutputs
+
+BRANCH_SETS = (("cnn",), ("mamba",), ("transformer",), ("cnn", "mamba", "transformer"))
+TILE = 16  # 12 tiles on the 48 x 64 scene: tile edges, scene edges, halos read past the scene
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(autouse=True)
+def _collect_gdal_objects():
+    yield
+    gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    """One thread for both backends (engine.backends.cpu_threads reads OMP_NUM_THREADS): on a CPU shared
+    with other jobs two competing threads ran these small tiles up to 50x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def packages(engine_model, fixture_scene, tmp_path_factory) -> dict:
+    """One random-init quick package per branch set (all three: the engines' shared fixture)."""
+    from engine.nn.config import BDGFConfig
+    from tests.conftest import _fixture_normalization
+    from training.export_model import build_random_package
+
+    out = {BRANCH_SETS[-1]: ModelPackage(engine_model)}
+    card = out[BRANCH_SETS[-1]].card
+    folder = tmp_path_factory.mktemp("dense_models")
+    for branches in BRANCH_SETS[:-1]:
+        net = BDGFConfig.quick([24, 4, 1], len(fixture_scene["classes"]))
+        net.classifier.branches = list(branches)
+        path = folder / f"{'_'.join(branches)}.bdgf"
+        build_random_package(path, card["modalities"], card["classes"], _fixture_normalization(fixture_scene),
+                             network=net, tile_size=TILE, seed=1)
+        out[branches] = ModelPackage(path)
+    return out
+
+
+def _both_paths(package: ModelPackage, scene: dict, backend: str, tmp_path):
+    """(dense, patchwise) probabilities and validity of every tile of the scene, same engine."""
+    inputs = {"hsi": scene["hsi"], "sar": scene["sar"], "dsm": scene["dsm"]}
+    plan = _plan(package, inputs, ClassifyOutputs(str(tmp_path / "unused.tif")), TILE)
+    engine = make_backend(package, backend, "cpu")
+    assert engine.dense, "the package holds the dense graphs"
+    out = {}
+    for dense in (True, False):
+        engine.dense = dense
+        prof, tiles = _Profile(), []
+        for t in plan.tiles():
+            probs, valid = _classify_tile(plan, t, engine, 29, prof, lambda fraction: None)
+            tiles.append((probs, valid))
+        assert ("classifier maps" in prof) == dense  # the path asked for really ran
+        out[dense] = tiles
+    return out[True], out[False], plan
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+@pytest.mark.parametrize("branches", BRANCH_SETS, ids=lambda b: "+".join(b))
+def test_dense_equals_patchwise_on_every_pixel(packages, fixture_scene, fixture_scene_mixed, backend,
+                                               branches, tmp_path):
+    for scene in (fixture_scene, fixture_scene_mixed):
+        dense, patchwise, plan = _both_paths(packages[branches], scene, backend, tmp_path)
+        holes = edge = 0
+        for (pd, vd), (pp, vp), t in zip(dense, patchwise, plan.tiles()):
+            assert np.array_equal(vd, vp)
+            if not vd.any():
+                continue
+            diff = np.abs(pd - pp)[:, vd].max()
+            assert diff <= TOLERANCE, (scene["variant"], t.core, diff)
+            # the comparison has teeth: the map varies, and one pixel off it would fail
+            assert np.abs(pp[:, vd] - pp[:, vd].mean(1, keepdims=True)).max() > 10 * TOLERANCE
+            if vd.sum() > 1:
+                shifted = np.roll(pp, 1, axis=2)[:, vd]
+                assert np.abs(pd[:, vd] - shifted).max() > 10 * TOLERANCE
+            holes += int((~vd).any())  # a nodata hole or the end of a layer inside this tile
+            edge += int(t.row0 < 0 or t.col0 < 0)  # the window reaches past the scene
+        assert holes and edge, (scene["variant"], holes, edge)
+
+
+# ---------------------------------------------------------------- packages with and without the dense graphs
+
+def test_dense_graphs_are_optional_hashed_members(engine_model, tmp_path):
+    import zipfile
+
+    from engine.errors import ModelPackageError
+    from engine.package import DENSE_MEMBERS, ONNX_MEMBERS, write_package
+    from engine.progress import SilentProgress
+
+    package = ModelPackage(engine_model)
+    assert package.has_dense
+    card = {k: v for k, v in package.card.items() if k != "content_hash"}
+    graphs = {m: package.onnx(m) for m in ONNX_MEMBERS}
+    tensors = package.tensors(strip=False)
+    # without them (a package written before issue 12): it opens, and ONNX Runtime runs patchwise
+    old = tmp_path / "old.bdgf"
+    old_hash = write_package(old, dict(card), graphs, tensors)
+    assert old_hash != package.content_hash
+    members = sorted(zipfile.ZipFile(old).namelist())
+    assert members == sorted(["card.json", *ONNX_MEMBERS, "weights.safetensors"])
+
+    class Log(SilentProgress):
+        lines: list = []
+
+        def log(self, message):
+            self.lines.append(message)
+
+    opened = ModelPackage(old)
+    assert not opened.has_dense and opened.content_hash == old_hash
+    with pytest.raises(ModelPackageError, match="no classifier_maps.onnx"):
+        opened.onnx("classifier_maps")
+    engine = make_backend(opened, "onnx", "cpu", Log())
+    assert not engine.dense and "patchwise classifier" in engine.describe()
+    assert any("no dense classifier graphs" in line for line in Log.lines)
+    # added back from the package's own weights: the same card, graphs and weights, plus the dense graphs
+    from training.export_model import add_dense_graphs
+
+    upgraded = tmp_path / "upgraded.bdgf"
+    add_dense_graphs(old, upgraded)
+    again = ModelPackage(upgraded)
+    assert again.has_dense and again.tensors(strip=False).keys() == tensors.keys()
+    assert all(again.onnx(m) == graphs[m] for m in ONNX_MEMBERS)
+    assert {k: v for k, v in again.card.items() if k != "content_hash"} == card
+    # both or neither
+    with pytest.raises(ModelPackageError, match="both or neither"):
+        half = {**graphs, DENSE_MEMBERS[0]: package.onnx(DENSE_MEMBERS[0])}
+        write_package(tmp_path / "half.bdgf", dict(card), half, tensors)
+    # the dense graphs are covered by the hash
+    damaged = tmp_path / "damaged.bdgf"
+    with zipfile.ZipFile(engine_model) as zin, zipfile.ZipFile(damaged, "w") as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            zout.writestr(name, data + b"\0" if name == DENSE_MEMBERS[1] else data)
+    with pytest.raises(ModelPackageError, match="content hash mismatch"):
+        ModelPackage(damaged)
