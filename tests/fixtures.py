@@ -37,3 +37,18 @@ def write_fixture_scene(dirpath: str | os.PathLike, variant: str = "aligned",
     paths["variant"] = variant
     paths["dir"] = str(dirpath)
     return paths
+
+
+def reference_polygons(label_path, out_path) -> str:
+    """The labelled pixels of a label raster as polygons (GeoPackage layer 'reference', integer field
+    'class'); returns the file path."""
+    from osgeo import gdal, ogr
+
+    raster = gdal.Open(str(label_path))
+    band = raster.GetRasterBand(1)
+    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(out_path))
+    layer = source.CreateLayer("reference", raster.GetSpatialRef(), ogr.wkbPolygon)
+    layer.CreateField(ogr.FieldDefn("class", ogr.OFTInteger))
+    gdal.Polygonize(band, band.GetMaskBand(), layer, 0)
+    source = None
+    return str(out_path)

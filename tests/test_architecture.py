@@ -7,30 +7,25 @@ REPO = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("qgis", "PyQt5", "PyQt6", "PyQt", "sip", "processing")
 
 
-def forbidden_imports(source: str) -> list[str]:
-    """Names of forbidden top-level modules imported anywhere in a module's source."""
+def absolute_imports(source: str) -> list[str]:
+    """Every absolute import of a module's source (module-level and inside functions), as dotted names."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            found += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        found += [name for name in names if name.split(".")[0] in FORBIDDEN]
+            found.append(node.module)
     return found
+
+
+def forbidden_imports(source: str) -> list[str]:
+    """Names of forbidden top-level modules imported anywhere in a module's source."""
+    return [name for name in absolute_imports(source) if name.split(".")[0] in FORBIDDEN]
 
 
 def imported_modules(source: str, top: str) -> list[str]:
     """Absolute imports of the top-level package `top` (or its modules) anywhere in a module's source."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names if alias.name.split(".")[0] == top]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if node.module.split(".")[0] == top:
-                found.append(node.module)
-    return found
+    return [name for name in absolute_imports(source) if name.split(".")[0] == top]
 
 
 def test_checker_catches_forbidden_imports():

@@ -9,10 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-from osgeo import gdal, ogr
+from osgeo import gdal
 
 from engine.area_accuracy import area_accuracy, class_pixel_counts
 from engine.metrics import ConfusionMatrix
+from tests.fixtures import reference_polygons
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,20 +75,9 @@ def test_cli_accuracy_reports_coverage_and_area_estimates(fixture_scene, holed_m
     assert "not a probability sample — indicative only" in text.stdout
 
 
-def _polygons(label_path, out_path):
-    raster = gdal.Open(label_path)
-    band = raster.GetRasterBand(1)
-    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(out_path))
-    layer = source.CreateLayer("reference", raster.GetSpatialRef(), ogr.wkbPolygon)
-    layer.CreateField(ogr.FieldDefn("class", ogr.OFTInteger))
-    gdal.Polygonize(band, band.GetMaskBand(), layer, 0)
-    source = None
-    return str(out_path)
-
-
 def test_cli_accuracy_vector_reference_and_user_errors(fixture_scene, holed_map, tmp_path):
     path, _ = holed_map
-    vector = _polygons(fixture_scene["test"], tmp_path / "reference.gpkg")
+    vector = reference_polygons(fixture_scene["test"], tmp_path / "reference.gpkg")
     by_raster = json.loads(_engine("--map", path, "--reference", fixture_scene["test"], "--json").stdout)
     proc = _engine("--map", path, "--reference", vector, "--field", "class", "--json")
     assert proc.returncode == 0, proc.stderr

@@ -16,6 +16,7 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
+from tests.fixtures import reference_polygons as fixture_polygons
 from tests.qgis_tools import REPO, import_plugin_package, run_in_process, run_with_qgis_process
 from tests.test_qgis_helpers import hide_package, read_band, write_tiny_package
 
@@ -122,17 +123,8 @@ def test_missing_torch_is_reported_for_the_torch_backend_only(
 
 
 def reference_polygons(label_path, out_path):
-    """The labelled pixels of a label raster as polygons with an integer field 'class'."""
-    from osgeo import gdal, ogr
-
-    raster = gdal.Open(label_path)
-    band = raster.GetRasterBand(1)
-    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(out_path))
-    layer = source.CreateLayer("reference", raster.GetSpatialRef(), ogr.wkbPolygon)
-    layer.CreateField(ogr.FieldDefn("class", ogr.OFTInteger))
-    gdal.Polygonize(band, band.GetMaskBand(), layer, 0)
-    source = None
-    return f"{out_path}|layername=reference"
+    """tests.fixtures.reference_polygons as a QGIS layer source (file|layername)."""
+    return f"{fixture_polygons(label_path, out_path)}|layername=reference"
 
 
 def engine_scores(reference_path, predicted_path, classes):

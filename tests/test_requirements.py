@@ -6,10 +6,11 @@ repository (the venv, caches and build outputs excepted).
 """
 from __future__ import annotations
 
-import ast
 import re
 import sys
 from pathlib import Path
+
+from tests.test_architecture import absolute_imports
 
 REPO = Path(__file__).resolve().parents[1]
 SKIP_DIRS = {"__pycache__", "build", "dist", "out", "node_modules"}
@@ -86,18 +87,10 @@ def third_party_imports() -> dict[str, set[str]]:
     local = local_names()
     found: dict[str, set[str]] = {}
     for path in python_files():
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [node.module]
-            else:
-                continue
-            for module in modules:
-                top = module.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in local and top != "__future__":
-                    found.setdefault(top, set()).add(path.relative_to(REPO).as_posix())
+        for module in absolute_imports(path.read_text(encoding="utf-8")):
+            top = module.split(".")[0]
+            if top not in sys.stdlib_module_names and top not in local and top != "__future__":
+                found.setdefault(top, set()).add(path.relative_to(REPO).as_posix())
     return found
 
 
