@@ -127,6 +127,19 @@ class TrainingConfig:
     tsne_points: int = 1500
     eval_stride: int = 1  # the prediction map (report figure) on every n-th pixel
     eval_test_pixels: int = 0  # > 0: metrics on a seeded random sample of that many test pixels (0 = all)
+    # Few labels (issue 17). With 10 labels per class an epoch is 2-3 optimiser steps, so `epochs` alone
+    # leaves the classifier under-trained: each epoch repeats the fitting pixels until the run has at
+    # least `min_steps` steps.
+    min_steps: int = 0
+    # Fewer training pixels than this in some class: no validation split (it would take 1-2 of a class's
+    # few labels and select on noise); all labels fit and the final epoch is kept.
+    val_min_per_class: int = 0
+    # Self-training: after the classifier is trained, up to `pseudo_per_class` unlabelled pixels per class
+    # on which every branch agrees with the fused class and the fused probability >= `pseudo_threshold`
+    # are added as labels and the classifier is trained again from its initialisation (`pseudo_rounds`).
+    pseudo_rounds: int = 0
+    pseudo_per_class: int = 50
+    pseudo_threshold: float = 0.9
 
 
 @dataclass

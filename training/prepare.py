@@ -1,5 +1,10 @@
 """Data preparation: align every layer on the spectral grid (over the intersection), read labels,
-split, fit normalisation (2-98 percentile of training pixels -> [-1, 1]) and optional PCA.
+split, fit normalisation (2-98 percentile -> [-1, 1]) and optional PCA.
+
+Normalisation and PCA are fitted on a seeded sample of all valid pixels, not on the training pixels: they
+use no labels (the DDPM sees every pixel too), a few labelled polygons do not span the scene's range (with
+3 labels per class the percentiles came from 24 pixels), and the DDPM's input then does not depend on
+which pixels are labelled.
 
 Order of the input transform (as engine.normalise.Normaliser applies it): per-band normalisation
 of the raw bands -> clip [-3, 3] -> PCA of the normalised spectral bands (`y = matrix @ (x - mean)`,
@@ -185,8 +190,21 @@ def fit_pca(spectral: np.ndarray, pixels: np.ndarray, components: int) -> dict:
     std = s[:k] / np.sqrt(max(samples.shape[0] - 1, 1))
     matrix = vt[:k] * (0.5 / np.maximum(std, 1e-6))[:, None]
     return {"components": int(k), "mean": mean.tolist(), "matrix": matrix.tolist(),
-            "explained_variance_ratio": explained[:k].round(6).tolist(), "fitted_on": "training pixels",
+            "explained_variance_ratio": explained[:k].round(6).tolist(),
+            "fitted_on": f"{samples.shape[0]} valid pixels (seeded sample)",
             "formula": "y = matrix @ (normalised spectral bands - mean); components scaled to std 0.5"}
+
+
+STATISTICS_PIXELS = 100_000  # sample size for normalisation / PCA statistics
+
+
+def statistics_pixels(valid: np.ndarray, limit: int = STATISTICS_PIXELS) -> np.ndarray:
+    """Flat indices of the pixels normalisation and PCA are fitted on: every valid pixel, or a seeded
+    sample of `limit` of them (fixed seed: the same scene gives the same statistics)."""
+    flat = np.flatnonzero(valid.ravel())
+    if len(flat) > limit:
+        flat = np.sort(np.random.default_rng(0).choice(flat, limit, replace=False))
+    return flat
 
 
 def percentile_stats(array: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,13 +236,13 @@ def prepare(cfg: RunConfig, pca_components: int = 0, log=print) -> Prepared:
         labels = to_indices(values["all"], classes, valid)
         train, test = split_labels(labels, cfg.labels.split, len(classes))
     check_training_classes(train, names)
-    train_pixels = np.flatnonzero(train.ravel() >= 0)
-    stats = [percentile_stats(array, train_pixels) for array in arrays]
+    fit_pixels = statistics_pixels(valid)
+    stats = [percentile_stats(array, fit_pixels) for array in arrays]
     lows, highs = [low.tolist() for low, _ in stats], [high.tolist() for _, high in stats]
     x = normalised_stack(arrays, valid, lows, highs, None)
     pca = None
     if pca_components > 0:
-        pca = fit_pca(x[:arrays[0].shape[0]], train_pixels, pca_components)
+        pca = fit_pca(x[:arrays[0].shape[0]], fit_pixels, pca_components)
         x = normalised_stack(arrays, valid, lows, highs, pca)
         log(f"PCA: {pca['components']} components keep "
             f"{100 * sum(pca['explained_variance_ratio']):.1f} % of the training variance")

@@ -43,7 +43,8 @@ from training.evaluate import (
 from training.export_model import export_package, trained_card
 from training.prepare import Prepared, prepare
 from training.presets import PRESETS, preset
-from training.splits import validation_split
+from training.pseudo_labels import self_train
+from training.splits import validation_fraction, validation_split
 from training.stage_classifier import PatchSource, predict, train_classifier
 from training.stage_ddpm import StopRequested, train_ddpm
 from training.stage_features import cached_features
@@ -209,7 +210,8 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
 
     # (4) classifier
     t0 = time.perf_counter()
-    fit, val = validation_split(prep.train, tcfg.val_fraction, seed, len(prep.classes), tcfg.val_block_size)
+    fit, val = validation_split(prep.train, validation_fraction(prep.train, tcfg), seed, len(prep.classes),
+                                tcfg.val_block_size)
     source = PatchSource(prep.x, feats, net.patch_size, ctx.device)
     torch.manual_seed(seed + 1)
     classifier = BDGFClassifier(net)
@@ -221,6 +223,9 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     else:
         history, selection = train_classifier(ctx, classifier, source, prep.train, fit, val, tcfg, ckpt_dir,
                                               seed, stops.get("classifier"))
+        if tcfg.pseudo_rounds > 0:
+            classifier, history, selection = self_train(ctx, classifier, source, prep.valid, prep.train, fit,
+                                                        val, tcfg, ckpt_dir, seed, history, selection)
         shards = selection.pop("first_epoch_pixels")
         if ctx.distributed:
             gathered = [None] * ctx.world
@@ -277,6 +282,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
         "seed": seed, "hyperparameters": dataclasses.asdict(tcfg), "data": prep.summary,
         "validation_pixels": int(len(val)), "fit_pixels": int(len(fit)), "selected_epoch": selection["epoch"],
         "best_val_oa": selection["val_oa"], "epochs": tcfg.epochs, "ddpm_steps": tcfg.ddpm_steps,
+        "self_training": selection.get("self_training", []),
         "ablations": {"masking": net.masking.mode, "branches": net.classifier.branches,
                       "guidance": net.classifier.guidance, "mutual": net.mutual.enabled,
                       "cross_model_ddpm": cross},

@@ -108,6 +108,15 @@ def _split_blocks(labels: np.ndarray, split: SplitConfig, n_classes: int) -> tup
     return train, test
 
 
+def validation_fraction(train: np.ndarray, tcfg) -> float:
+    """tcfg.val_fraction, or 0 when some class has fewer than tcfg.val_min_per_class training pixels."""
+    if tcfg.val_min_per_class > 0:
+        counts = np.bincount(train[train >= 0].ravel(), minlength=1)
+        if counts[counts > 0].min(initial=0) < tcfg.val_min_per_class:
+            return 0.0
+    return tcfg.val_fraction
+
+
 def validation_split(train: np.ndarray, fraction: float, seed: int, n_classes: int,
                      block_size: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Flat pixel indices (fit, val): about `fraction` of each class, >= 1 fit pixel per class.

@@ -77,11 +77,22 @@ def predict(ctx: RunContext, model: BDGFClassifier, source: PatchSource, flat: n
     return torch.cat(out).numpy() if out else np.zeros((0, model.cfg.n_classes), np.float32)
 
 
+def epoch_repeats(n_fit: int, tcfg: TrainingConfig, world: int = 1) -> int:
+    """How many passes over the fitting pixels one epoch makes, so the run has >= tcfg.min_steps steps."""
+    per_rank = -(-n_fit // world)
+    per_pass = -(-per_rank // tcfg.batch_size)  # steps of one pass on one rank
+    if tcfg.min_steps <= 0 or per_pass == 0:
+        return 1
+    return max(1, -(-tcfg.min_steps // (per_pass * tcfg.epochs)))
+
+
 def train_classifier(ctx: RunContext, model: BDGFClassifier, source: PatchSource, labels: np.ndarray,
                      fit: np.ndarray, val: np.ndarray, tcfg: TrainingConfig, ckpt_dir: Path, seed: int,
-                     stop_after: int | None = None) -> tuple[list[dict], dict]:
-    """Train in place, load the best (val OA) weights at the end; returns (history, selection info)."""
-    stem = ckpt_dir / "classifier"
+                     stop_after: int | None = None, name: str = "classifier") -> tuple[list[dict], dict]:
+    """Train in place; returns (history, selection info). With validation pixels the epoch with the best
+    validation OA is kept (ties: the later one); without, the final epoch (train OA of a few labels
+    saturates at 100 % and would select on noise)."""
+    stem = ckpt_dir / name
     model.to(ctx.device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     flat_labels = torch.from_numpy(labels.ravel().astype(np.int64)).to(ctx.device)
@@ -97,13 +108,17 @@ def train_classifier(ctx: RunContext, model: BDGFClassifier, source: PatchSource
     train_module = _TrainForward(model)
     if ctx.distributed:
         train_module = DistributedDataParallel(train_module, find_unused_parameters=True)
-    steps_per_epoch = -(-len(sampler) // tcfg.batch_size)
+    repeats = epoch_repeats(len(fit), tcfg, ctx.world)
+    steps_per_epoch = -(-len(sampler) * repeats // tcfg.batch_size)
     total_steps = steps_per_epoch * tcfg.epochs
     seen: list[int] = []
     bar = ctx.progress(tcfg.epochs, "classifier epochs", initial=start)
     for epoch in range(start, tcfg.epochs):
-        sampler.set_epoch(epoch)
-        order = fit[np.fromiter(iter(sampler), dtype=np.int64)]
+        passes = []
+        for r in range(repeats):  # repeats == 1: the plain epoch (same order as before min_steps existed)
+            sampler.set_epoch(epoch * repeats + r)
+            passes.append(np.fromiter(iter(sampler), dtype=np.int64))
+        order = fit[np.concatenate(passes)]
         if epoch == 0:
             seen = order.tolist()
         # RNG streams derived from (seed, rank, epoch): augmentation and dropout resume exactly
@@ -131,7 +146,7 @@ def train_classifier(ctx: RunContext, model: BDGFClassifier, source: PatchSource
         row = {"epoch": epoch + 1, "loss": loss_sum / max(count, 1), "train_oa": correct / max(count, 1),
                "val_oa": val_oa}
         history.append(row)
-        if val_oa >= best["val_oa"]:  # ties: the later (longer trained) epoch
+        if val_oa >= best["val_oa"] or not len(val):  # ties: the later (longer trained) epoch
             best = {"val_oa": val_oa, "epoch": epoch + 1}
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         bar.set_postfix(loss=f"{row['loss']:.3f}", val_oa=f"{val_oa:.3f}", refresh=False)
@@ -146,7 +161,11 @@ def train_classifier(ctx: RunContext, model: BDGFClassifier, source: PatchSource
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    ctx.info(f"classifier: best validation OA {best['val_oa']:.4f} at epoch {best['epoch']}")
+    if len(val):
+        ctx.info(f"classifier: best validation OA {best['val_oa']:.4f} at epoch {best['epoch']}")
+    else:
+        ctx.info(f"classifier: no validation pixels; final epoch {best['epoch']} kept "
+                 f"(train OA {best['val_oa']:.4f})")
     return history, {**best, "first_epoch_pixels": seen}
 
 

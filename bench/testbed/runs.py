@@ -89,26 +89,28 @@ def _hard_layers(scene: dict) -> tuple[dict, dict, list[dict]]:
     return base, base["data"]["spectral"], aux
 
 
-def seed_config(scene: dict, seed: int) -> str:
+def seed_config(scene: dict, seed: int, tag: str = "", split: dict | None = None,
+                training: dict | None = None) -> str:
     """The training config of one run seed. Easy testbed: the scene's one config. Hard testbed:
-    bench_sSEED.toml, labels.tif with a block [labels.split] whose seed is the run seed, the auxiliary
-    band selection and the [training] table."""
+    bench{TAG}_sSEED.toml, labels.tif with a block [labels.split] whose seed is the run seed (`split`
+    overrides the scene's split settings), the auxiliary band selection and the [training] table (the
+    scene's, or `training`)."""
     if scene.get("testbed", "easy") == "easy":
         return scene["config"]
     from training.config_writer import write_config
 
-    path = Path(scene["dir"]) / f"bench_s{seed}.toml"
+    path = Path(scene["dir"]) / f"bench{tag}_s{seed}.toml"
     base, spectral, aux = _hard_layers(scene)
     write_config(str(path), name=base["dataset"]["name"], spectral=spectral, aux=aux,
-                 labels={"raster": "labels.tif", "split": {**scene["split"], "seed": seed}},
+                 labels={"raster": "labels.tif", "split": {**scene["split"], **(split or {}), "seed": seed}},
                  classes=base["classes"],
                  dataset={k: v for k, v in base["dataset"].items() if k != "name"})
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(_training_table(scene["training"]))
+        fh.write(_training_table(scene["training"] if training is None else training))
     return str(path)
 
 
-def baseline_config(scene: dict, seed: int) -> str:
+def baseline_config(scene: dict, seed: int, tag: str = "", split: dict | None = None) -> str:
     """A config the classical baselines can read (train + test label rasters). Easy testbed: the
     scene's config. Hard testbed: the split of seed_config(scene, seed) exactly as training.run draws it
     (training.prepare), written as train_sSEED.tif / test_sSEED.tif, and baseline_sSEED.toml naming them."""
@@ -121,21 +123,22 @@ def baseline_config(scene: dict, seed: int) -> str:
     from training.prepare import prepare
 
     folder = Path(scene["dir"])
-    path = folder / f"baseline_s{seed}.toml"
-    prep = prepare(load_config(seed_config(scene, seed)), log=lambda _msg: None)
+    path = folder / f"baseline{tag}_s{seed}.toml"
+    prep = prepare(load_config(seed_config(scene, seed, tag, split)), log=lambda _msg: None)
     values = np.array([0] + [c.value for c in prep.classes], np.int32)
     template = gdal.Open(str(folder / "labels.tif"))
     r0, c0, h, w = prep.window
     for name, split in (("train", prep.train), ("test", prep.test)):
         full = np.zeros((template.RasterYSize, template.RasterXSize), np.uint8)
         full[r0:r0 + h, c0:c0 + w] = values[split.astype(np.int32) + 1]
-        ds = gdal.GetDriverByName("GTiff").CreateCopy(str(folder / f"{name}_s{seed}.tif"), template)
+        ds = gdal.GetDriverByName("GTiff").CreateCopy(str(folder / f"{name}{tag}_s{seed}.tif"), template)
         ds.GetRasterBand(1).WriteArray(full)
         ds = None
     template = None
     base, spectral, aux = _hard_layers(scene)
     write_config(str(path), name=base["dataset"]["name"], spectral=spectral, aux=aux,
-                 labels={"train": f"train_s{seed}.tif", "test": f"test_s{seed}.tif"}, classes=base["classes"],
+                 labels={"train": f"train{tag}_s{seed}.tif", "test": f"test{tag}_s{seed}.tif"},
+                 classes=base["classes"],
                  dataset={k: v for k, v in base["dataset"].items() if k != "name"})
     return str(path)
 
@@ -156,11 +159,14 @@ def display_command(cmd: list[str]) -> str:
 
 def training_run(run_dir: Path, config: str, st: Settings, seed: int, args: list[str], cache: Path,
                  ddpm_from: Path | None = None, fingerprint_extra: dict | None = None,
-                 reuse_only: bool = False) -> dict:
-    """`python -m training.run` for one seed into run_dir (reused when finished with the same settings)."""
+                 reuse_only: bool = False, ddpm_key: str | None = None) -> dict:
+    """`python -m training.run` for one seed into run_dir (reused when finished with the same settings).
+    `ddpm_key` names the DDPM's identity in the fingerprint instead of where it is copied from (a run that
+    pre-trains it and one that copies the same DDPM from a store are the same run)."""
     stamp_obj = {"config": config, "preset": st.preset, "device": st.device, "threads": st.threads,
                  "seed": seed, "args": args,
-                 "ddpm_from": str(ddpm_from) if ddpm_from else None, **(fingerprint_extra or {})}
+                 "ddpm_from": ddpm_key or (str(ddpm_from) if ddpm_from else None),
+                 **(fingerprint_extra or {})}
     stamp = fingerprint(stamp_obj)
     done = run_dir / "bench_run.json"
     if done.is_file() and (run_dir / "metrics.json").is_file():
