@@ -5,6 +5,9 @@
     dense_maps(x_window, d_window) -> tables  (1, C, H, W), (1, F, H, W) -> one (H*W, M) table per
                                               branch (opaque: numpy or device tensors, for dense_pixels)
     dense_pixels(tables, index) -> probs      index (B, P*P) int64 window positions -> (B, n_classes)
+    classify_branches / dense_pixels_branches -> (probs, branch_probs (B, n_branches, n_classes)): the
+                                              same probs (bitwise) and each branch's softmax; when
+                                              `branches` (ONNX: graphs with the output branch_probs)
 
 `classify` is the patchwise classifier (the reference: tests, benchmarks, packages without the dense
 graphs); `dense_maps` + `dense_pixels` compute the same probabilities sharing the work of overlapping
@@ -24,7 +27,7 @@ import os
 import numpy as np
 
 from .errors import BDGFError
-from .package import ModelPackage
+from .package import BRANCH_OUTPUT, ModelPackage
 from .progress import Progress, SilentProgress
 from .providers import CPU_EP, CUDA_EP, onnx_providers
 from .settings import BACKENDS, DEVICES
@@ -63,11 +66,18 @@ class Backend:
     name = "base"
     device = "cpu"
     dense = False
+    branches = False
 
     def features(self, x_tile: np.ndarray, noise: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def classify(self, x_patches: np.ndarray, d_patches: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def classify_branches(self, x_patches: np.ndarray, d_patches: np.ndarray) -> tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+    def dense_pixels_branches(self, tables, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def dense_maps(self, x_window: np.ndarray, d_window: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -121,6 +131,7 @@ class OnnxBackend(Backend):
             self._features = self._session(ort, package, "features", options, providers)
             self._classifier = self._session(ort, package, "classifier", options, providers)
             self.dense = package.has_dense
+            self.branches = package.has_branch_probs
             if self.dense:
                 # no CPU arena: with it the many mid-size tensors of these graphs raised the peak RSS
                 # by ~300 MB (Augsburg-size run: 912 -> 580 MB), at the same speed
@@ -167,9 +178,21 @@ class OnnxBackend(Backend):
         return tuple(self._maps.run(self._tables, {"x": _f32(x_window), "d": _f32(d_window)}))
 
     def dense_pixels(self, tables, index):
+        return self._pixels.run(["probs"], self._pixel_feeds(tables, index))[0]
+
+    def classify_branches(self, x_patches, d_patches):
+        feeds = {"x": _f32(x_patches), "d": _f32(d_patches)}
+        probs, branch = self._classifier.run(["probs", BRANCH_OUTPUT], feeds)
+        return probs, branch
+
+    def dense_pixels_branches(self, tables, index):
+        probs, branch = self._pixels.run(["probs", BRANCH_OUTPUT], self._pixel_feeds(tables, index))
+        return probs, branch
+
+    def _pixel_feeds(self, tables, index) -> dict:
         feeds = dict(zip(self._tables, tables))
         feeds["index"] = np.ascontiguousarray(index, dtype=np.int64)
-        return self._pixels.run(["probs"], feeds)[0]
+        return feeds
 
     def describe(self):
         extra = f", {self.threads} threads" if self.device == "cpu" else ""
@@ -218,6 +241,7 @@ class TorchBackend(Backend):
         self._classifier = self._load(BDGFClassifier(cfg), package, "classifier.")
         self._dense = DenseClassifier(self._classifier).eval()
         self.dense = True
+        self.branches = True  # rebuilt from the weights: every branch's softmax is at hand
 
     def _load(self, module, package, prefix):
         torch = self._torch
@@ -242,10 +266,22 @@ class TorchBackend(Backend):
             return tuple(self._dense.maps(x, d))  # tensors: they stay on the device for dense_pixels
 
     def dense_pixels(self, tables, index):
+        return self._pixels(self._dense.pixels, tables, index)
+
+    def dense_pixels_branches(self, tables, index):
+        return self._pixels(self._dense.pixels_branches, tables, index)
+
+    def _pixels(self, method, tables, index):
         torch = self._torch
         with torch.inference_mode():
             index = torch.from_numpy(np.ascontiguousarray(index, dtype=np.int64)).to(self._dev)
-            return self._dense.pixels(*tables, index).float().cpu().numpy()
+            return _numpy(method(*tables, index))
+
+    def classify_branches(self, x_patches, d_patches):
+        torch = self._torch
+        with torch.inference_mode():
+            x, d = (torch.from_numpy(_f32(a)).to(self._dev) for a in (x_patches, d_patches))
+            return _numpy(self._classifier.forward_branches(x, d))
 
     def features(self, x_tile, noise):
         return self._run(self._features, x_tile, noise)
@@ -256,6 +292,13 @@ class TorchBackend(Backend):
     def describe(self):
         extra = f", {self._torch.get_num_threads()} threads" if self.device == "cpu" else ""
         return f"PyTorch eager on {self.device}{extra}"
+
+
+def _numpy(result):
+    """A torch tensor, or a tuple of them, as float32 numpy arrays."""
+    if isinstance(result, tuple):
+        return tuple(_numpy(t) for t in result)
+    return result.float().cpu().numpy()
 
 
 def make_backend(package: ModelPackage, backend: str = "onnx", device: str = "auto",

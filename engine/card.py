@@ -24,9 +24,13 @@ REQUIRED_KEYS = (
     "schema", "schema_version", "name", "classes", "modalities", "normalization",
     "patch_size", "tile_size", "halo", "stride", "diffusion",
 )
-NORMALIZATION_METHOD = ("per band: 2nd-98th percentile of training pixels -> [-1, 1], clipped to [-3, 3]; "
-                        "nodata -> 0")
+NORMALIZATION_METHOD = ("per band: 2nd-98th percentile of the valid pixels (a seeded sample of up to "
+                        "100,000) -> [-1, 1], clipped to [-3, 3]; nodata -> 0")
 NOISE_RECIPE = "engine.noise.position_noise(noise_seed, row0, col0, H, W, C, K)"
+# What a package's graphs can give beyond the fused probabilities. Written by `package.write_package`
+# from the graphs themselves (never claimed by hand), checked against them when a package is opened.
+BRANCH_PROBABILITIES = "branch_probabilities"  # classifier graphs' output branch_probs (B, branches, N)
+CAPABILITIES = (BRANCH_PROBABILITIES,)
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -91,6 +95,9 @@ def validate_card(card: Any) -> None:
     _validate_modalities(card["modalities"])
     _validate_normalization(card["normalization"], card["modalities"], card.get("pca"))
     _validate_geometry(card)
+    caps = card.get("capabilities", [])
+    if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
+        raise ModelPackageError(f"Model card: 'capabilities' must be a list of names, found {caps!r}.")
 
 
 def _validate_classes(classes: Any) -> None:
@@ -233,8 +240,43 @@ def format_card(card: Mapping) -> str:
     software = card.get("software") or {}
     if software:
         lines.append("Software: " + ", ".join(f"{k} {v}" for k, v in software.items()))
+    lines.append("Outputs:")
+    lines.extend(f"  {'yes' if ok else 'no '}  {name}" + (f" ({why})" if why else "")
+                 for name, ok, why in supported_outputs(card))
     lines.append(f"Content hash: {card.get('content_hash', '(none)')}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- what a package can output
+
+def has_capability(card: Mapping, name: str) -> bool:
+    return name in (card.get("capabilities") or [])
+
+
+def branch_names(card: Mapping) -> list[str]:
+    """The classifier branches whose softmaxes are fused (card network); [] when the card does not say."""
+    branches = ((card.get("network") or {}).get("classifier") or {}).get("branches")
+    return [str(b) for b in branches] if isinstance(branches, list) else []
+
+
+def supported_outputs(card: Mapping) -> list[tuple[str, bool, str]]:
+    """(output, supported, why not / what it needs) for every output of a classification, in the order the
+    CLI and QGIS list them: what `engine info`, bdgf:modelinfo and the dock show."""
+    n = len(branch_names(card))
+    if not has_capability(card, BRANCH_PROBABILITIES):
+        branch = (False, "the classifier graphs do not give each branch's probabilities: add them with "
+                         "python -m training.export_model --add-branch-outputs MODEL.bdgf")
+    elif n < 2:
+        branch = (False, f"one classifier branch ({', '.join(branch_names(card)) or '?'}): nothing to "
+                         "compare")
+    else:
+        branch = (True, f"{n} branches: {', '.join(branch_names(card))}")
+    m = len(card.get("modalities") or [])
+    return [("class map, probabilities, confidence", True, ""),
+            ("entropy (uncertainty of the fused probabilities)", True, ""),
+            ("branch disagreement (Jensen-Shannon) and branch agreement", *branch),
+            ("modality contribution and dominant modality", True,
+             f"{m} extra feature + classifier passes per tile, one per modality")]
 
 
 def _band_summary(mod: Mapping) -> str:

@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from .card import feature_channels, modality_channels, validate_card
+from .card import (
+    BRANCH_PROBABILITIES,
+    branch_names,
+    feature_channels,
+    has_capability,
+    modality_channels,
+    validate_card,
+)
 from .errors import ModelPackageError
 from .onnx_shapes import GraphFormatError, graph_shapes
 
@@ -28,6 +35,10 @@ MEMBERS = (CARD_MEMBER, *ONNX_MEMBERS, WEIGHTS_MEMBER)
 # written before them still open (ONNX Runtime then runs the patchwise classifier.onnx); hashed after
 # MEMBERS when present, so those packages keep their hash.
 DENSE_MEMBERS = ("classifier_maps.onnx", "classifier_pixels.onnx")
+# The classifier graphs' optional second output: each branch's softmax (engine.nn.export). A package has
+# the capability when every classifier graph it holds (classifier.onnx, classifier_pixels.onnx) gives it.
+BRANCH_OUTPUT = "branch_probs"
+BRANCH_GRAPHS = ("classifier.onnx", "classifier_pixels.onnx")
 HASH_PREFIX = "sha256:"
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: same inputs give the same bytes
@@ -77,11 +88,15 @@ def _onnx_member(name: str) -> str:
 
 # ---------------------------------------------------------------- graphs against the card
 
-def check_graphs(card: Mapping, graphs: Mapping[str, bytes], where: str) -> None:
-    """ModelPackageError listing every way the ONNX graphs' declared shapes disagree with the card.
+def check_graphs(card: Mapping, graphs: Mapping[str, bytes], where: str,
+                 capabilities: bool = True) -> list[str]:
+    """ModelPackageError listing every way the ONNX graphs' declared shapes disagree with the card; returns
+    the capabilities the graphs give (engine.card.CAPABILITIES).
 
     The backends feed the graphs what the card describes, so a disagreement would otherwise surface as
     an ONNX Runtime or numpy error in the middle of a run. Symbolic dimensions (batch, H, W) are free.
+    capabilities: also check that the card claims exactly what the graphs give (False when the card's
+    claim is about to be written from the graphs).
     """
     channels = modality_channels(card)
     c = sum(channels)
@@ -90,7 +105,9 @@ def check_graphs(card: Mapping, graphs: Mapping[str, bytes], where: str) -> None
     parts = " + ".join(f"{m['name']} {ch}" for m, ch in zip(card["modalities"], channels))
     said = {"C": f"{c} input channels ({parts})", "F": f"{f} diffusion feature channels (network.ddpm)",
             "K": f"{k} diffusion timesteps", "P": f"a patch of {p} px", "N": f"{n} classes"}
-    value = {"C": c, "F": f, "K": k, "P": p, "N": n, "1": 1}
+    branches = branch_names(card)
+    said["B"] = f"{len(branches)} classifier branches ({', '.join(branches)})"
+    value = {"C": c, "F": f, "K": k, "P": p, "N": n, "1": 1, "B": len(branches) or None}
     # (member, input or output, name, expected dimensions: a key of `value`, or None for any size)
     value["L"] = p * p
     expected = [
@@ -120,6 +137,17 @@ def check_graphs(card: Mapping, graphs: Mapping[str, bytes], where: str) -> None
         inputs = [n for n in shapes["classifier_pixels.onnx"].inputs if n != "index"]
         if tables != inputs:
             problems.append(f"classifier_maps.onnx outputs {tables}, classifier_pixels.onnx reads {inputs}")
+    branch_graphs = [m for m in BRANCH_GRAPHS if m in shapes]
+    gives = [m for m in branch_graphs if BRANCH_OUTPUT in shapes[m].outputs]
+    expected += [(m, "output", BRANCH_OUTPUT, (None, "B", "N")) for m in gives]
+    if gives and len(gives) != len(branch_graphs):
+        problems.append(f"{gives[0]} gives '{BRANCH_OUTPUT}' but {(set(branch_graphs) - set(gives)).pop()} "
+                        "does not (every classifier graph or none)")
+    found_caps = [BRANCH_PROBABILITIES] if gives and len(gives) == len(branch_graphs) else []
+    if capabilities and has_capability(card, BRANCH_PROBABILITIES) != bool(found_caps):
+        problems.append(f"the card {'claims' if not found_caps else 'does not claim'} "
+                        f"'{BRANCH_PROBABILITIES}', the classifier graphs "
+                        f"{'give' if found_caps else 'do not give'} '{BRANCH_OUTPUT}'")
     for member, kind, name, dims in expected:
         if member not in shapes:
             continue
@@ -132,7 +160,7 @@ def check_graphs(card: Mapping, graphs: Mapping[str, bytes], where: str) -> None
             problems.append(f"{member} {kind} '{name}' has shape {found}, expected {len(dims)} dimensions")
             continue
         for key, dim in zip(dims, found):
-            if key is not None and isinstance(dim, int) and dim != value[key]:
+            if key is not None and isinstance(dim, int) and value[key] is not None and dim != value[key]:
                 problems.append(f"card says {said.get(key, value[key])}, {member} expects {dim} "
                                 f"({kind} '{name}' of shape {found})")
                 break
@@ -140,6 +168,7 @@ def check_graphs(card: Mapping, graphs: Mapping[str, bytes], where: str) -> None
         raise ModelPackageError(
             f"{where}: the model card and the ONNX graphs disagree: " + "; ".join(problems)
             + ". The package is inconsistent; export it again from its training run.")
+    return found_caps
 
 
 # ---------------------------------------------------------------- write
@@ -150,7 +179,8 @@ def write_package(path: str | os.PathLike, card: dict, onnx: Mapping[str, bytes]
 
     `onnx` maps "features"/"classifier" (or "features.onnx"/"classifier.onnx"), and optionally both
     "classifier_maps"/"classifier_pixels" (the dense classifier), to serialized graphs;
-    `tensors` maps "ddpm.*"/"classifier.*" names to arrays. Fills `card["content_hash"]` in place.
+    `tensors` maps "ddpm.*"/"classifier.*" names to arrays. Fills `card["capabilities"]` (from the
+    graphs) and `card["content_hash"]` in place.
     """
     from safetensors.numpy import save as save_safetensors
 
@@ -164,7 +194,9 @@ def write_package(path: str | os.PathLike, card: dict, onnx: Mapping[str, bytes]
         weights = save_safetensors(arrays)
     except Exception as exc:  # safetensors raises its own error types
         raise ModelPackageError(f"Cannot write package: weights could not be serialised ({exc}).") from exc
-    check_graphs(card, graphs, f"Cannot write package {os.fspath(path)}")
+    # what the graphs can give is recorded in the card from the graphs themselves
+    card["capabilities"] = check_graphs(card, graphs, f"Cannot write package {os.fspath(path)}",
+                                        capabilities=False)
     blobs = {**graphs, WEIGHTS_MEMBER: weights}
     try:
         content_hash = _content_hash(card, {k: [v] for k, v in blobs.items()},
@@ -274,6 +306,12 @@ class ModelPackage:
     def modality_channels(self) -> list[int]:
         """Channels per modality after PCA, as the network splits its input."""
         return modality_channels(self.card)
+
+    @property
+    def has_branch_probs(self) -> bool:
+        """Whether the classifier graphs give each branch's probabilities (output BRANCH_OUTPUT; the card's
+        capability BRANCH_PROBABILITIES, checked against the graphs on open)."""
+        return has_capability(self.card, BRANCH_PROBABILITIES)
 
     @property
     def has_dense(self) -> bool:

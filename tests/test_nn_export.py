@@ -51,17 +51,26 @@ def test_classifier_graph_parity_at_another_batch_size(preset, tmp_path):
     path = tmp_path / "classifier.onnx"
     export_classifier(model, path, batch=2)
     data = path.read_bytes()
-    assert io_names(data) == (["x", "d"], ["probs"])
+    assert io_names(data) == (["x", "d"], ["probs", "branch_probs"])
     rng = np.random.default_rng(1)
     p = cfg.patch_size
     x = rng.standard_normal((7, cfg.in_channels, p, p)).astype(np.float32)
     d = rng.standard_normal((7, sum(cfg.feature_channels()), p, p)).astype(np.float32)
-    got = session(data).run(None, {"x": x, "d": d})[0]
+    got, branches = session(data).run(None, {"x": x, "d": d})
     with torch.no_grad():
         ref = model(torch.from_numpy(x), torch.from_numpy(d)).numpy()
+        ref_fused, ref_branches = (t.numpy() for t in model.forward_branches(torch.from_numpy(x),
+                                                                             torch.from_numpy(d)))
     assert got.shape == (7, cfg.n_classes)
     assert np.abs(got - ref).max() <= 1e-4
+    assert np.array_equal(ref_fused, ref)  # forward_branches: forward's probabilities, bit for bit
+    assert branches.shape == (7, len(cfg.classifier.branches), cfg.n_classes)
+    assert np.abs(branches - ref_branches).max() <= 1e-4
     assert model.training is False
+    # the graph without the branch output (packages exported before it) gives the same bits
+    old = export_classifier(model, branches=False)
+    assert io_names(old) == (["x", "d"], ["probs"])
+    assert np.array_equal(session(old).run(None, {"x": x, "d": d})[0], got)
 
 
 def test_unguided_classifier_keeps_the_d_input():
@@ -71,7 +80,7 @@ def test_unguided_classifier_keeps_the_d_input():
     model = BDGFClassifier(cfg).train()
     data = export_classifier(model)
     assert model.training  # export restores the mode
-    assert io_names(data) == (["x", "d"], ["probs"])
+    assert io_names(data) == (["x", "d"], ["probs", "branch_probs"])
     p = cfg.patch_size
     feed = {"x": np.zeros((3, cfg.in_channels, p, p), np.float32),
             "d": np.zeros((3, sum(cfg.feature_channels()), p, p), np.float32)}

@@ -95,30 +95,63 @@ def add_dense_graphs(source: str | Path, target: str | Path | None = None) -> st
     """Re-write a package written before the dense classifier graphs with them: exported from its own
     classifier weights (nothing retrained; card, graphs and weights kept). target: default `source`
     (replaced atomically). Returns the new content hash."""
-    from engine.nn.bdgf import BDGFClassifier
     from engine.package import ONNX_MEMBERS, ModelPackage
 
     package = ModelPackage(source)
-    classifier = BDGFClassifier(BDGFConfig.from_dict(package.card["network"])).eval()
-    state = {k: torch.from_numpy(np.array(v)) for k, v in package.tensors("classifier.").items()}
-    classifier.load_state_dict(state, strict=True)
+    classifier = _package_classifier(package)
     onnx = {m: package.onnx(m) for m in ONNX_MEMBERS}
     onnx["classifier_maps"], onnx["classifier_pixels"] = export_dense(classifier)
     card = {k: v for k, v in package.card.items() if k != "content_hash"}
     return write_package(target or source, card, onnx=onnx, tensors=package.tensors(strip=False))
 
 
+def add_branch_outputs(source: str | Path, target: str | Path | None = None, branches: bool = True) -> str:
+    """Re-write a package with its classifier graphs (classifier.onnx and the dense pair, added when missing)
+    exported again from its own classifier weights, with the branch probabilities output the trust outputs
+    need (engine/uncertainty.py): nothing retrained; card (its capabilities follow the graphs),
+    features.onnx and weights kept; the fused probabilities are computed as before. branches=False writes
+    the graphs as packages exported before that output (tests). target: default `source` (replaced
+    atomically). Returns the new content hash."""
+    from engine.package import ModelPackage
+
+    package = ModelPackage(source)
+    classifier = _package_classifier(package)
+    onnx = {"features": package.onnx("features"),
+            "classifier": export_classifier(classifier, branches=branches)}
+    onnx["classifier_maps"], onnx["classifier_pixels"] = export_dense(classifier, branches=branches)
+    card = {k: v for k, v in package.card.items() if k not in ("content_hash", "capabilities")}
+    return write_package(target or source, card, onnx=onnx, tensors=package.tensors(strip=False))
+
+
+def _package_classifier(package):
+    """The package's BDGFClassifier, weights loaded strictly (safetensors, never unpickled), eval mode."""
+    from engine.nn.bdgf import BDGFClassifier
+
+    classifier = BDGFClassifier(BDGFConfig.from_dict(package.card["network"])).eval()
+    state = {k: torch.from_numpy(np.array(v)) for k, v in package.tensors("classifier.").items()}
+    classifier.load_state_dict(state, strict=True)
+    return classifier
+
+
 def main(argv=None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m training.export_model",
-                                     description="Add the dense classifier graphs to a model package written "
-                                                 "before them (exported from its own weights).")
-    parser.add_argument("--add-dense", required=True, metavar="PACKAGE", help="the .bdgf to upgrade")
+                                     description="Upgrade a model package written by an earlier version, "
+                                                 "from its own weights (nothing retrained).")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--add-dense", metavar="PACKAGE", help="add the dense classifier graphs")
+    what.add_argument("--add-branch-outputs", metavar="PACKAGE",
+                      help="export the classifier graphs again with each branch's probabilities (the branch "
+                           "disagreement and agreement outputs need them); adds the dense graphs too")
     parser.add_argument("--out", help="write the upgraded package here (default: replace PACKAGE)")
     args = parser.parse_args(argv)
-    digest = add_dense_graphs(args.add_dense, args.out)
-    print(f"{args.out or args.add_dense}: dense classifier graphs added ({digest})")
+    if args.add_dense:
+        digest = add_dense_graphs(args.add_dense, args.out)
+        print(f"{args.out or args.add_dense}: dense classifier graphs added ({digest})")
+    else:
+        digest = add_branch_outputs(args.add_branch_outputs, args.out)
+        print(f"{args.out or args.add_branch_outputs}: branch probabilities output added ({digest})")
     return 0
 
 

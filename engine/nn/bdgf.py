@@ -51,9 +51,24 @@ class BDGFClassifier(nn.Module):
         probs = torch.stack([torch.softmax(lg, dim=1) for lg in logits]).mean(0)
         return {"logits": logits, "features": feats, "probs": probs}
 
+    def branch_probs(self, x, d) -> list:
+        """Each branch's softmax (B, n_classes), in branch order."""
+        return [torch.softmax(self.heads[name].classifier(self.branches[name](x, d)), dim=1)
+                for name in self.branch_names]
+
     def forward(self, x, d):
-        probs = None
-        for name in self.branch_names:
-            p = torch.softmax(self.heads[name].classifier(self.branches[name](x, d)), dim=1)
-            probs = p if probs is None else probs + p
-        return probs / len(self.branch_names)
+        return fuse_branches(self.branch_probs(x, d))
+
+    def forward_branches(self, x, d):
+        """(probs (B, n_classes), branch_probs (B, n_branches, n_classes)): `forward`'s probabilities, the
+        same operations in the same order (so the same bits), and the branch softmaxes they fuse."""
+        branch = self.branch_probs(x, d)
+        return fuse_branches(branch), torch.stack(branch, dim=1)
+
+
+def fuse_branches(branch: list):
+    """The fusion rule of inference: the mean of the branch softmaxes, summed in branch order."""
+    probs = None
+    for p in branch:
+        probs = p if probs is None else probs + p
+    return probs / len(branch)

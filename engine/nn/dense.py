@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .bdgf import BDGFClassifier
+from .bdgf import BDGFClassifier, fuse_branches
 from .branches import split_levels
 
 
@@ -198,8 +198,17 @@ class DenseClassifier(nn.Module):
 
         index[b, k] is the flat window position (row * W + col) of patch pixel k (row-major) of the
         b-th pixel's patch; its centre column is the pixel itself."""
+        return fuse_branches(self._branch_probs(tables_and_index))
+
+    def pixels_branches(self, *tables_and_index: torch.Tensor):
+        """As `pixels`, plus the branch softmaxes: (probs (B, n_classes), branch_probs (B, n_branches,
+        n_classes)), as BDGFClassifier.forward_branches."""
+        branch = self._branch_probs(tables_and_index)
+        return fuse_branches(branch), torch.stack(branch, dim=1)
+
+    def _branch_probs(self, tables_and_index) -> list:
         *tables, index = tables_and_index
-        probs = None
+        out = []
         for name, table in zip(self.branch_names, tables):
             branch = self.classifier.branches[name]
             if name == "cnn":
@@ -208,8 +217,8 @@ class DenseClassifier(nn.Module):
                 feat = (self._mamba(branch, table, index) if name == "mamba"
                         else self._transformer(branch, table, index))
                 p = torch.softmax(F.linear(feat, *self._head(name)), dim=1)
-            probs = p if probs is None else probs + p
-        return probs / len(self.branch_names)
+            out.append(p)
+        return out
 
     @staticmethod
     def _mamba(branch, table, index):

@@ -63,25 +63,32 @@ def export_features(extractor, target=None, tile: int = 32) -> bytes:
     return _export(extractor, (x, noise), target, ["x", "noise"], ["feats"], axes)
 
 
-def export_classifier(classifier, target=None, batch: int = 2) -> bytes:
-    """classifier.onnx: inputs x (B, C, P, P), d (B, F, P, P); output probs (B, n_classes); B dynamic."""
+BRANCH_OUTPUT = "branch_probs"  # the branch softmaxes (B, n_branches, n_classes), engine.package reads it
+
+
+def export_classifier(classifier, target=None, batch: int = 2, branches: bool = True) -> bytes:
+    """classifier.onnx: inputs x (B, C, P, P), d (B, F, P, P); output probs (B, n_classes) and, with
+    `branches`, branch_probs (B, n_branches, n_classes) (BDGFClassifier.forward_branches: probs computed
+    as without it); B dynamic."""
     p = classifier.cfg.patch_size
     x = torch.zeros(batch, classifier.in_channels, p, p)
     d = torch.zeros(batch, sum(classifier.feature_channels), p, p)
-    axes = {"x": {0: "batch"}, "d": {0: "batch"}, "probs": {0: "batch"}}
-    return _export(classifier, (x, d), target, ["x", "d"], ["probs"], axes)
+    outputs = ["probs", BRANCH_OUTPUT] if branches else ["probs"]
+    axes = {"x": {0: "batch"}, "d": {0: "batch"}, **{n: {0: "batch"} for n in outputs}}
+    module = _Method(classifier, "forward_branches") if branches else classifier
+    return _export(module, (x, d), target, ["x", "d"], outputs, axes)
 
 
-def export_dense(classifier, window: int | None = None) -> tuple[bytes, bytes]:
+def export_dense(classifier, window: int | None = None, branches: bool = True) -> tuple[bytes, bytes]:
     """The dense classifier (engine.nn.dense) as two graphs:
 
     classifier_maps.onnx: x (1, C, H, W), d (1, F, H, W) -> one pixel-major table per branch,
     `<branch>_table` (H*W, M_branch); H, W dynamic.
-    classifier_pixels.onnx: the tables and index (B, P*P) int64 -> probs (B, n_classes); B and the
-    table rows dynamic."""
+    classifier_pixels.onnx: the tables and index (B, P*P) int64 -> probs (B, n_classes) and, with
+    `branches`, branch_probs (B, n_branches, n_classes); B and the table rows dynamic."""
     from .dense import DenseClassifier
 
-    dense = DenseClassifier(classifier)
+    dense = DenseClassifier(classifier).train(classifier.training)  # export restores that mode
     p = classifier.cfg.patch_size
     side = window or p + 3
     x = torch.zeros(1, classifier.in_channels, side, side)
@@ -92,8 +99,10 @@ def export_dense(classifier, window: int | None = None) -> tuple[bytes, bytes]:
     with torch.no_grad():
         tables = dense.maps(x, d)
     index = torch.zeros(2, p * p, dtype=torch.int64)
-    axes = {**{n: {0: "pixels"} for n in names}, "index": {0: "batch"}, "probs": {0: "batch"}}
-    pixels = _export(_Method(dense, "pixels"), (*tables, index), None, [*names, "index"], ["probs"], axes)
+    outputs = ["probs", BRANCH_OUTPUT] if branches else ["probs"]
+    axes = {**{n: {0: "pixels"} for n in names}, "index": {0: "batch"}, **{n: {0: "batch"} for n in outputs}}
+    method = _Method(dense, "pixels_branches" if branches else "pixels")
+    pixels = _export(method, (*tables, index), None, [*names, "index"], outputs, axes)
     return maps, pixels
 
 
@@ -103,6 +112,7 @@ class _Method(torch.nn.Module):
     def __init__(self, module, method: str):
         super().__init__()
         self.module, self.method = module, method
+        self.train(module.training)  # _export restores this mode: the wrapped module's own
 
     def forward(self, *args):
         return getattr(self.module, self.method)(*args)
