@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output class raster (GeoTIFF)")
     run.add_argument("--probabilities", help="optional per-class probability raster (GeoTIFF)")
     run.add_argument("--confidence", help="optional max-probability raster (GeoTIFF)")
+    trust = run.add_argument_group("trust outputs (README: 'Trust outputs'; `info`: which a model supports)")
+    trust.add_argument("--entropy", help="normalised entropy of the class probabilities, 0 (sure) .. 1")
+    trust.add_argument("--disagreement", help="Jensen-Shannon divergence of the classifier branches' "
+                                              "probabilities / ln(min(branches, classes)), 0 .. 1")
+    trust.add_argument("--agreement", help="share of the classifier branches whose class is the map's")
+    trust.add_argument("--contribution", help="per modality (one band each): drop of the predicted class's "
+                                              "probability without it (one more pass per modality)")
+    trust.add_argument("--dominant-modality", help="the modality with the largest contribution (paletted)")
     run.add_argument("--device", choices=DEVICES, default="auto")
     run.add_argument("--backend", choices=BACKENDS, default="onnx")
     run.add_argument("--nodata", action="append", default=[], metavar="MODALITY=VALUE",
@@ -70,7 +78,9 @@ def _classify(args) -> int:
     limit_gdal_cache()
     settings = ClassifySettings(device=args.device, backend=args.backend, tile_size_px=args.tile,
                                 batch_size=args.batch)
-    outputs = ClassifyOutputs(args.out, probabilities=args.probabilities, confidence=args.confidence)
+    outputs = ClassifyOutputs(args.out, probabilities=args.probabilities, confidence=args.confidence,
+                              entropy=args.entropy, disagreement=args.disagreement, agreement=args.agreement,
+                              contribution=args.contribution, dominant_modality=args.dominant_modality)
     package = ModelPackage(args.model)
     progress = ConsoleProgress("classify")
     try:
@@ -84,6 +94,12 @@ def _classify(args) -> int:
     else:
         print(f"{result.outputs.classes}: {result.pixels_classified} pixels classified, "
               f"{result.pixels_nodata} nodata, {result.seconds:.1f} s on {result.backend_detail}")
+        extra = result.profile.get("modality contribution")
+        if extra is not None:
+            print(f"modality contribution: +{extra:.1f} s of the {result.seconds:.1f} s (one more features + "
+                  f"classifier pass per modality); "
+                  f"{result.pixels_classified / max(result.seconds - extra, 1e-9):,.0f} px/s without it, "
+                  f"{result.pixels_per_second or 0:,.0f} px/s with it")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The run loop: input layers + model package -> class raster (+ probabilities, confidence).
+"""The run loop: input layers + model package -> class raster (+ probabilities, confidence, trust outputs).
 
 Everything is checked before the first output file is created (`_plan`); then tiles are read, normalised,
 turned into diffusion features and classified one at a time, so memory does not grow with the scene.
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backends import make_backend
-from .card import feature_channels
+from .card import branch_names, feature_channels
+from .contribution import modality_contribution
 from .errors import BDGFError
 from .inputs import Layer, check_inputs
 from .normalise import Normaliser
@@ -28,6 +29,7 @@ from .package import ModelPackage
 from .preflight import check_outputs, inspect_inputs
 from .progress import Progress, SilentProgress, check_cancel
 from .raster import GdalMessages, aligned_vrt, grid_of, intersection_window, read_window, reference_grid
+from .run_writers import RunWriters, TileResult
 from .settings import ClassifyOutputs, ClassifySettings
 from .tiling import (
     Tile,
@@ -41,6 +43,7 @@ from .tiling import (
     patch_index,
     tile_noise,
 )
+from .uncertainty import check_request
 
 PathLike = str | os.PathLike
 
@@ -134,6 +137,8 @@ def _plan(package: ModelPackage, inputs, outputs: ClassifyOutputs | None, tile_s
     layers' own footprints, output paths and free space (unless `outputs` is None: a batch worker, whose
     job was checked by its driver), then the input values (a sample)."""
     card = package.card
+    if outputs is not None:
+        check_request(outputs, card, package.path)
     layers = check_inputs(card, inputs, bands, nodata, scale)
     ref = reference_grid(layers[0].path)
     area = intersection_window(ref, [grid_of(layer.path) for layer in layers[1:]],
@@ -150,49 +155,90 @@ def _plan(package: ModelPackage, inputs, outputs: ClassifyOutputs | None, tile_s
                  norm, int(diffusion["noise_seed"]), len(diffusion["timesteps"]), warnings)
 
 
-def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile,
-                   on_batch) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities (n_classes, h, w) and validity (h, w) of a tile's core."""
+def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile, on_batch,
+                   outputs: ClassifyOutputs | None = None) -> TileResult:
+    """Fused class probabilities and validity of a tile's core, and what `outputs` need besides: each
+    branch's probabilities, the modality contribution (one more features + classifier pass per modality,
+    timed as "modality contribution")."""
     t0 = time.perf_counter()
     _, _, h, w = t.core
-    probs = np.zeros((len(plan.card["classes"]), h, w), np.float32)
+    branches = bool(outputs and outputs.needs_branches)
+    contribution = bool(outputs and outputs.needs_contribution)
+    k, nb, m = len(plan.card["classes"]), len(branch_names(plan.card)), len(plan.norm.channels)
+    empty = TileResult(np.zeros((k, h, w), np.float32), np.zeros((h, w), bool),
+                       np.zeros((nb, k, h, w), np.float32) if branches else None,
+                       np.zeros((m, h, w), np.float32) if contribution else None)
     if not _overlaps(t.core, plan.area):
-        return probs, np.zeros((h, w), bool)
+        return empty
     arrays, valid = _read_tile(plan.sources, t)
     rows, cols = t.core_in_window()
-    core_valid = valid[rows, cols]
+    empty.valid = core_valid = valid[rows, cols]
     rr, cc = np.nonzero(core_valid)
     t0 = prof.add("read", t0)
     if not len(rr):
-        return probs, core_valid
+        return empty
     x = plan.norm.apply(arrays, valid)
     del arrays
     noise = tile_noise(plan.noise_seed, t, x.shape[1], plan.noise_steps)
     t0 = prof.add("normalise+noise", t0)
     feats = engine.features(x, noise)
-    del noise
-    t0 = prof.add("features", t0)
+    prof.add("features", t0)
+    passes = 1 + (m if contribution else 0)
+    pixels = (rows, cols, rr, cc, engine, batch)
+    probs, branch = _pixel_probs(plan, x, feats, *pixels, prof, lambda f: on_batch(f / passes), branches)
+    del feats
+    result = TileResult(probs, core_valid, branch)
+    if contribution:
+        t0 = time.perf_counter()
+
+        def probs_without(filled: np.ndarray, i: int) -> np.ndarray:
+            return _pixel_probs(plan, filled, engine.features(filled, noise), *pixels, _Profile(),
+                                lambda f: on_batch((i + 1 + f) / passes), False)[0]
+
+        result.contribution = modality_contribution(x, probs, core_valid, plan.norm.channels, probs_without)
+        prof.add("modality contribution", t0)
+    return result
+
+
+def _pixel_probs(plan: _Plan, x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, rr: np.ndarray,
+                 cc: np.ndarray, engine, batch: int, prof: _Profile, on_batch,
+                 branches: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Fused probabilities (n_classes, h, w) of the valid core pixels (rr, cc) of a tile window and, with
+    `branches`, each branch's (n_branches, n_classes, h, w): dense when the backend can, else patchwise."""
+    k = len(plan.card["classes"])
+    probs = np.zeros((k, rows.stop - rows.start, cols.stop - cols.start), np.float32)
+    branch = np.zeros((len(branch_names(plan.card)), *probs.shape), np.float32) if branches else None
+
+    def put(r: np.ndarray, c: np.ndarray, result) -> None:
+        if branches:
+            result, per_branch = result
+            branch[:, :, r, c] = per_branch.transpose(1, 2, 0)
+        probs[:, r, c] = result.T
+
     if engine.dense:
-        _classify_dense(plan, x, feats, rows, cols, rr, cc, engine, batch, probs, prof, on_batch)
-        return probs, core_valid
-    batches = patch_batches(x, feats, rr + rows.start, cc + cols.start, plan.patch, batch)
-    for xp, dp, sl in batches:
+        _classify_dense(plan, x, feats, rows, cols, rr, cc, engine, batch, put, prof, on_batch, branches)
+        return probs, branch
+    t0 = time.perf_counter()
+    for xp, dp, sl in patch_batches(x, feats, rr + rows.start, cc + cols.start, plan.patch, batch):
         t0 = prof.add("patches", t0)
-        probs[:, rr[sl], cc[sl]] = engine.classify(xp, dp).T
+        put(rr[sl], cc[sl], engine.classify_branches(xp, dp) if branches else engine.classify(xp, dp))
         t0 = prof.add("classifier", t0)
         on_batch(sl.stop / len(rr))
-    return probs, core_valid
+    return probs, branch
 
 
 def _classify_dense(plan: _Plan, x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, rr: np.ndarray,
-                    cc: np.ndarray, engine, batch: int, probs: np.ndarray, prof: _Profile, on_batch) -> None:
+                    cc: np.ndarray, engine, batch: int, put, prof: _Profile, on_batch,
+                    branches: bool) -> None:
     """The dense classifier on the valid core pixels (rr, cc) of a tile: per strip of core rows, the
     per-pixel tables of the strip's window (the strip + the patch radius), then `batch` pixels at a
-    time from them. Same probabilities as the patchwise classifier (engine/nn/dense.py)."""
+    time from them, handed to `put(rows, cols, result)`. Same probabilities as the patchwise classifier
+    (engine/nn/dense.py)."""
     t0 = time.perf_counter()
     r = plan.patch // 2
     c0, c1 = cols.start - r, cols.stop + r  # window columns: the core + the patch radius
     height = dense_strip_rows(c1 - c0, plan.patch, rows.stop - rows.start)
+    pixels = engine.dense_pixels_branches if branches else engine.dense_pixels
     for top in range(0, rows.stop - rows.start, height):
         lo, hi = np.searchsorted(rr, [top, top + height])  # rr ascends (np.nonzero)
         if lo == hi:
@@ -204,7 +250,7 @@ def _classify_dense(plan: _Plan, x: np.ndarray, feats: np.ndarray, rows: slice, 
         t0 = prof.add("classifier maps", t0)
         for s in range(lo, hi, batch):
             e = min(s + batch, hi)
-            probs[:, rr[s:e], cc[s:e]] = engine.dense_pixels(tables, index[s - lo:e - lo]).T
+            put(rr[s:e], cc[s:e], pixels(tables, index[s - lo:e - lo]))
             t0 = prof.add("classifier pixels", t0)
             on_batch(e / len(rr))
         del tables
@@ -255,6 +301,12 @@ def _classify(inputs, model, outputs: ClassifyOutputs, settings: ClassifySetting
     total = plan.grid.width * plan.grid.height
     progress.log(f"Classified {classified} pixels ({total - classified} nodata) in {seconds:.1f} s "
                  f"on {engine.describe()}")
+    if "modality contribution" in prof:
+        extra = prof["modality contribution"]
+        rate = classified / max(seconds - extra, 1e-9)
+        progress.log(f"Modality contribution: {len(plan.layers)} extra features + classifier passes per tile "
+                     f"took {extra:.1f} s of the {seconds:.1f} s ({rate:,.0f} px/s without them, "
+                     f"{classified / max(seconds, 1e-9):,.0f} px/s with them)")
     return ClassifyResult(
         device=engine.device, backend=settings.backend, backend_detail=engine.describe(),
         tile_size_px=plan.tile, halo_px=plan.halo, batch_size=batch, tiles=n_tiles,
@@ -268,7 +320,7 @@ def _run_window(plan: _Plan, engine, batch: int, outputs: ClassifyOutputs, windo
     nothing. Returns the number of pixels classified."""
     wr0, wc0, _, _ = window
     n_tiles, classified = plan.tile_count(window), 0
-    with _Writers(outputs, plan.grid.window(*window), plan.card, qml=qml) as writer:
+    with RunWriters(outputs, plan.grid.window(*window), plan.card, qml=qml) as writer:
         for i, t in enumerate(plan.tiles(window)):
 
             def on_batch(fraction: float, i=i) -> None:
@@ -276,11 +328,11 @@ def _run_window(plan: _Plan, engine, batch: int, outputs: ClassifyOutputs, windo
                 progress.set_progress(100.0 * (i + fraction) / n_tiles)
 
             check_cancel(progress)
-            probs, valid = _classify_tile(plan, t, engine, batch, prof, on_batch)
+            tile = _classify_tile(plan, t, engine, batch, prof, on_batch, outputs)
             t0 = time.perf_counter()
-            writer.write(t.core[0] - wr0, t.core[1] - wc0, probs, valid)
+            writer.write(t.core[0] - wr0, t.core[1] - wc0, tile)
             prof.add("write", t0)
-            classified += int(valid.sum())
+            classified += int(tile.valid.sum())
             progress.set_progress(100.0 * (i + 1) / n_tiles)
         if require_pixels and not classified:  # raised inside the block: the writers abort
             r0, c0, h, w = plan.area
@@ -335,57 +387,6 @@ def classify_window(plan: _Plan, engine, outputs: ClassifyOutputs, window: tuple
                                  qml=qml)
     return WindowResult(window, plan.tile_count(window), classified, round(time.perf_counter() - started, 3),
                         {k: round(v, 3) for k, v in prof.items()})
-
-
-class _Writers:
-    """Class raster (+ probabilities, confidence) written tile by tile; all or nothing."""
-
-    def __init__(self, outputs: ClassifyOutputs, grid, card, qml: bool = True):
-        from .outputs import ClassRasterWriter, ConfidenceRasterWriter, ProbabilityRasterWriter
-
-        meta = {"bdgf_model": card.get("name", ""), "bdgf_content_hash": card.get("content_hash", "")}
-        self._all = []
-        try:
-            self.classes = self._add(ClassRasterWriter(outputs.classes, grid, card["classes"], metadata=meta,
-                                                       write_qml=qml))
-            self.probs = outputs.probabilities and self._add(ProbabilityRasterWriter.for_classes(
-                outputs.probabilities, grid, card["classes"], metadata=meta))
-            self.confidence = outputs.confidence and self._add(
-                ConfidenceRasterWriter(outputs.confidence, grid, metadata=meta))
-        except BaseException:
-            self.abort()
-            raise
-
-    def _add(self, writer):
-        self._all.append(writer)
-        return writer
-
-    def write(self, row0: int, col0: int, probs: np.ndarray, valid: np.ndarray) -> None:
-        self.classes.write_indices(row0, col0, probs.argmax(0), valid)
-        if self.probs:
-            self.probs.write_probabilities(row0, col0, probs, valid)
-        if self.confidence:
-            self.confidence.write_from_probabilities(row0, col0, probs, valid)
-
-    def abort(self) -> None:
-        for writer in self._all:
-            writer.abort()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.abort()
-            return
-        try:
-            for writer in self._all:  # every file closed and checked before any is renamed
-                writer.close()
-            for writer in reversed(self._all):  # the class raster last: it appears only when all did
-                writer.commit()
-        except BaseException:
-            self.abort()
-            raise
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:

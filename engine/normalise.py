@@ -15,6 +15,11 @@ import numpy as np
 
 from .errors import BDGFError
 
+# The value of a channel that carries nothing: 0, the normalised training mean (the 2-98 % scaling maps
+# the training range to [-1, 1]). Nodata pixels, the spectral cells the DDPM's masking hides, and a modality
+# removed to measure its contribution (engine.contribution) all hold it.
+NEUTRAL_FILL = 0.0
+
 
 @dataclass
 class Normaliser:
@@ -66,7 +71,7 @@ class Normaliser:
                 x = (self.pca_matrix @ flat).reshape(-1, h, w)
             out[0, c:c + x.shape[0]] = x
             c += x.shape[0]
-        out[0, :, ~valid] = 0
+        out[0, :, ~valid] = NEUTRAL_FILL
         return out
 
 

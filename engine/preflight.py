@@ -45,20 +45,22 @@ def check_outputs(outputs: ClassifyOutputs, layers: Sequence[Layer], model_path:
         if not os.access(folder, os.W_OK):
             raise BDGFError(f"The folder of the {label} output is not writable: {folder}. Choose another "
                             "output path.")
-    _check_space(outputs, grid, classes)
+    _check_space(outputs, grid, classes, len(layers))
 
 
-def output_bytes(outputs: ClassifyOutputs, grid: Grid, classes: Sequence[Mapping]) -> dict[str, int]:
+def output_bytes(outputs: ClassifyOutputs, grid: Grid, classes: Sequence[Mapping],
+                 modalities: int = 1) -> dict[str, int]:
     """Uncompressed size of each output (the most it can take on disk: DEFLATE usually makes it smaller)."""
     pixels = grid.width * grid.height
     per_pixel = {"class raster": class_dtype(classes).itemsize, "probabilities": 4 * len(classes),
-                 "confidence": 4}
+                 "confidence": 4, "entropy": 4, "branch disagreement": 4, "branch agreement": 4,
+                 "modality contribution": 4 * modalities, "dominant modality": 1}
     return {label: pixels * per_pixel[label] for label in outputs.named_paths()}
 
 
-def _check_space(outputs: ClassifyOutputs, grid: Grid, classes: Sequence[Mapping]) -> None:
+def _check_space(outputs: ClassifyOutputs, grid: Grid, classes: Sequence[Mapping], modalities: int) -> None:
     # Checked against the uncompressed size so that a run never stops hours later on a full disk.
-    sizes = output_bytes(outputs, grid, classes)
+    sizes = output_bytes(outputs, grid, classes, modalities)
     by_disk: dict[int, list] = {}
     for label, path in outputs.named_paths().items():
         folder = os.path.dirname(os.path.abspath(path))

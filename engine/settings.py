@@ -78,19 +78,34 @@ def parse_modality_values(items, what: str) -> dict[str, str]:
     return out
 
 
+# Output field -> the name messages use, in the order outputs are listed (class raster first).
+OUTPUT_LABELS = {
+    "classes": "class raster", "probabilities": "probabilities", "confidence": "confidence",
+    "entropy": "entropy", "disagreement": "branch disagreement", "agreement": "branch agreement",
+    "contribution": "modality contribution", "dominant_modality": "dominant modality",
+}
+
+
 @dataclass(frozen=True)
 class ClassifyOutputs:
-    """Where the run writes: the class raster, and optionally probabilities and confidence."""
+    """Where the run writes: the class raster, and optionally probabilities, confidence and the trust
+    outputs (README, "Trust outputs"): entropy of the fused probabilities, disagreement and agreement of
+    the classifier branches, each modality's contribution to the predicted class and the dominant one."""
 
     classes: str
     probabilities: str | None = None
     confidence: str | None = None
+    entropy: str | None = None
+    disagreement: str | None = None
+    agreement: str | None = None
+    contribution: str | None = None
+    dominant_modality: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("classes", "probabilities", "confidence"):
+        for name in OUTPUT_LABELS:
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, os.fspath(value))
+                object.__setattr__(self, name, os.fspath(value) or None)
         if not self.classes:
             raise BDGFError("No output path for the class raster was given.")
         named = list(self.named_paths().items())
@@ -100,11 +115,21 @@ class ClassifyOutputs:
                     raise BDGFError(f"The {name_a} output and the {name_b} output are the same file "
                                     f"({path_a} and {path_b}); give each output its own path.")
 
+    @property
+    def needs_branches(self) -> bool:
+        """Whether an output needs each classifier branch's probabilities."""
+        return bool(self.disagreement or self.agreement)
+
+    @property
+    def needs_contribution(self) -> bool:
+        """Whether an output needs the modality contribution (one more pass per modality)."""
+        return bool(self.contribution or self.dominant_modality)
+
     def named_paths(self) -> dict[str, str]:
-        """{'class raster' | 'probabilities' | 'confidence': path} of the outputs that will be written."""
-        names = {"classes": "class raster", "probabilities": "probabilities", "confidence": "confidence"}
-        return {label: getattr(self, key) for key, label in names.items() if getattr(self, key)}
+        """{'class raster' | 'probabilities' | ... (OUTPUT_LABELS): path} of the outputs that will be
+        written."""
+        return {label: getattr(self, key) for key, label in OUTPUT_LABELS.items() if getattr(self, key)}
 
     def paths(self) -> list[str]:
         """The paths that will be written, class raster first."""
-        return [p for p in (self.classes, self.probabilities, self.confidence) if p]
+        return [getattr(self, key) for key in OUTPUT_LABELS if getattr(self, key)]

@@ -1,6 +1,7 @@
 """The dense classifier (engine/nn/dense.py) computes the patchwise classifier's probabilities for every
 pixel: each branch alone and all three, ONNX Runtime and PyTorch, on the fixture scenes' real tiles
-(nodata holes filled with 0, layers that end inside the scene, windows padded past the scene edge)."""
+(nodata holes filled with 0, layers that end inside the scene, windows padded past the scene edge); the
+fused probabilities and each branch's (the trust outputs' branch_probs graph output)."""
 from __future__ import annotations
 
 import gc
@@ -58,18 +59,22 @@ def packages(engine_model, fixture_scene, tmp_path_factory) -> dict:
 
 
 def _both_paths(package: ModelPackage, scene: dict, backend: str, tmp_path):
-    """(dense, patchwise) probabilities and validity of every tile of the scene, same engine."""
+    """(dense, patchwise) probabilities, validity and branch probabilities of every tile of the scene, same
+    engine."""
     inputs = {"hsi": scene["hsi"], "sar": scene["sar"], "dsm": scene["dsm"]}
     plan = _plan(package, inputs, ClassifyOutputs(str(tmp_path / "unused.tif")), TILE)
+    # what the tiles compute for an output that needs the branch probabilities (a run refuses a one-branch
+    # model's disagreement before any work; the graphs give its branch probabilities all the same)
+    outputs = ClassifyOutputs(str(tmp_path / "unused.tif"), agreement=str(tmp_path / "unused_agreement.tif"))
     engine = make_backend(package, backend, "cpu")
-    assert engine.dense, "the package holds the dense graphs"
+    assert engine.dense and engine.branches, "the package holds the dense graphs and the branch outputs"
     out = {}
     for dense in (True, False):
         engine.dense = dense
         prof, tiles = _Profile(), []
         for t in plan.tiles():
-            probs, valid = _classify_tile(plan, t, engine, 29, prof, lambda fraction: None)
-            tiles.append((probs, valid))
+            tile = _classify_tile(plan, t, engine, 29, prof, lambda fraction: None, outputs)
+            tiles.append((tile.probs, tile.valid, tile.branch_probs))
         assert ("classifier maps" in prof) == dense  # the path asked for really ran
         out[dense] = tiles
     return out[True], out[False], plan
@@ -82,12 +87,17 @@ def test_dense_equals_patchwise_on_every_pixel(packages, fixture_scene, fixture_
     for scene in (fixture_scene, fixture_scene_mixed):
         dense, patchwise, plan = _both_paths(packages[branches], scene, backend, tmp_path)
         holes = edge = 0
-        for (pd, vd), (pp, vp), t in zip(dense, patchwise, plan.tiles()):
+        for (pd, vd, bd), (pp, vp, bp), t in zip(dense, patchwise, plan.tiles()):
             assert np.array_equal(vd, vp)
+            assert bd.shape == bp.shape == (len(branches), *pd.shape)
             if not vd.any():
                 continue
             diff = np.abs(pd - pp)[:, vd].max()
             assert diff <= TOLERANCE, (scene["variant"], t.core, diff)
+            # each branch's probabilities too, and the fused ones are their mean
+            assert np.abs(bd - bp)[:, :, vd].max() <= TOLERANCE, (scene["variant"], t.core)
+            assert np.abs(bd.mean(0) - pd)[:, vd].max() <= 1e-6
+            assert np.allclose(bd.sum(1)[:, vd], 1.0, atol=1e-5)
             # the comparison has teeth: the map varies, and one pixel off it would fail
             assert np.abs(pp[:, vd] - pp[:, vd].mean(1, keepdims=True)).max() > 10 * TOLERANCE
             if vd.sum() > 1:

@@ -20,6 +20,7 @@ import math
 
 import torch
 
+from ..normalise import NEUTRAL_FILL
 from .config import MaskingConfig
 
 
@@ -111,4 +112,4 @@ class ModalityMasking:
     def apply(self, x: torch.Tensor, step: int, generator: torch.Generator | None = None):
         """Returns (masked x, mask). Masked spectral values become 0; auxiliaries are untouched."""
         mask = self.masks(x.shape, step, generator, x.device)
-        return x.masked_fill(mask, 0.0), mask
+        return x.masked_fill(mask, NEUTRAL_FILL), mask

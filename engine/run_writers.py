@@ -1,0 +1,174 @@
+"""The rasters of one classification run, written tile by tile through the writers of engine/outputs.py.
+
+`RunWriters` opens every output the run asks for (`ClassifyOutputs`), writes a `TileResult` into each and,
+when the run ends, closes them all (each checked) before renaming any: all or nothing, as
+engine/outputs.py describes. Besides the class raster, probabilities and confidence it writes the trust
+outputs (engine/uncertainty.py, engine/contribution.py): single-band Float32 rasters on 0..1 (nodata -1)
+with a `.qml` sidecar that QGIS loads as their style (a pseudocolour ramp from 0 to 1), the modality
+contribution (one band per modality) and the dominant modality (a paletted raster like the class map).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from xml.etree import ElementTree as ET
+
+import numpy as np
+
+from .card import branch_names
+from .contribution import category_indices, dominant_modality, modality_classes
+from .errors import BDGFError
+from .outputs import ClassRasterWriter, ConfidenceRasterWriter, ProbabilityRasterWriter, qml_path_for
+from .settings import ClassifyOutputs
+from .uncertainty import branch_agreement, branch_disagreement, disagreement_scale, normalised_entropy
+
+# Colour stops (value, colour) on 0..1. Uncertainty: blue (sure) to red (unsure); agreement reversed, so red
+# always marks the pixels to distrust; contribution: white (nothing) to purple (the modality holds the class).
+UNCERTAIN_RAMP = ((0.0, "#2c7bb6"), (0.25, "#abd9e9"), (0.5, "#ffffbf"), (0.75, "#fdae61"), (1.0, "#d7191c"))
+AGREEMENT_RAMP = tuple((1.0 - v, c) for v, c in reversed(UNCERTAIN_RAMP))
+CONTRIBUTION_RAMP = ((0.0, "#f7f7f7"), (0.25, "#cbc9e2"), (0.5, "#9e9ac8"), (0.75, "#756bb1"),
+                     (1.0, "#54278f"))
+
+
+@dataclass
+class TileResult:
+    """What the classifier gave for a tile's core (h x w pixels)."""
+
+    probs: np.ndarray  # (n_classes, h, w) fused probabilities
+    valid: np.ndarray  # (h, w) bool: classified pixels
+    branch_probs: np.ndarray | None = None  # (n_branches, n_classes, h, w), when an output needs them
+    contribution: np.ndarray | None = None  # (n_modalities, h, w), when an output needs it
+
+
+class ScalarRasterWriter(ProbabilityRasterWriter):
+    """Float32 values on 0..1 (nodata -1), one band per name, with a pseudocolour `.qml` of band 1."""
+
+    def __init__(self, path, grid, band_names: Sequence[str], ramp, metadata: Mapping[str, str] | None = None,
+                 write_qml: bool = True):
+        self.ramp, self.write_qml = ramp, write_qml
+        super().__init__(path, grid, list(band_names), metadata=metadata)
+
+    def _sidecars(self) -> dict[str, str]:
+        return {qml_path_for(self.path): pseudocolor_qml(self.ramp)} if self.write_qml else {}
+
+
+class RunWriters:
+    """Every output of a run (ClassifyOutputs), written tile by tile; all or nothing."""
+
+    def __init__(self, outputs: ClassifyOutputs, grid, card: Mapping, qml: bool = True):
+        meta = {"bdgf_model": card.get("name", ""), "bdgf_content_hash": card.get("content_hash", "")}
+        classes, modalities = card["classes"], card["modalities"]
+        self._all: list = []
+        try:
+            self.classes = self._add(ClassRasterWriter(outputs.classes, grid, classes, metadata=meta,
+                                                       write_qml=qml))
+            self.probs = outputs.probabilities and self._add(ProbabilityRasterWriter.for_classes(
+                outputs.probabilities, grid, classes, metadata=meta))
+            self.confidence = outputs.confidence and self._add(
+                ConfidenceRasterWriter(outputs.confidence, grid, metadata=meta))
+            n, k = len(branch_names(card)), len(classes)
+            scalar = (
+                ("entropy", "entropy", UNCERTAIN_RAMP,
+                 f"Shannon entropy of the fused probabilities / ln({k})"),
+                ("disagreement", "branch disagreement", UNCERTAIN_RAMP,
+                 f"Jensen-Shannon divergence of the {n} branch softmaxes / ln(min({n}, {k}))"
+                 f" = {disagreement_scale(max(n, 2), max(k, 2)):.4f}"),
+                ("agreement", "branch agreement", AGREEMENT_RAMP,
+                 f"share of the {n} branches whose most likely class is the fused class"))
+            for key, band, ramp, measure in scalar:
+                path = getattr(outputs, key)
+                setattr(self, key, path and self._add(ScalarRasterWriter(
+                    path, grid, [band], ramp, {**meta, "bdgf_measure": measure}, qml)))
+            self.contribution = outputs.contribution and self._add(ScalarRasterWriter(
+                outputs.contribution, grid, [m["name"] for m in modalities], CONTRIBUTION_RAMP,
+                {**meta, "bdgf_measure": "drop of the predicted class's probability when the band's modality "
+                                         "is replaced by its neutral fill (0), clipped at 0"}, qml))
+            self.dominant = outputs.dominant_modality and self._add(ClassRasterWriter(
+                outputs.dominant_modality, grid, modality_classes(modalities), metadata=meta, write_qml=qml))
+        except BaseException:
+            self.abort()
+            raise
+
+    def _add(self, writer):
+        self._all.append(writer)
+        return writer
+
+    def write(self, row0: int, col0: int, tile: TileResult) -> None:
+        probs, valid = tile.probs, tile.valid
+        fused = probs.argmax(0)
+        self.classes.write_indices(row0, col0, fused, valid)
+        if self.probs:
+            self.probs.write_probabilities(row0, col0, probs, valid)
+        if self.confidence:
+            self.confidence.write_from_probabilities(row0, col0, probs, valid)
+        if self.entropy:
+            self.entropy.write_probabilities(row0, col0, normalised_entropy(probs), valid)
+        if self.disagreement or self.agreement:
+            if tile.branch_probs is None:
+                raise BDGFError("internal error: the branch probabilities of a tile were not computed")
+            if self.disagreement:
+                self.disagreement.write_probabilities(row0, col0, branch_disagreement(tile.branch_probs),
+                                                      valid)
+            if self.agreement:
+                self.agreement.write_probabilities(row0, col0, branch_agreement(tile.branch_probs, fused),
+                                                   valid)
+        if self.contribution:
+            self.contribution.write_probabilities(row0, col0, tile.contribution, valid)
+        if self.dominant:
+            index = category_indices(dominant_modality(tile.contribution), tile.contribution.shape[0])
+            self.dominant.write_indices(row0, col0, index, valid)
+
+    def abort(self) -> None:
+        for writer in self._all:
+            writer.abort()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+            return
+        try:
+            for writer in self._all:  # every file closed and checked before any is renamed
+                writer.close()
+            for writer in reversed(self._all):  # the class raster last: it appears only when all did
+                writer.commit()
+        except BaseException:
+            self.abort()
+            raise
+
+
+# ---------------------------------------------------------------- QGIS style
+
+def pseudocolor_qml(ramp, band: int = 1, low: float = 0.0, high: float = 1.0) -> str:
+    """A QGIS (3.22+) raster style: single-band pseudocolour of `band`, interpolated between the (value,
+    colour) stops of `ramp`, fixed to low..high (not stretched to the data: 0.5 means the same everywhere)."""
+    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "AllStyleCategories",
+                               "hasScaleBasedVisibilityFlag": "0", "minScale": "1e+08", "maxScale": "0"})
+    pipe = ET.SubElement(root, "pipe")
+    renderer = ET.SubElement(pipe, "rasterrenderer", {
+        "type": "singlebandpseudocolor", "band": str(band), "opacity": "1", "alphaBand": "-1",
+        "nodataColor": "", "classificationMin": f"{low:g}", "classificationMax": f"{high:g}"})
+    ET.SubElement(renderer, "rasterTransparency")
+    origin = ET.SubElement(renderer, "minMaxOrigin")
+    for tag, text in (("limits", "None"), ("extent", "WholeRaster"), ("statAccuracy", "Estimated"),
+                      ("cumulativeCutLower", "0.02"), ("cumulativeCutUpper", "0.98"), ("stdDevFactor", "2")):
+        ET.SubElement(origin, tag).text = text
+    shader = ET.SubElement(ET.SubElement(renderer, "rastershader"), "colorrampshader", {
+        "colorRampType": "INTERPOLATED", "classificationMode": "1", "clip": "0",
+        "minimumValue": f"{low:g}", "maximumValue": f"{high:g}", "labelPrecision": "2"})
+    for value, colour in ramp:
+        at = low + value * (high - low)
+        ET.SubElement(shader, "item", {"alpha": "255", "value": f"{at:g}", "label": f"{at:.2f}",
+                                       "color": colour})
+    ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0", "gamma": "1"})
+    ET.SubElement(pipe, "huesaturation", {
+        "saturation": "0", "grayscaleMode": "0", "colorizeOn": "0", "colorizeRed": "255",
+        "colorizeGreen": "128", "colorizeBlue": "128", "colorizeStrength": "100", "invertColors": "0"})
+    ET.SubElement(pipe, "rasterresampler", {"maxOversampling": "2"})
+    ET.SubElement(pipe, "resamplingStage").text = "resamplingFilter"
+    ET.SubElement(root, "blendMode").text = "0"
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
