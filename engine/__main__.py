@@ -1,6 +1,6 @@
 """Command line: `python -m engine classify ...`, `python -m engine info MODEL.bdgf`,
-`python -m engine accuracy ...` (engine/cli_accuracy.py) and `python -m engine batch JOB.json`
-(engine/cli_batch.py).
+`python -m engine accuracy ...` (engine/cli_accuracy.py), `python -m engine batch JOB.json`
+(engine/cli_batch.py) and `python -m engine suggest ...` (engine/cli_suggest.py).
 
 User errors print one line on stderr and exit with code 2 (no traceback); cancelling (Ctrl+C)
 exits with 130, a SIGTERM (job scheduler, `kill`) with 143 (the shells' 128 + signal number); both print
@@ -13,7 +13,7 @@ import json
 import signal
 import sys
 
-from . import cli_accuracy, cli_batch
+from . import cli_accuracy, cli_batch, cli_suggest
 from .errors import BDGFError, Cancelled
 from .settings import BACKENDS, DEVICES, parse_modality_values
 
@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("model", help="model package (.bdgf)")
     cli_accuracy.add_parser(sub)
     cli_batch.add_parser(sub)
+    cli_suggest.add_parser(sub)
     return parser
 
 
@@ -131,6 +132,8 @@ def main(argv=None) -> int:
             return cli_accuracy.run(args)
         if args.command == "batch":
             return cli_batch.run(args)
+        if args.command == "suggest":
+            return cli_suggest.run(args)
         return _classify(args) if args.command == "classify" else _info(args)
     except BDGFError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
