@@ -25,7 +25,10 @@ pytestmark = pytest.mark.qgis
 ALGORITHMS = {
     "bdgf:classify": ("classification", ["SPECTRAL", "SAR", "LIDAR", "EXTRA_AUX", "MODEL", "DEVICE",
                                          "BACKEND", "TILE_SIZE", "BATCH_SIZE", "NODATA", "INPUT_SCALE",
-                                         "OUTPUT", "PROBABILITIES", "CONFIDENCE"]),
+                                         "OUTPUT", "PROBABILITIES", "CONFIDENCE", "ENTROPY", "DISAGREEMENT",
+                                         "AGREEMENT", "CONTRIBUTION", "DOMINANT_MODALITY"]),
+    "bdgf:suggestsamples": ("labelling", ["CLASSES", "UNCERTAINTY", "COUNT", "MIN_DISTANCE", "SEED",
+                                          "OUTPUT"]),
     "bdgf:exportjob": ("classification", ["SPECTRAL", "SAR", "LIDAR", "EXTRA_AUX", "MODEL", "DEVICE",
                                           "BACKEND", "TILE_SIZE", "BATCH_SIZE", "NODATA", "INPUT_SCALE",
                                           "OUT_DIR", "BLOCK_SIZE", "WRITE_PROBABILITIES", "WRITE_CONFIDENCE",
@@ -71,6 +74,8 @@ def test_modelinfo_shows_the_card(bdgf_plugin, tiny_model):
     result = run_in_process("bdgf:modelinfo", {"MODEL": tiny_model})
     assert "Model: Tiny random model" in result["CARD"]
     assert "hsi [spectral]: 24 band(s)" in result["CARD"]
+    # a package without each branch's probabilities: says so, and how to add them
+    assert "no   branch disagreement" in result["CARD"] and "--add-branch-outputs" in result["CARD"]
     assert json.loads(result["CARD_JSON"])["classes"][5]["name"] == "Water"
 
 
@@ -383,3 +388,77 @@ def test_extra_auxiliary_layers_fill_the_card_modalities_beyond_sar_and_lidar(
                              OUTPUT=str(tmp_path / "four.tif"))
     assert check("bdgf:classify", params) == (True, "")
     assert read_band(run_in_process("bdgf:classify", params)["OUTPUT"]).max() > 0
+
+
+# ---------------------------------------------------------------- trust outputs and where to label next
+
+TRUST = ("ENTROPY", "DISAGREEMENT", "AGREEMENT", "CONTRIBUTION", "DOMINANT_MODALITY")
+
+
+def test_classify_trust_outputs_load_styled_and_feed_the_sample_suggestions(
+        bdgf_plugin, fixture_scene, engine_model, cli_classes, tmp_path):
+    import processing
+    from qgis.core import QgsVectorLayer
+
+    feedback = CollectingFeedback()
+    paths = {name: str(tmp_path / f"{name.lower()}.tif") for name in TRUST}
+    params = classify_params(fixture_scene, engine_model, OUTPUT=str(tmp_path / "classes.tif"), **paths)
+    results = processing.runAndLoadResults("bdgf:classify", params, feedback=feedback)
+    assert (read_band(results["OUTPUT"]) == cli_classes).all()  # the class map is the plain run's
+    assert {name: results[name] for name in TRUST} == paths
+    assert any(line.startswith("Modality contribution: +") for line in feedback.lines)
+    loaded = {layer.source(): layer for layer in QgsProject.instance().mapLayers().values()}
+    for name in ("ENTROPY", "DISAGREEMENT", "AGREEMENT", "CONTRIBUTION"):
+        renderer = loaded[paths[name]].renderer()
+        assert renderer.type() == "singlebandpseudocolor", name
+        shader = renderer.shader().rasterShaderFunction()
+        assert (shader.minimumValue(), shader.maximumValue()) == (0.0, 1.0), name
+    assert paletted_classes(loaded[paths["DOMINANT_MODALITY"]])[1][0] == "hsi"
+    for layer in loaded.values():
+        QgsProject.instance().removeMapLayer(layer.id())
+
+    points = str(tmp_path / "to_label.gpkg")
+    suggested = processing.runAndLoadResults("bdgf:suggestsamples", {
+        "CLASSES": results["OUTPUT"], "UNCERTAINTY": results["ENTROPY"], "COUNT": 30, "MIN_DISTANCE": 3,
+        "OUTPUT": points})
+    assert suggested["POINTS"] == 30 and suggested["OUTPUT"] == points
+    layer = QgsVectorLayer(f"{points}|layername=suggested_samples", "points", "ogr")
+    assert layer.isValid() and layer.featureCount() == 30
+    assert layer.fields().names()[-7:] == ["rank", "class_value", "class_name", "uncertainty", "row", "col",
+                                           "label"]
+    classes = read_band(results["OUTPUT"])
+    per_class = {}
+    for feature in layer.getFeatures():
+        assert classes[feature["row"], feature["col"]] == feature["class_value"] != 0
+        per_class[feature["class_value"]] = per_class.get(feature["class_value"], 0) + 1
+    assert max(per_class.values()) - min(per_class.values()) <= 1
+    for loaded_layer in list(QgsProject.instance().mapLayers().values()):
+        QgsProject.instance().removeMapLayer(loaded_layer.id())
+
+
+def test_classify_refuses_branch_outputs_of_an_older_package(bdgf_plugin, fixture_scene, tiny_model,
+                                                             tmp_path):
+    out = tmp_path / "classes.tif"
+    params = classify_params(fixture_scene, tiny_model, OUTPUT=str(out),
+                             DISAGREEMENT=str(tmp_path / "disagreement.tif"))
+    ok, message = check("bdgf:classify", params)
+    assert not ok and "--add-branch-outputs" in message and "branch_probs" in message
+    with pytest.raises(QgsProcessingException, match="exported without them"):
+        run_in_process("bdgf:classify", params)
+    assert list(tmp_path.iterdir()) == []
+    # the entropy needs nothing more
+    entropy = run_in_process("bdgf:classify", classify_params(
+        fixture_scene, tiny_model, OUTPUT=str(out), ENTROPY=str(tmp_path / "entropy.tif")))["ENTROPY"]
+    assert 0 <= read_band(entropy)[read_band(out) > 0].min() and read_band(entropy).max() <= 1
+
+
+def test_suggest_samples_refuses_the_branch_agreement(bdgf_plugin, tmp_path, fixture_scene):
+    agreement = tmp_path / "agreement.tif"
+    ds = gdal.GetDriverByName("GTiff").CreateCopy(str(agreement), gdal.Open(fixture_scene["dsm"]))
+    ds.GetRasterBand(1).SetDescription("branch agreement")
+    ds = None
+    with pytest.raises(QgsProcessingException, match="branch agreement"):
+        run_in_process("bdgf:suggestsamples", {
+            "CLASSES": fixture_scene["labels"], "UNCERTAINTY": str(agreement),
+            "OUTPUT": str(tmp_path / "points.gpkg")})
+    assert not (tmp_path / "points.gpkg").exists()

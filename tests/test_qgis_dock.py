@@ -55,6 +55,8 @@ def test_dock_shows_layer_info_and_the_model_card(dock, dock_model, scene_layers
     assert dock.card["name"] == "random-init test model"
     text = dock.card_view.text()
     assert "#2166ac" in text and "Water" in text and "hsi (spectral): 24 band(s)" in text
+    # which outputs the package supports: all of them (it gives each branch's probabilities)
+    assert "Outputs this model can give" in text and "branch disagreement" in text and "&#10007;" not in text
     assert dock.check.text() == ""
     dock.resize(440, dock.body.sizeHint().height() + 160)  # the whole form, no scrolling
     ARTIFACTS.mkdir(exist_ok=True)

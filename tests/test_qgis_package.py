@@ -136,7 +136,7 @@ def test_every_algorithm_has_help_and_its_help_url_is_the_bundled_page(bdgf_plug
     page.feed((REPO / "help" / "index.html").read_text(encoding="utf-8"))
     assert not page.open  # well-formed: every element closed
     algorithms = QgsApplication.processingRegistry().providerById("bdgf").algorithms()
-    assert len(algorithms) == 6
+    assert len(algorithms) == 7
     for algorithm in algorithms:
         assert algorithm.shortHelpString().strip(), algorithm.id()
         url = QUrl(algorithm.helpUrl())

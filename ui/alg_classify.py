@@ -16,7 +16,7 @@ from qgis.core import (
 
 from ..engine.settings import BACKENDS, DEVICE_LABELS, DEVICES
 from .alg_modelinfo import model_parameter
-from .class_style import ClassStylePostProcessor
+from .class_style import ClassStylePostProcessor, SidecarStylePostProcessor
 from .common import BDGFAlgorithm
 from .feedback_progress import FeedbackProgress
 from .layer_info import layer_summary
@@ -32,6 +32,9 @@ class ClassifyAlgorithm(BDGFAlgorithm):
     TILE_SIZE, BATCH_SIZE = "TILE_SIZE", "BATCH_SIZE"
     NODATA, INPUT_SCALE = "NODATA", "INPUT_SCALE"
     OUTPUT, PROBABILITIES, CONFIDENCE = "OUTPUT", "PROBABILITIES", "CONFIDENCE"
+    # trust outputs: parameter -> ClassifyOutputs field (README, "Trust outputs")
+    TRUST = {"ENTROPY": "entropy", "DISAGREEMENT": "disagreement", "AGREEMENT": "agreement",
+             "CONTRIBUTION": "contribution", "DOMINANT_MODALITY": "dominant_modality"}
     DEVICE_USED = "DEVICE_USED"
     RUNS_HERE = True  # the engine runs in QGIS's Python (bdgf:exportjob: on the machine that runs the job)
 
@@ -53,7 +56,17 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             "'hsi=0.0001' for reflectance stored as integers x 10000). The run stops, saying which, when "
             "a layer's values do not look like the training data.\n"
             "Optional outputs: per-class probabilities (one band per class) and the confidence "
-            "(highest probability) of each pixel."
+            "(highest probability) of each pixel.\n"
+            "Trust outputs (optional, 0..1, styled blue to red): entropy of the class probabilities (high: "
+            "the model cannot tell the classes apart); branch disagreement, the Jensen-Shannon divergence "
+            "of the CNN, Mamba and Transformer branches' probabilities divided by ln(min(branches, "
+            "classes)) (high: the branches see different classes); branch agreement, the share of branches "
+            "whose class is the map's (low: distrust). Disagreement and agreement need a package exported "
+            "with each branch's probabilities ('Model package information' says which outputs a package "
+            "supports). Modality contribution: per modality (one band each), how much the mapped class's "
+            "probability drops when that modality is replaced by its neutral value (one more pass per "
+            "modality: the log says how much longer it took); dominant modality: the one whose removal "
+            "drops it most. Use the entropy or disagreement with 'Suggest samples to label'."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
@@ -63,6 +76,14 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             self.PROBABILITIES, self.tr("Class probabilities"), optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
+        labels = {"ENTROPY": "Entropy (uncertainty, 0..1)",
+                  "DISAGREEMENT": "Branch disagreement (Jensen-Shannon, 0..1)",
+                  "AGREEMENT": "Branch agreement (share of branches with the map's class)",
+                  "CONTRIBUTION": "Modality contribution (one band per modality)",
+                  "DOMINANT_MODALITY": "Dominant modality"}
+        for name, label in labels.items():
+            self.addParameter(QgsProcessingParameterRasterDestination(
+                name, self.tr(label), optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputString(self.DEVICE_USED, self.tr("Device used")))
 
     def _add_inputs(self):
@@ -139,7 +160,21 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         refused = self._refused_layers(slots)
         if refused:
             return package, refused
-        return package, mismatch_messages(package.card, slots, check_layers, nodata=nodata, scale=scale)
+        problems = mismatch_messages(package.card, slots, check_layers, nodata=nodata, scale=scale)
+        if self._trust_paths(parameters, context):
+            try:  # what the package cannot give (the engine checks it again before any work)
+                from ..engine.uncertainty import check_request
+
+                check_request(self._outputs(parameters, context), package.card, package.path)
+            except BDGFError as exc:
+                problems.append(str(exc))
+        return package, problems
+
+    def _trust_paths(self, parameters, context):
+        """{ClassifyOutputs field: path} of the trust outputs asked for."""
+        paths = {field: self.parameterAsOutputLayer(parameters, name, context)
+                 for name, field in self.TRUST.items() if self.parameterDefinition(name) is not None}
+        return {field: path for field, path in paths.items() if path}
 
     def _refused_layers(self, slots):
         """Messages for layers this algorithm cannot use (bdgf:exportjob: layers that are not files)."""
@@ -167,7 +202,8 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         return ClassifyOutputs(
             self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
             probabilities=self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context) or None,
-            confidence=self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None)
+            confidence=self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None,
+            **self._trust_paths(parameters, context))
 
     # ---- run
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
@@ -189,6 +225,13 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             results[self.PROBABILITIES] = outputs.probabilities
         if outputs.confidence:
             results[self.CONFIDENCE] = outputs.confidence
+        for name, field in self.TRUST.items():
+            path = getattr(outputs, field)
+            if path:
+                results[name] = path
+                if context.willLoadLayerOnCompletion(path):  # its .qml: a ramp, or the modalities' palette
+                    details = context.layerToLoadOnCompletionDetails(path)
+                    details.setPostProcessor(SidecarStylePostProcessor.create())
         return results
 
     def _log_settings(self, feedback, package, pairs, settings, outputs):
@@ -225,6 +268,10 @@ class ClassifyAlgorithm(BDGFAlgorithm):
                 raise  # not a missing package but a bug: keep the traceback for the report
             raise QgsProcessingException(missing_message(missing, settings.backend)) from None
         feedback.pushInfo(self.tr("Backend: {}").format(result.backend_detail))
+        if "modality contribution" in result.profile:
+            extra = result.profile["modality contribution"]
+            feedback.pushInfo(self.tr("Modality contribution: +{:.1f} s of {:.1f} s").format(
+                extra, result.seconds))
         return result.device
 
     def _style_on_load(self, context, card, path):

@@ -4,6 +4,7 @@ from html import escape
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QLabel, QSizePolicy
 
+from ..engine.card import supported_outputs
 from .common import tr
 
 
@@ -27,7 +28,20 @@ def card_html(card):
         f"<p><b>{escape(tr('Expected layers'))}</b></p><ul style='margin:0'>{modalities}</ul>"
         f"<p><b>{escape(tr('Classes'))}</b></p><table cellspacing='2'>{rows}</table>"
         f"<p>{escape(geometry)}<br/>{escape(tr('Training metrics'))}: {escape(shown or '-')}</p>"
+        f"<p><b>{escape(tr('Outputs this model can give'))}</b></p>"
+        f"<ul style='margin:0'>{outputs_html(card)}</ul>"
     )
+
+
+def outputs_html(card):
+    """One line per output of bdgf:classify: supported or not, and why not (engine.card.supported_outputs)."""
+    lines = []
+    for name, ok, why in supported_outputs(card):
+        mark = ("<span style='color:#1a9850'>&#10003;</span>" if ok
+                else "<span style='color:#b2182b'>&#10007;</span>")
+        note = f" <i>({escape(why)})</i>" if why and not ok else ""
+        lines.append(f"<li>{mark} {escape(name)}{note}</li>")
+    return "".join(lines)
 
 
 class CardView(QLabel):

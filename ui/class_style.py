@@ -1,4 +1,7 @@
-"""Paletted renderer from the model card's classes, applied on the main thread."""
+"""Paletted renderer from the model card's classes, and the engine's sidecar .qml, applied on the main
+thread."""
+import os
+
 from qgis.core import QgsPalettedRasterRenderer, QgsProcessingLayerPostProcessorInterface
 from qgis.PyQt.QtGui import QColor
 
@@ -37,3 +40,24 @@ class ClassStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
         if layer is not None and layer.isValid():
             apply_class_style(layer, self.classes)
+
+
+class SidecarStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Gives the loaded output layer the style the engine wrote beside it (`<raster>.qml`: the trust outputs'
+    0..1 ramps, the dominant modality's palette). Processing loads layers without their default style."""
+
+    _alive = []
+
+    @classmethod
+    def create(cls):
+        processor = cls()
+        cls._alive = cls._alive[-15:] + [processor]
+        return processor
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+        if layer is None or not layer.isValid():
+            return
+        qml = os.path.splitext(layer.source())[0] + ".qml"
+        if os.path.isfile(qml):
+            layer.loadNamedStyle(qml)
+            layer.triggerRepaint()

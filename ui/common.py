@@ -41,6 +41,7 @@ class BDGFAlgorithm(QgsProcessingAlgorithm):
     GROUP_ID = ""
     GROUPS = {
         "classification": "Classification",
+        "labelling": "Labelling",
         "assessment": "Accuracy assessment",
         "tools": "Model and environment",
     }

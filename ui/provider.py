@@ -11,11 +11,12 @@ from .alg_environment import EnvironmentAlgorithm
 from .alg_exportjob import ExportJobAlgorithm
 from .alg_modelinfo import ModelInfoAlgorithm
 from .alg_samplingdesign import SamplingDesignAlgorithm
+from .alg_suggestsamples import SuggestSamplesAlgorithm
 from .common import tr
 
 ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icon.svg")
-ALGORITHMS = (ClassifyAlgorithm, ExportJobAlgorithm, AccuracyAlgorithm, SamplingDesignAlgorithm,
-              ModelInfoAlgorithm, EnvironmentAlgorithm)
+ALGORITHMS = (ClassifyAlgorithm, ExportJobAlgorithm, SuggestSamplesAlgorithm, AccuracyAlgorithm,
+              SamplingDesignAlgorithm, ModelInfoAlgorithm, EnvironmentAlgorithm)
 
 
 class BDGFProvider(QgsProcessingProvider):
