@@ -61,8 +61,8 @@ def test_unzipped_plugin_loads_in_a_fresh_profile(plugin_zip, qgis_iface, qgis_p
         registry = QgsApplication.processingRegistry()
         try:
             assert {a.id() for a in registry.providerById("bdgf").algorithms()} == {
-                "bdgf:classify", "bdgf:exportjob", "bdgf:accuracy", "bdgf:samplingdesign", "bdgf:modelinfo",
-                "bdgf:environment"}
+                "bdgf:classify", "bdgf:exportjob", "bdgf:suggestsamples", "bdgf:accuracy",
+                "bdgf:samplingdesign", "bdgf:modelinfo", "bdgf:environment"}
             plugin.show_dock()
             assert plugin.dock is not None
         finally:
