@@ -27,6 +27,7 @@ demo-assets: setup
 bench: setup
 	$(PY) -m bench.testbed
 	$(PY) -m bench.testbed --testbed hard
+	$(PY) -m bench.scarcity
 	$(PY) -m bench.presets
 	$(PY) -m bench.inference
 	$(PY) -m bench.scan --threads 1 --repeats 7

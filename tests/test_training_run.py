@@ -55,7 +55,8 @@ def test_quick_run_writes_every_artefact(quick_run):
         assert (quick_run / name).is_file() and (quick_run / name).stat().st_size > 0, name
     assert list((quick_run / "cache").glob("features_*.npy"))
     log = (quick_run / "train.log").read_text()
-    assert "DDPM:" in log and "classifier: best validation OA" in log and "test OA" in log
+    # the fixture has 7-27 training pixels per class: below val_min_per_class, so no validation split
+    assert "DDPM:" in log and "classifier: no validation pixels; final epoch" in log and "test OA" in log
     for stage in ("stage 1 (data", "stage 2 (DDPM pre-training)", "stage 3 (diffusion features)",
                   "stage 4 (classifier)", "stage 5 (evaluation)", "stage 6 (model package)"):
         assert stage in log, stage  # stage durations go to train.log, not only report.md
@@ -80,6 +81,25 @@ def test_quick_run_beats_the_majority_baseline(quick_run):
     assert "OA over all test pixels (unclassified = wrong)" in (quick_run / "report.md").read_text()
     card = ModelPackage(quick_run / "model.bdgf").card["metrics"]
     assert (card["coverage"], card["oa_all_reference"]) == (metrics["coverage"], metrics["oa_all_reference"])
+
+
+def test_quick_run_measures_missing_modalities_and_self_trains(quick_run):
+    """The quick preset trains with modality dropout and one self-training round: the card states the
+    test OA with each auxiliary modality missing, and what the round added."""
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    missing = metrics["missing_modality"]
+    assert set(missing) == {"sar", "dsm"}  # the auxiliary modalities only
+    for name, m in missing.items():
+        assert 0.0 <= m["oa"] <= 1.0 and m["test_pixels"] == metrics["n"], name
+    assert min(m["oa"] for m in missing.values()) > metrics["majority_baseline_oa"]
+    card = ModelPackage(quick_run / "model.bdgf").card
+    assert card["metrics"]["missing_modality"] == missing
+    assert card["training"]["hyperparameters"]["modality_dropout"] > 0
+    rounds = card["training"]["self_training"]
+    assert len(rounds) == 1 and rounds[0]["round"] == 1 and rounds[0]["added"] == sum(rounds[0]["per_class"])
+    assert 0 < rounds[0]["added"] <= 6 * card["training"]["hyperparameters"]["pseudo_per_class"]
+    log = (quick_run / "train.log").read_text()
+    assert "self-training round 1" in log and "sar missing: test OA" in log
 
 
 def test_package_card_and_weights(quick_run, fixture_scene):

@@ -140,6 +140,11 @@ class TrainingConfig:
     pseudo_rounds: int = 0
     pseudo_per_class: int = 50
     pseudo_threshold: float = 0.9
+    # Modality dropout: the probability that a training patch loses one auxiliary modality (neutral fill 0
+    # in the input, and the diffusion features of the input so filled, as the engine computes them when
+    # that layer is not given). > 0 also measures the test OA with each auxiliary modality missing and
+    # writes it into the model card: the engine accepts a run without a layer only with that figure.
+    modality_dropout: float = 0.0
 
 
 @dataclass

@@ -89,6 +89,7 @@ def self_train(ctx: RunContext, model: BDGFClassifier, source: PatchSource, vali
     from the same initialisation (seed + 1) on labels + pseudo-labels. Returns (model, history, selection)
     with `selection["self_training"]` listing what each round added."""
     rounds = []
+    first_pass = selection.get("first_epoch_pixels")  # DDP shards: reported for the labelled round
     for r in range(1, tcfg.pseudo_rounds + 1):
         pseudo = select_pseudo_labels(ctx, model, source, valid, train, tcfg, seed + r)
         rounds.append(pseudo.summary(r))
@@ -103,4 +104,4 @@ def self_train(ctx: RunContext, model: BDGFClassifier, source: PatchSource, vali
         more, selection = train_classifier(ctx, model, source, labels, np.union1d(fit, pseudo.flat), val,
                                            tcfg, ckpt_dir, seed, name=f"classifier_r{r}")
         history = history + [{**row, "round": r} for row in more]
-    return model, history, {**selection, "self_training": rounds}
+    return model, history, {**selection, "first_epoch_pixels": first_pass, "self_training": rounds}

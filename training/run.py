@@ -41,6 +41,7 @@ from training.evaluate import (
     write_report,
 )
 from training.export_model import export_package, trained_card
+from training.missing_modality import missing_inputs, missing_modality_metrics
 from training.prepare import Prepared, prepare
 from training.presets import PRESETS, preset
 from training.pseudo_labels import self_train
@@ -212,7 +213,12 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     t0 = time.perf_counter()
     fit, val = validation_split(prep.train, validation_fraction(prep.train, tcfg), seed, len(prep.classes),
                                 tcfg.val_block_size)
-    source = PatchSource(prep.x, feats, net.patch_size, ctx.device)
+    missing = []  # inputs with one auxiliary modality missing (modality dropout, the card's figures)
+    if tcfg.modality_dropout > 0:
+        missing = missing_inputs(ctx, extractor, prep, net.patch_size, tile, halo, net.ddpm.noise_seed,
+                                 cache_dir)
+    source = PatchSource(prep.x, feats, net.patch_size, ctx.device,
+                         [(m.channels, m.features) for m in missing])
     torch.manual_seed(seed + 1)
     classifier = BDGFClassifier(net)
     final = ckpt.load_checkpoint(ckpt_dir / "classifier_final")
@@ -249,6 +255,8 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     pred_map = np.full(prep.valid.shape, -1, np.int16)
     pred_map.ravel()[valid_flat] = probs.argmax(1)
     metrics = test_metrics(prep, pred_map, evaluated)
+    missing_metrics = missing_modality_metrics(ctx, classifier, source, prep, evaluated,
+                                               [m.name for m in missing])
     names, colors = [c.name for c in prep.classes], [c.color for c in prep.classes]
     plots.confusion_matrix_png(np.array(metrics["confusion_matrix"]), names, out / "confusion_matrix.png")
     reference = np.where(prep.test >= 0, prep.test, prep.train)
@@ -276,6 +284,8 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
                     "kappa": metrics["kappa"],
                     "per_class_accuracy": {c["name"]: c["producers_accuracy"] for c in metrics["classes"]},
                     "test_pixels": metrics["n"]}
+    if missing_metrics:
+        card_metrics["missing_modality"] = missing_metrics
     training_info = {
         "config": _relative(cfg.source, Path.cwd()) if cfg.source else None, "dataset": cfg.dataset,
         "preset": args.preset,
@@ -294,7 +304,8 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     content_hash = export_package(out / "model.bdgf", card, extractor, ddpm, classifier, tile)
     timings["export"] = time.perf_counter() - t0
     ctx.info(f"seed {seed}: stage 6 (model package): {timings['export']:.1f} s")
-    extra = {"seed": seed, "selection": selection, "modality_balance": balance, "modality_shares": shares,
+    extra = {"seed": seed, "selection": selection, "missing_modality": missing_metrics,
+             "modality_balance": balance, "modality_shares": shares,
              "masking": masking, "timings": timings,
              "package": _relative(out / "model.bdgf", out), "content_hash": content_hash,
              "feature_cache": _relative(feat_path, out), "class_names": names}

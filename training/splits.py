@@ -112,7 +112,8 @@ def validation_fraction(train: np.ndarray, tcfg) -> float:
     """tcfg.val_fraction, or 0 when some class has fewer than tcfg.val_min_per_class training pixels."""
     if tcfg.val_min_per_class > 0:
         counts = np.bincount(train[train >= 0].ravel(), minlength=1)
-        if counts[counts > 0].min(initial=0) < tcfg.val_min_per_class:
+        present = counts[counts > 0]
+        if not len(present) or present.min() < tcfg.val_min_per_class:
             return 0.0
     return tcfg.val_fraction
 

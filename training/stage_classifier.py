@@ -19,22 +19,50 @@ from training.stage_ddpm import StopRequested, as_tensor, lr_at
 
 
 class PatchSource:
-    """Patches of x (C, h, w) zero-padded by r, and of features (F, h + 2r, w + 2r), by flat pixel index."""
+    """Patches of x (C, h, w) zero-padded by r, and of features (F, h + 2r, w + 2r), by flat pixel index.
 
-    def __init__(self, x: np.ndarray, feats: np.ndarray, patch: int, device: torch.device):
+    `missing`: per auxiliary modality, (its channels in x, the features of x with those channels at the
+    neutral fill 0): variant v > 0 of a patch is the patch as the engine sees it when modality v - 1 of
+    that list is not given (modality dropout and the missing-modality figures).
+    """
+
+    def __init__(self, x: np.ndarray, feats: np.ndarray, patch: int, device: torch.device,
+                 missing: list[tuple[slice, np.ndarray]] = ()):
         r = patch // 2
         self.patch, self.width = patch, x.shape[2]
         self.x = as_tensor(np.pad(x, ((0, 0), (r, r), (r, r))), device)
         self.d = as_tensor(feats, device)  # float16, converted per batch
+        self.missing = [(channels, as_tensor(f, device)) for channels, f in missing]
         offs = torch.arange(patch, device=device)
         self.dr, self.dc = offs[:, None], offs[None, :]
 
-    def get(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def get(self, flat: torch.Tensor, variant: torch.Tensor | int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x patches, feature patches) of the pixels `flat`; `variant`: one per pixel or one for all."""
         rows = (flat // self.width)[:, None, None] + self.dr
         cols = (flat % self.width)[:, None, None] + self.dc
         xp = self.x[:, rows, cols].permute(1, 0, 2, 3)
         dp = self.d[:, rows, cols].permute(1, 0, 2, 3).float()
+        if isinstance(variant, int):
+            variant = torch.full((len(flat),), variant, dtype=torch.long, device=flat.device)
+        for v in variant.unique().tolist():
+            if v == 0:
+                continue
+            channels, feats = self.missing[v - 1]
+            sel = variant == v
+            xp[sel, channels] = 0.0
+            dp[sel] = feats[:, rows[sel], cols[sel]].permute(1, 0, 2, 3).float()
         return xp.contiguous(), dp.contiguous()
+
+
+def dropout_variants(n: int, source: PatchSource, tcfg: TrainingConfig, gen: torch.Generator,
+                     device: torch.device) -> torch.Tensor | int:
+    """Modality dropout: each patch, with probability tcfg.modality_dropout, loses one auxiliary modality
+    (chosen uniformly). No draw at all when it is off, so runs without it keep their random streams."""
+    if tcfg.modality_dropout <= 0 or not source.missing:
+        return 0
+    drop = torch.rand(n, generator=gen) < tcfg.modality_dropout
+    which = torch.randint(1, len(source.missing) + 1, (n,), generator=gen)
+    return torch.where(drop, which, torch.zeros_like(which)).to(device)
 
 
 def augment(xp: torch.Tensor, dp: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,15 +86,15 @@ class _TrainForward(nn.Module):
 
 @torch.no_grad()
 def predict(ctx: RunContext, model: BDGFClassifier, source: PatchSource, flat: np.ndarray,
-            batch: int = 512, desc: str | None = None) -> np.ndarray:
-    """Fused class probabilities (N, n_classes) of the pixels `flat`."""
+            batch: int = 512, desc: str | None = None, variant: int = 0) -> np.ndarray:
+    """Fused class probabilities (N, n_classes) of the pixels `flat` (`variant`: see PatchSource)."""
     was = model.training
     model.eval()
     out = []
     idx = torch.from_numpy(np.asarray(flat, np.int64)).to(source.x.device)
     bar = ctx.progress(len(idx), desc) if desc else None
     for s in range(0, len(idx), batch):
-        xp, dp = source.get(idx[s:s + batch])
+        xp, dp = source.get(idx[s:s + batch], variant)
         with ctx.autocast():
             out.append(model(xp, dp).float().cpu())
         if bar is not None:
@@ -120,7 +148,7 @@ def train_classifier(ctx: RunContext, model: BDGFClassifier, source: PatchSource
             passes.append(np.fromiter(iter(sampler), dtype=np.int64))
         order = fit[np.concatenate(passes)]
         if epoch == 0:
-            seen = order.tolist()
+            seen = fit[passes[0]].tolist()  # the rank's shard of the first pass
         # RNG streams derived from (seed, rank, epoch): augmentation and dropout resume exactly
         gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
         torch.manual_seed(int(np.random.SeedSequence([seed, 17, ctx.rank, epoch]).generate_state(1)[0]))
@@ -130,7 +158,7 @@ def train_classifier(ctx: RunContext, model: BDGFClassifier, source: PatchSource
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total_steps, tcfg.lr, warmup=min(20, total_steps // 10))
             idx = torch.from_numpy(order[s:s + tcfg.batch_size]).to(ctx.device)
-            xp, dp = augment(*source.get(idx), gen)
+            xp, dp = augment(*source.get(idx, dropout_variants(len(idx), source, tcfg, gen, ctx.device)), gen)
             y = flat_labels[idx]
             with ctx.autocast():
                 out = train_module(xp, dp)

@@ -1,0 +1,47 @@
+"""bench.scarcity at a tiny budget: runs every stage (scene, split per label count, baselines, BDGF with
+a DDPM shared per seed, summary, plot) and writes its stamped JSON + Markdown."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bench import scarcity
+
+pytestmark = pytest.mark.slow
+
+
+def test_scarcity_quick_writes_the_curve_and_shares_the_ddpm(tmp_path):
+    work, docs = tmp_path / "work", tmp_path / "docs"
+    argv = ["--quick", "--labels", "3,5", "--seeds", "0,1", "--rows", "bdgf,bdgf_plain,no_pseudo,rf,svm",
+            "--jobs", "2", "--work", str(work), "--docs", str(docs)]
+    assert scarcity.main(argv) == 0
+    data = json.loads((docs / "scarcity.json").read_text(encoding="utf-8"))
+    text = (docs / "scarcity.md").read_text(encoding="utf-8")
+    assert data["benchmark"] == "scarcity" and {"commit", "clean"} <= set(data["stamp"])
+    assert (docs / "img" / "scarcity.png").stat().st_size > 0 and "img/scarcity.png" in text
+    for n in ("3", "5"):
+        per = data["results"][n]
+        assert set(per["bdgf"]) == set(per["svm"]) == {"0", "1"}
+        # every row of a (label count, seed) is tested on the same pixels
+        for seed in ("0", "1"):
+            assert len({per[k][seed]["n"] for k in per if seed in per[k]}) == 1
+        paired = data["summary"][n]["paired"]["svm"]
+        expected = [100 * (per["bdgf"][s]["oa"] - per["svm"][s]["oa"]) for s in ("0", "1")]
+        assert np.allclose(paired["diffs"], expected)
+        assert "verdict" in data["summary"][n]
+    assert "no_pseudo" not in data["results"]["3"] or not data["results"]["3"]["no_pseudo"]  # only at 5, 10
+    assert set(data["results"]["5"]["no_pseudo"]) == {"0", "1"}
+    # more labels per class in the split of a larger count
+    cfg3 = json.loads((work / "runs" / "n3" / "bdgf" / "seed_0" / "data_summary.json").read_text())
+    cfg5 = json.loads((work / "runs" / "n5" / "bdgf" / "seed_0" / "data_summary.json").read_text())
+    assert max(cfg3["train_pixels_per_class"]) <= 3 < max(cfg5["train_pixels_per_class"]) <= 5
+    # one DDPM per seed: pre-trained once, copied into the other runs of that seed
+    assert len(list((work / "ddpm").iterdir())) == 2
+    log = (work / "runs" / "n5" / "bdgf_plain" / "seed_0" / "train.log").read_text()
+    assert "DDPM: loaded the finished pre-training checkpoint" in log
+    # a second invocation reuses every finished run
+    assert scarcity.main(argv + ["--report-only"]) == 0
+    again = json.loads((docs / "scarcity.json").read_text(encoding="utf-8"))
+    assert again["results"]["5"]["bdgf"]["0"]["oa"] == data["results"]["5"]["bdgf"]["0"]["oa"]
