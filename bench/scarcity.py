@@ -256,6 +256,11 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs per s
     notes: list[str] = []
     self_training: dict[str, dict[str, list]] = {}
 
+    from training.presets import preset
+
+    net, tcfg = preset(st.preset, [1, 1], 2)
+    preset_settings = {"network": net.to_dict(), "training": dataclasses.asdict(tcfg)}
+
     def ddpm_store(seed: int) -> Path:
         """Where a seed's finished DDPM is kept, keyed by what it depends on (no labels, no classifier
         settings), so a changed recipe re-trains classifiers only."""
@@ -276,7 +281,8 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs per s
                 tag = f"_{key}_n{n}"
                 config = seed_config(scene, seed, tag, {"per_class": n}, training)
                 run_dir = work / "runs" / f"n{n}" / key / f"seed_{seed}"
-                extra = {"config_sha": fingerprint(Path(config).read_text(encoding="utf-8"))}
+                extra = {"config_sha": fingerprint(Path(config).read_text(encoding="utf-8")),
+                         "preset": preset_settings}  # a changed preset re-runs the classifiers
                 try:
                     info = training_run(run_dir, config, st, seed, [], work / "cache", first, extra,
                                         reuse_only=args.report_only, ddpm_key=store.name)
