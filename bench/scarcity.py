@@ -266,7 +266,8 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs per s
         settings), so a changed recipe re-trains classifiers only."""
         ddpm_keys = {k: v for k, v in st.training.items() if k.startswith("ddpm") or k in DDPM_KEYS}
         key = fingerprint({"preset": st.preset, "seed": seed, "size": st.size, "bands": st.bands,
-                           "aux": st.aux_bands, "training": ddpm_keys})
+                           "aux": st.aux_bands, "training": ddpm_keys,
+                           "network": {k: preset_settings["network"][k] for k in ("ddpm", "masking")}})
         return work / "ddpm" / f"seed_{seed}_{key}"
 
     def bdgf_runs(seed: int) -> None:
