@@ -12,7 +12,7 @@ from engine.nn.config import BDGFConfig
 from training.config import TrainingConfig
 from training.context import make_context
 from training.prepare import statistics_pixels
-from training.pseudo_labels import branch_agreement, select_pseudo_labels
+from training.pseudo_labels import branches_agree, select_pseudo_labels
 from training.splits import validation_fraction
 from training.stage_classifier import PatchSource, dropout_variants, epoch_repeats
 
@@ -105,7 +105,7 @@ def test_pseudo_labels_agree_across_branches_are_confident_unlabelled_and_capped
     train = np.full((24, 28), -1, np.int16)
     train[5, 5], train[10, 10], train[15, 15] = 0, 1, 2
     all_flat = np.flatnonzero(valid.ravel() & (train.ravel() < 0))
-    probs, agree = branch_agreement(ctx, model, source, all_flat)
+    probs, agree = branches_agree(ctx, model, source, all_flat)
     threshold = float(np.quantile(probs.max(1), 0.3))
     tcfg = TrainingConfig(pseudo_per_class=7, pseudo_threshold=threshold)
     got = select_pseudo_labels(ctx, model, source, valid, train, tcfg, seed=3)

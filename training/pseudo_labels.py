@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from engine.nn.bdgf import BDGFClassifier
+from engine.uncertainty import branch_agreement as agreement_share
 from training.config import TrainingConfig
 from training.context import RunContext
 from training.stage_classifier import PatchSource, train_classifier
@@ -36,7 +37,7 @@ class PseudoLabels:
 
 
 @torch.no_grad()
-def branch_agreement(ctx: RunContext, model: BDGFClassifier, source: PatchSource, flat: np.ndarray,
+def branches_agree(ctx: RunContext, model: BDGFClassifier, source: PatchSource, flat: np.ndarray,
                      batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """(fused probabilities (N, K), every branch's argmax == the fused argmax (N,))."""
     was = model.training
@@ -47,17 +48,16 @@ def branch_agreement(ctx: RunContext, model: BDGFClassifier, source: PatchSource
         xp, dp = source.get(idx[s:s + batch])
         with ctx.autocast():
             out = model.forward_train(xp, dp)
-        fused = out["probs"].float()
-        top = fused.argmax(1)
-        ok = torch.ones_like(top, dtype=torch.bool)
-        for logits in out["logits"]:
-            ok &= logits.argmax(1) == top
-        probs.append(fused.cpu())
-        agree.append(ok.cpu())
+        fused = out["probs"].float().cpu().numpy()
+        branches = torch.stack([torch.softmax(lg.float(), 1) for lg in out["logits"]]).cpu().numpy()
+        # the engine's agreement measure (share of branches voting for the fused class), all of them
+        share = agreement_share(branches.transpose(0, 2, 1), fused.argmax(1))
+        probs.append(fused)
+        agree.append(share >= 1.0)
     model.train(was)
     if not probs:
         return np.zeros((0, model.cfg.n_classes), np.float32), np.zeros(0, bool)
-    return torch.cat(probs).numpy(), torch.cat(agree).numpy()
+    return np.concatenate(probs), np.concatenate(agree)
 
 
 def select_pseudo_labels(ctx: RunContext, model: BDGFClassifier, source: PatchSource, valid: np.ndarray,
@@ -68,7 +68,7 @@ def select_pseudo_labels(ctx: RunContext, model: BDGFClassifier, source: PatchSo
     candidates = np.flatnonzero(valid.ravel() & (train.ravel() < 0))
     if len(candidates) > MAX_CANDIDATES:
         candidates = np.sort(rng.choice(candidates, MAX_CANDIDATES, replace=False))
-    probs, agree = branch_agreement(ctx, model, source, candidates)
+    probs, agree = branches_agree(ctx, model, source, candidates)
     cls = probs.argmax(1) if len(probs) else np.zeros(0, np.int64)
     confident = agree & (probs.max(1) >= tcfg.pseudo_threshold) if len(probs) else np.zeros(0, bool)
     flat, classes, per_class = [], [], []
