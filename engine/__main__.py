@@ -36,8 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("classify", help="classify a multimodal scene with a .bdgf model package")
     run.add_argument("--spectral", required=True, help="spectral raster (HSI/MSI); defines the output grid")
-    run.add_argument("--aux", action="append", default=[],
-                     help="auxiliary raster (SAR, DSM, ...), repeated in the model card's order")
+    run.add_argument("--aux", action="append", default=[], metavar="[MODALITY=]PATH",
+                     help="auxiliary raster (SAR, DSM, ...), repeated in the model card's order, or named "
+                          "(--aux dsm=dsm.tif). A layer left out is run without only when the model card "
+                          "gives the accuracy without it (`info`: 'Can run without')")
     run.add_argument("--model", required=True, help="model package (.bdgf)")
     run.add_argument("--out", required=True, help="output class raster (GeoTIFF)")
     run.add_argument("--probabilities", help="optional per-class probability raster (GeoTIFF)")
@@ -71,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _classify(args) -> int:
     from .classify import classify
+    from .missing import missing_layer_message
     from .package import ModelPackage
     from .progress import ConsoleProgress
     from .raster import limit_gdal_cache
@@ -85,7 +88,7 @@ def _classify(args) -> int:
     package = ModelPackage(args.model)
     progress = ConsoleProgress("classify")
     try:
-        result = classify([args.spectral, *args.aux], package, outputs, settings,
+        result = classify(_inputs(args.spectral, args.aux, package.card), package, outputs, settings,
                           nodata=parse_modality_values(args.nodata, "--nodata"),
                           scale=parse_modality_values(args.scale, "--scale"), progress=progress)
     finally:
@@ -95,6 +98,8 @@ def _classify(args) -> int:
     else:
         print(f"{result.outputs.classes}: {result.pixels_classified} pixels classified, "
               f"{result.pixels_nodata} nodata, {result.seconds:.1f} s on {result.backend_detail}")
+        for name in result.missing_modalities:
+            print(missing_layer_message(package.card, name))
         extra = result.profile.get("modality contribution")
         if extra is not None:
             print(f"modality contribution: +{extra:.1f} s of the {result.seconds:.1f} s (one more features + "
@@ -102,6 +107,27 @@ def _classify(args) -> int:
                   f"{result.pixels_classified / max(result.seconds - extra, 1e-9):,.0f} px/s without it, "
                   f"{result.pixels_per_second or 0:,.0f} px/s with it")
     return 0
+
+
+def _inputs(spectral: str, aux: list[str], card) -> list[str] | dict[str, str]:
+    """The layers of `classify`: a list in card order, or {modality: path} when the --aux are named
+    (MODALITY=PATH, MODALITY a modality name or unique role of the card); not both."""
+    from .errors import BDGFError
+
+    keys = {m["name"] for m in card["modalities"][1:]} | {m["role"] for m in card["modalities"][1:]}
+    named = [item.partition("=") for item in aux]
+    named = [(key.strip(), path) for key, sep, path in named if sep and key.strip() in keys]
+    if not named:
+        return [spectral, *aux]
+    if len(named) != len(aux):
+        raise BDGFError("--aux: name every auxiliary layer (MODALITY=PATH, e.g. --aux dsm=dsm.tif) or none "
+                        f"of them (then they follow the model card's order); found {', '.join(aux)}.")
+    inputs = {card["modalities"][0]["name"]: spectral}
+    for key, path in named:
+        if key in inputs:
+            raise BDGFError(f"--aux: {key} is given twice; give each modality one layer.")
+        inputs[key] = path
+    return inputs
 
 
 def _info(args) -> int:

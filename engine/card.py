@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ModelPackageError
+from .missing import runs_without_line
 
 SCHEMA = "bdgf-model-card"
 SCHEMA_VERSION = 1
@@ -237,6 +238,7 @@ def format_card(card: Mapping) -> str:
         shown = ", ".join(f"{k.upper()} {_fmt_number(v)}" for k, v in metrics.items()
                           if isinstance(v, (int, float)) and not isinstance(v, bool))
         lines.append(f"Metrics: {shown or '-'}")
+    lines.append(runs_without_line(card))
     software = card.get("software") or {}
     if software:
         lines.append("Software: " + ", ".join(f"{k} {v}" for k, v in software.items()))

@@ -24,6 +24,7 @@ from .card import branch_names, feature_channels
 from .contribution import modality_contribution
 from .errors import BDGFError
 from .inputs import Layer, check_inputs
+from .missing import fill_missing, left_out, left_out_figures
 from .normalise import Normaliser
 from .package import ModelPackage
 from .preflight import check_outputs, inspect_inputs
@@ -65,6 +66,8 @@ class ClassifyResult:
     outputs: ClassifyOutputs
     profile: dict[str, float] = field(default_factory=dict)  # seconds per step
     warnings: list[str] = field(default_factory=list)  # also logged, prefixed "Warning: "
+    # layers left out (engine.missing): {modality: the card's metrics without it}; the warnings say it
+    missing_modalities: dict[str, dict] = field(default_factory=dict)
 
     @property
     def pixels_per_second(self) -> float | None:
@@ -94,8 +97,8 @@ class _Plan:
 
     card: dict
     grid: object  # raster.Grid of the spectral layer
-    layers: list[Layer]  # card order
-    sources: list  # gdal datasets aligned on `grid`, card order
+    layers: list[Layer]  # card order (a layer left out: path None)
+    sources: list  # gdal datasets aligned on `grid`, card order (a layer left out: None)
     area: tuple[int, int, int, int]  # window covered by every layer's footprint
     tile: int
     halo: int
@@ -104,6 +107,7 @@ class _Plan:
     noise_seed: int
     noise_steps: int
     warnings: list[str]
+    missing: list[int] = field(default_factory=list)  # card indices of the layers left out (engine.missing)
 
     def _whole(self) -> tuple[int, int, int, int]:
         # the whole grid, not just the common area: every output pixel is written (tiles outside the
@@ -140,19 +144,22 @@ def _plan(package: ModelPackage, inputs, outputs: ClassifyOutputs | None, tile_s
     if outputs is not None:
         check_request(outputs, card, package.path)
     layers = check_inputs(card, inputs, bands, nodata, scale)
-    ref = reference_grid(layers[0].path)
-    area = intersection_window(ref, [grid_of(layer.path) for layer in layers[1:]],
-                               [layer.name for layer in layers[1:]])
+    given = [layer for layer in layers if not layer.missing]
+    ref = reference_grid(given[0].path)
+    area = intersection_window(ref, [grid_of(layer.path) for layer in given[1:]],
+                               [layer.name for layer in given[1:]])
     if outputs is not None:
         check_outputs(outputs, layers, package.path, ref, card["classes"])
-    sources = [aligned_vrt(layer.path, ref, "bilinear", layer.bands, layer.nodata) for layer in layers]
-    warnings = inspect_inputs(card, layers, sources, area)
+    sources = [None if layer.missing else aligned_vrt(layer.path, ref, "bilinear", layer.bands, layer.nodata)
+               for layer in layers]
+    missing, warnings = left_out(card, [layer.missing for layer in layers])
+    warnings += inspect_inputs(card, given, [ds for ds in sources if ds is not None], area)
     stride = int(card["stride"])
     diffusion = card["diffusion"]
     norm = Normaliser.from_card(card).with_input_scale([layer.scale for layer in layers])
     return _Plan(card, ref, layers, sources, area, core_size(tile_size_px, card["tile_size"], stride),
                  effective_halo(card["halo"], card["patch_size"], stride), int(card["patch_size"]),
-                 norm, int(diffusion["noise_seed"]), len(diffusion["timesteps"]), warnings)
+                 norm, int(diffusion["noise_seed"]), len(diffusion["timesteps"]), warnings, missing)
 
 
 def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile, on_batch,
@@ -170,14 +177,14 @@ def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile, on_
                        np.zeros((m, h, w), np.float32) if contribution else None)
     if not _overlaps(t.core, plan.area):
         return empty
-    arrays, valid = _read_tile(plan.sources, t)
+    arrays, valid = _read_tile(plan.sources, t, [int(m["bands"]) for m in plan.card["modalities"]])
     rows, cols = t.core_in_window()
     empty.valid = core_valid = valid[rows, cols]
     rr, cc = np.nonzero(core_valid)
     t0 = prof.add("read", t0)
     if not len(rr):
         return empty
-    x = plan.norm.apply(arrays, valid)
+    x = fill_missing(plan.norm.apply(arrays, valid), plan.norm.channels, plan.missing)
     del arrays
     noise = tile_noise(plan.noise_seed, t, x.shape[1], plan.noise_steps)
     t0 = prof.add("normalise+noise", t0)
@@ -195,7 +202,8 @@ def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile, on_
             return _pixel_probs(plan, filled, engine.features(filled, noise), *pixels, _Profile(),
                                 lambda f: on_batch((i + 1 + f) / passes), False)[0]
 
-        result.contribution = modality_contribution(x, probs, core_valid, plan.norm.channels, probs_without)
+        result.contribution = modality_contribution(x, probs, core_valid, plan.norm.channels, probs_without,
+                                                    plan.missing)
         prof.add("modality contribution", t0)
     return result
 
@@ -304,14 +312,16 @@ def _classify(inputs, model, outputs: ClassifyOutputs, settings: ClassifySetting
     if "modality contribution" in prof:
         extra = prof["modality contribution"]
         rate = classified / max(seconds - extra, 1e-9)
-        progress.log(f"Modality contribution: {len(plan.layers)} extra features + classifier passes per tile "
+        passes = len(plan.layers) - len(plan.missing)
+        progress.log(f"Modality contribution: {passes} extra features + classifier passes per tile "
                      f"took {extra:.1f} s of the {seconds:.1f} s ({rate:,.0f} px/s without them, "
                      f"{classified / max(seconds, 1e-9):,.0f} px/s with them)")
     return ClassifyResult(
         device=engine.device, backend=settings.backend, backend_detail=engine.describe(),
         tile_size_px=plan.tile, halo_px=plan.halo, batch_size=batch, tiles=n_tiles,
         seconds=round(seconds, 3), pixels_classified=classified, pixels_nodata=total - classified,
-        outputs=outputs, profile={k: round(v, 3) for k, v in prof.items()}, warnings=plan.warnings)
+        outputs=outputs, profile={k: round(v, 3) for k, v in prof.items()}, warnings=plan.warnings,
+        missing_modalities=left_out_figures(plan.card, plan.missing))
 
 
 def _run_window(plan: _Plan, engine, batch: int, outputs: ClassifyOutputs, window: tuple[int, int, int, int],
@@ -393,9 +403,14 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
-def _read_tile(sources: Sequence, t: Tile) -> tuple[list[np.ndarray], np.ndarray]:
+def _read_tile(sources: Sequence, t: Tile, bands: Sequence[int]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The tile window of every layer and where all the layers given are valid; a layer left out (source
+    None) is a placeholder of its band count, whose channels the caller fills (engine.missing)."""
     arrays, valid = [], None
-    for ds in sources:
+    for ds, n in zip(sources, bands):
+        if ds is None:
+            arrays.append(np.zeros((n, t.height, t.width), np.float32))
+            continue
         data, ok = read_window(ds, t.row0, t.col0, t.height, t.width, pad=True, fill=0.0)
         arrays.append(data)
         valid = ok if valid is None else valid & ok

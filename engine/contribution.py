@@ -30,24 +30,37 @@ from .palette import default_colour
 NONE = -1  # dominant_modality where no modality's removal lowers the predicted class's probability
 
 
+def fill_modality(x: np.ndarray, channels: Sequence[int], m: int,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """x (1, C, H, W) with modality m's channels (`channels` per modality, card order) at NEUTRAL_FILL at
+    every pixel: a copy, or `out` (x itself: in place). The one rule for a modality that is not there: the
+    contribution's removed modality, and a layer left out of a run (engine.missing); training's modality
+    dropout fills the same channels with the same value."""
+    out = x.copy() if out is None else out
+    start = int(sum(channels[:m]))
+    out[:, start:start + int(channels[m])] = NEUTRAL_FILL
+    return out
+
+
 def modality_contribution(x: np.ndarray, probs: np.ndarray, valid: np.ndarray, channels: Sequence[int],
-                          probs_without: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
+                          probs_without: Callable[[np.ndarray, int], np.ndarray],
+                          absent: Sequence[int] = ()) -> np.ndarray:
     """(M, h, w) float32 contributions of the M modalities at the `valid` core pixels (0 elsewhere).
 
     x: the tile window's normalised input (1, C, H, W), channels in card order (`channels` per modality);
     probs: the fused probabilities of the core (n_classes, h, w) computed from x;
-    probs_without(x_filled, m): the fused probabilities of the core computed from x with modality m filled.
+    probs_without(x_filled, m): the fused probabilities of the core computed from x with modality m filled;
+    absent: modalities already at the fill in x (a layer left out, engine.missing): their contribution is
+    0 (filling them again changes nothing), so their pass is skipped.
     """
     predicted = probs.argmax(0)[None]
     p_full = np.take_along_axis(probs, predicted, 0)[0]
     out = np.zeros((len(channels), *valid.shape), np.float32)
-    start = 0
-    for m, n in enumerate(channels):
-        filled = x.copy()
-        filled[:, start:start + n] = NEUTRAL_FILL
-        p_filled = np.take_along_axis(probs_without(filled, m), predicted, 0)[0]
+    for m in range(len(channels)):
+        if m in absent:
+            continue
+        p_filled = np.take_along_axis(probs_without(fill_modality(x, channels, m), m), predicted, 0)[0]
         out[m] = np.where(valid, np.maximum(p_full - p_filled, 0.0), 0.0)
-        start += n
     return out
 
 

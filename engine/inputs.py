@@ -1,6 +1,8 @@
 """Input layers against the model card: which raster feeds which modality, with which bands.
 
 Every problem is collected before raising, so the user sees expected vs found for all layers at once.
+An auxiliary layer may be left out only when the card gives the model's accuracy without it
+(engine/missing.py); its Layer then has no path.
 
     layers = check_inputs(card, {"hsi": "hsi.tif", "sar": "sar.tif", "dsm": "dsm.tif"})
     layers = check_inputs(card, ["hsi.tif", "sar.tif", "dsm.tif"], bands={"sar": [1, 2]},
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import BDGFError, InputMismatchError
+from .missing import missing_layer_message, refusal
 from .raster import Nodata, check_nodata, describe_raster
 
 PathLike = str | os.PathLike
@@ -25,14 +28,18 @@ PathLike = str | os.PathLike
 class Layer:
     """One input modality: card entry, source path, 1-based band subset (None = all bands), the nodata
     the user set (None: the file's own; raster.NO_NODATA: none) and the factor its values are multiplied
-    by to match the training data (1.0: as they are)."""
+    by to match the training data (1.0: as they are). `path` None: a layer left out (engine.missing)."""
 
     name: str
     role: str
-    path: str
+    path: str | None
     bands: list[int] | None
     nodata: Nodata = None
     scale: float = 1.0
+
+    @property
+    def missing(self) -> bool:
+        return self.path is None
 
 
 def _input_mapping(inputs, names: list[str]) -> dict[str, PathLike]:
@@ -77,10 +84,13 @@ def check_inputs(card: Mapping, inputs, bands: Mapping | None = None, nodata: Ma
                  scale: Mapping | None = None) -> list[Layer]:
     """Match input rasters to the card's modalities; InputMismatchError lists expected vs found for all.
 
-    bands / nodata / scale: {modality name or unique role: value} for some modalities (see Layer)."""
+    bands / nodata / scale: {modality name or unique role: value} for some modalities (see Layer). A
+    modality without a layer is an error, unless the card gives the model's accuracy without it
+    (engine.missing): its Layer has path None."""
     modalities = card["modalities"]
     names = [m["name"] for m in modalities]
     given, unknown = _resolve_keys(_input_mapping(inputs, names), modalities, "input")
+    absent = [m["name"] for m in modalities if given.get(m["name"]) in (None, "")]
     subsets, unknown_bands = _resolve_keys(dict(bands or {}), modalities, "bands")
     nodatas, unknown_nodata = _resolve_keys(dict(nodata or {}), modalities, "nodata")
     scales, unknown_scale = _resolve_keys(dict(scale or {}), modalities, "scale")
@@ -88,13 +98,18 @@ def check_inputs(card: Mapping, inputs, bands: Mapping | None = None, nodata: Ma
     nodatas = {k: check_nodata(v, k) for k, v in nodatas.items()}
     scales = {k: _scale(v, k) for k, v in scales.items()}
     lines, layers, bad = [], [], bool(unknown or unknown_bands)
-    for mod in modalities:
+    for index, mod in enumerate(modalities):
         name, expected = mod["name"], mod["bands"]
         head = f"  {name} ({mod['role']}): expected {expected} band{'s' * (expected != 1)}"
         subset = subsets.get(name)
-        if name not in given or given[name] in (None, ""):
-            lines.append(f"{head}, found no layer (missing)")
-            bad = True
+        if name in absent:
+            why = refusal(card, index, [a for a in absent if a != name and a != names[0]])
+            if why:
+                lines.append(f"{head}, found no layer (missing): {why}")
+                bad = True
+            else:
+                lines.append(f"{head}, found no layer: {missing_layer_message(card, name)}")
+                layers.append(Layer(name, mod["role"], None, None))
             continue
         path = os.fspath(given[name])
         try:

@@ -27,7 +27,7 @@ def check_outputs(outputs: ClassifyOutputs, layers: Sequence[Layer], model_path:
                   classes: Sequence[Mapping]) -> None:
     """BDGFError when an output would replace an input layer or the model, is a folder, lies in a folder
     that is missing or read-only, or when the outputs could outgrow the free space of their disk."""
-    others = [(f"the {layer.name} input layer", layer.path) for layer in layers]
+    others = [(f"the {layer.name} input layer", layer.path) for layer in layers if not layer.missing]
     if model_path:
         others.append(("the model package", model_path))
     for label, path in outputs.named_paths().items():
@@ -84,16 +84,19 @@ def _check_space(outputs: ClassifyOutputs, grid: Grid, classes: Sequence[Mapping
 def inspect_inputs(card: Mapping, layers: Sequence[Layer], sources: Sequence, area: tuple[int, int, int, int],
                    max_pixels: int = 256 * 256) -> list[str]:
     """Warnings about the inputs; BDGFError when their values do not look like the training data or when
-    no pixel can be classified. `sources` are the layers aligned on the reference grid (nodata applied),
-    `area` the window they all cover; a sample of at most `max_pixels` of it is read."""
+    no pixel can be classified. `layers` are the layers given (none left out), `sources` those layers
+    aligned on the reference grid (nodata applied), `area` the window they all cover; a sample of at most
+    `max_pixels` of it is read."""
     r0, c0, h, w = area
+    names = [m["name"] for m in card["modalities"]]
     samples = [sample_window(ds, r0, c0, h, w, max_pixels) for ds in sources]
     exact = all(s[2] for s in samples)
     warnings, mismatches = [], []
-    for i, (layer, (data, valid, _)) in enumerate(zip(layers, samples)):
+    for layer, (data, valid, _) in zip(layers, samples):
         share = 1.0 - float(valid.mean())
         if share > 0.5:
             warnings.append(_nodata_warning(layer, share, h, w))
+        i = names.index(layer.name)
         if valid.any():
             problem = _value_problem(layer, data[:, valid].astype(np.float64) * layer.scale,
                                      card["normalization"]["low"][i], card["normalization"]["high"][i])

@@ -462,3 +462,48 @@ def test_suggest_samples_refuses_the_branch_agreement(bdgf_plugin, tmp_path, fix
             "CLASSES": fixture_scene["labels"], "UNCERTAINTY": str(agreement),
             "OUTPUT": str(tmp_path / "points.gpkg")})
     assert not (tmp_path / "points.gpkg").exists()
+
+
+# ---------------------------------------------------------------- running without an auxiliary layer
+
+class LogFeedback(CollectingFeedback):
+    """Info and warning lines (the engine's 'Warning: ...' lines go to pushWarning)."""
+
+    def pushWarning(self, warning):  # noqa: N802 (QGIS API name)
+        self.lines.append(warning)
+        super().pushWarning(warning)
+
+
+def test_classify_runs_without_the_sar_layer_when_the_card_gives_its_figure(
+        bdgf_plugin, fixture_scene, tmp_path):
+    from engine.classify import classify
+    from engine.settings import ClassifySettings
+
+    figures = {"sar": {"oa": 0.412, "aa": 0.3, "kappa": 0.2, "test_pixels": 100}}
+    model = write_tiny_package(tmp_path / "dropout.bdgf", fixture_scene,
+                               metrics={"oa": 0.5, "missing_modality": figures})
+    params = classify_params(fixture_scene, model, SAR=None, OUTPUT=str(tmp_path / "nosar.tif"))
+    assert check("bdgf:classify", params) == (True, "")
+    feedback = LogFeedback()
+    result = run_in_process("bdgf:classify", params, feedback=feedback)
+    log = "\n".join(feedback.lines)
+    figure = "sar missing: the model card gives test OA 41.2 % without it instead of 50.0 % with every layer"
+    assert f"Input sar: none, {figure}" in log and f"Warning: {figure}" in log
+    reference = classify({"hsi": fixture_scene["hsi"], "dsm": fixture_scene["dsm"]}, model,
+                         str(tmp_path / "engine.tif"), ClassifySettings(device="cpu"))
+    assert reference.missing_modalities == figures
+    assert (read_band(result["OUTPUT"]) == read_band(tmp_path / "engine.tif")).all()
+    # no figure for dsm: refused in the parameter check and in the run, before any output
+    params = classify_params(fixture_scene, model, LIDAR=None, OUTPUT=str(tmp_path / "nodsm.tif"))
+    ok, message = check("bdgf:classify", params)
+    assert not ok and "found no layer (missing): this model cannot run without dsm" in message
+    with pytest.raises(QgsProcessingException, match="modality dropout"):
+        run_in_process("bdgf:classify", params)
+    assert not (tmp_path / "nodsm.tif").exists()
+    # a batch job lists every layer: refused with the alternative
+    ok, message = check("bdgf:exportjob", classify_params(fixture_scene, model, SAR=None,
+                                                          OUTPUT=str(tmp_path / "job.json")))
+    assert not ok and "A batch job needs a layer for every modality of the model; none is given for sar" \
+        in message
+    info = run_in_process("bdgf:modelinfo", {"MODEL": model})["CARD"]
+    assert "Can run without: sar (test OA 41.2 %); one at a time" in info

@@ -301,3 +301,32 @@ def test_the_dock_reads_well_at_a_narrow_width(fresh_dock, dock_model):
     fresh_dock.model.setFilePath(dock_model)
     body = fresh_dock.body
     assert body.minimumSizeHint().width() <= 280, body.minimumSizeHint()
+
+
+def test_an_auxiliary_picker_may_stay_empty_when_the_model_runs_without_it(
+        fresh_dock, fixture_scene, qgis_iface, tmp_path):
+    figures = {"sar": {"oa": 0.412, "aa": 0.3, "kappa": 0.2, "test_pixels": 100}}
+    model = write_tiny_package(tmp_path / "dropout.bdgf", fixture_scene,
+                               metrics={"oa": 0.5, "missing_modality": figures})
+    fresh_dock.model.setFilePath(model)
+    assert "Can run without: sar (test OA 41.2 %); one at a time" in fresh_dock.card_view.text()
+    sar, lidar = fresh_dock.pickers["SAR"], fresh_dock.pickers["LIDAR"]
+    sar.combo.setLayer(None)
+    sar.combo.activated.emit(sar.combo.currentIndex())  # the user picks the empty entry
+    assert sar.info.text() == ("No layer: the model runs without it (test OA 41.2 % without it instead of "
+                               "50.0 % with every layer)")
+    assert "#b2182b" not in sar.info.styleSheet() and fresh_dock.check.text() == ""
+    fresh_dock.propose_layers()  # the user's empty choice stays
+    assert sar.layer() is None
+    lidar.combo.setLayer(None)  # no figure for dsm: red, and the engine's message
+    assert "#b2182b" in lidar.info.styleSheet()
+    assert "this model cannot run without dsm" in fresh_dock.check.text()
+    fresh_dock.propose_layers(force=True)
+    assert lidar.layer() is not None and sar.layer() is not None
+    sar.combo.setLayer(None)
+    fresh_dock.output.setFilePath(str(tmp_path / "nosar.tif"))
+    fresh_dock.run_button.click()
+    assert wait_until(lambda: fresh_dock.run is None, timeout=120)
+    assert messages(qgis_iface, Qgis.Critical) == []
+    assert fresh_dock.last_layer.source() == str(tmp_path / "nosar.tif")
+    QgsProject.instance().removeMapLayer(fresh_dock.last_layer.id())

@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ..engine.missing import missing_layer_message
 from ..engine.settings import BACKENDS, DEVICE_LABELS, DEVICES
 from .alg_modelinfo import model_parameter
 from .class_style import ClassStylePostProcessor, SidecarStylePostProcessor
@@ -48,6 +49,11 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             "names and colours (also saved as a .qml next to it).\n\n"
             "Give the layers the model card asks for (see 'Model package information'): the band count of "
             "each layer must match. Layers on another grid or CRS are aligned to the spectral layer.\n"
+            "Running without a layer: leave the SAR or LiDAR layer empty only when the model card says the "
+            "model can run without it ('Can run without: sar (test OA ...)': models trained with modality "
+            "dropout). The modality is then replaced by its neutral value everywhere, and the log gives the "
+            "card's test accuracy without it. One auxiliary layer at a time; the spectral layer is always "
+            "needed.\n"
             "Device: 'auto' uses a GPU when the backend can, else the CPU; the log says which ran.\n"
             "Tile size and batch size: 0 picks them automatically from the model and the memory.\n"
             "Nodata per layer: replaces the nodata value a layer's file declares, by modality name "
@@ -238,7 +244,11 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         feedback.pushInfo(self.tr("Model: {} ({}), {}").format(
             package.name, package.path, package.content_hash))
         for modality, _slot, layer in pairs:
-            feedback.pushInfo(self.tr("Input {}: {}").format(modality["name"], layer_summary(layer)))
+            if layer is None:  # allowed by the card (engine.missing); the engine logs the figure again
+                feedback.pushInfo(self.tr("Input {}: none, {}").format(
+                    modality["name"], missing_layer_message(package.card, modality["name"])))
+            else:
+                feedback.pushInfo(self.tr("Input {}: {}").format(modality["name"], layer_summary(layer)))
         for key, value in vars(settings).items():
             feedback.pushInfo(f"{key}: {value if value is not None else self.tr('automatic')}")
         for key, path in vars(outputs).items():

@@ -86,6 +86,20 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
                                        "(Export > Save As...) and use that file.").format(layer.name(), why))
         return refused
 
+    def _problems(self, parameters, context, check_layers=True):
+        """bdgf:classify's checks, and a layer for every modality: a job lists its layers in card order,
+        so it cannot leave one out (bdgf:classify and engine classify can, when the card allows it)."""
+        package, problems = super()._problems(parameters, context, check_layers)
+        if package is not None and not problems:
+            pairs = assign_modalities(package.card, self._slots(parameters, context))
+            for modality, _slot, layer in pairs:
+                if layer is None:
+                    problems.append(self.tr(
+                        "A batch job needs a layer for every modality of the model; none is given for {}. "
+                        "Give it, or run without it with 'Classify land cover (BDGF)' or python -m engine "
+                        "classify (the model card allows it).").format(modality["name"]))
+        return package, problems
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         from ..engine.errors import BDGFError
         from ..engine.job import (

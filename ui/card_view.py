@@ -5,6 +5,7 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QLabel, QSizePolicy
 
 from ..engine.card import supported_outputs
+from ..engine.missing import runs_without_line
 from .common import tr
 
 
@@ -27,7 +28,8 @@ def card_html(card):
         f"<b>{escape(card['name'])}</b><br/>{escape(card.get('description') or '')}"
         f"<p><b>{escape(tr('Expected layers'))}</b></p><ul style='margin:0'>{modalities}</ul>"
         f"<p><b>{escape(tr('Classes'))}</b></p><table cellspacing='2'>{rows}</table>"
-        f"<p>{escape(geometry)}<br/>{escape(tr('Training metrics'))}: {escape(shown or '-')}</p>"
+        f"<p>{escape(geometry)}<br/>{escape(tr('Training metrics'))}: {escape(shown or '-')}<br/>"
+        f"{escape(runs_without_line(card))}</p>"
         f"<p><b>{escape(tr('Outputs this model can give'))}</b></p>"
         f"<ul style='margin:0'>{outputs_html(card)}</ul>"
     )

@@ -204,7 +204,7 @@ class ClassifyDock(QgsDockWidget):
         _show_path(self.model, path)
         modalities = {slot: m for m, slot, _layer in assign_modalities(self.card, {})} if self.card else {}
         for key, picker in self.pickers.items():
-            picker.set_expected(modalities.get(key))
+            picker.set_expected(modalities.get(key), self.card)  # with the card: can it run without one?
         self._rebuild_extra_pickers()
         self.propose_layers()
         self._update_check()

@@ -19,8 +19,10 @@ def wrap_at_dots(text):
 class LayerPicker(QWidget):
     """A raster layer combo with a line under it: band count, CRS and size of the chosen layer.
 
-    `set_expected(modality)` gives the card's modality for this picker (None: no card, or a modality the
-    card does not have); a layer whose band count differs is then shown in red with expected vs found.
+    `set_expected(modality, card)` gives the card's modality for this picker (None: no card, or a
+    modality the card does not have) and the card: a layer whose band count differs is then shown in red
+    with expected vs found; no layer too, unless the card says the model can run without the modality
+    (engine.missing: then its test accuracy without it, in grey).
     `user_chosen` is True once the user picked a layer in the combo (the dock then keeps it).
     """
 
@@ -37,6 +39,7 @@ class LayerPicker(QWidget):
         self.info.setWordWrap(True)
         self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.modality = None
+        self.without = None  # the card's line for running without this modality, when it can
         self.user_chosen = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -55,16 +58,23 @@ class LayerPicker(QWidget):
         self.combo.setLayer(layer)
         self._update(self.combo.currentLayer())
 
-    def set_expected(self, modality):
+    def set_expected(self, modality, card=None):
+        from ..engine.missing import missing_figures, without_phrase
+
         self.modality = modality
+        can = modality is not None and card is not None and modality["name"] in missing_figures(card)
+        self.without = without_phrase(card, modality["name"]) if can else None
         self._update(self.combo.currentLayer())
 
     def fits(self):
-        """False when the card expects another band count than the chosen layer has, or a layer at all."""
+        """False when the card expects another band count than the chosen layer has, or a layer at all
+        (no layer fits when the model can run without this modality)."""
         layer = self.layer()
         if self.modality is None:
             return True
-        return layer is not None and bands_fit(self.modality["bands"], layer.bandCount())
+        if layer is None:
+            return self.without is not None
+        return bands_fit(self.modality["bands"], layer.bandCount())
 
     def mismatch(self):
         """'hsi (spectral): expected 64 bands, found 1 band' (the engine's wording), or ''."""
@@ -85,6 +95,9 @@ class LayerPicker(QWidget):
         if problem:
             self.info.setText(problem + ("\n" + brief if layer is not None else ""))
             self.info.setStyleSheet(f"color: {MISMATCH_COLOUR}")
+        elif layer is None and self.without:
+            self.info.setText(tr("No layer: the model runs without it ({})").format(self.without))
+            self.info.setStyleSheet("color: palette(mid)")
         else:
             self.info.setText(brief)
             self.info.setStyleSheet("color: palette(mid)" if layer is None else "color: #555")
