@@ -505,27 +505,27 @@ def qml_path_for(raster_path: str | os.PathLike) -> str:
     return os.path.splitext(os.fspath(raster_path))[0] + ".qml"
 
 
-def paletted_qml(classes: Sequence[Mapping], band: int = 1) -> str:
-    """A QGIS (3.22+) raster style with a paletted renderer: value, colour and label per class."""
+def _qml_root() -> tuple[ET.Element, ET.Element]:
+    """(qgis root, pipe) of a QGIS 3.22+ raster style document."""
     root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "AllStyleCategories",
                                "hasScaleBasedVisibilityFlag": "0", "minScale": "1e+08", "maxScale": "0"})
-    pipe = ET.SubElement(root, "pipe")
-    provider = ET.SubElement(pipe, "provider")
-    ET.SubElement(provider, "resampling", {
-        "enabled": "false", "maxOversampling": "2",
-        "zoomedInResamplingMethod": "nearestNeighbour", "zoomedOutResamplingMethod": "nearestNeighbour"})
-    renderer = ET.SubElement(pipe, "rasterrenderer", {
-        "type": "paletted", "band": str(band), "opacity": "1", "alphaBand": "-1", "nodataColor": ""})
+    return root, ET.SubElement(root, "pipe")
+
+
+def _qml_renderer(pipe: ET.Element, attributes: Mapping[str, str]) -> ET.Element:
+    """The raster renderer with its transparency and (unused: fixed limits) min / max origin."""
+    renderer = ET.SubElement(pipe, "rasterrenderer", {"opacity": "1", "alphaBand": "-1", "nodataColor": "",
+                                                      **attributes})
     ET.SubElement(renderer, "rasterTransparency")
     origin = ET.SubElement(renderer, "minMaxOrigin")
     for tag, text in (("limits", "None"), ("extent", "WholeRaster"), ("statAccuracy", "Estimated"),
                       ("cumulativeCutLower", "0.02"), ("cumulativeCutUpper", "0.98"), ("stdDevFactor", "2")):
         ET.SubElement(origin, tag).text = text
-    palette = ET.SubElement(renderer, "colorPalette")
-    for c in sorted(classes, key=lambda c: int(c["value"])):
-        ET.SubElement(palette, "paletteEntry", {
-            "value": str(int(c["value"])), "color": str(c["color"]).lower(), "alpha": "255",
-            "label": str(c["name"])})
+    return renderer
+
+
+def _qml_text(root: ET.Element, pipe: ET.Element) -> str:
+    """Close the pipe (neutral colour adjustments, resampling) and serialise the document."""
     ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0", "gamma": "1"})
     ET.SubElement(pipe, "huesaturation", {
         "saturation": "0", "grayscaleMode": "0", "colorizeOn": "0", "colorizeRed": "255",
@@ -537,3 +537,34 @@ def paletted_qml(classes: Sequence[Mapping], band: int = 1) -> str:
     body = ET.tostring(root, encoding="unicode")
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
 
+
+def paletted_qml(classes: Sequence[Mapping], band: int = 1) -> str:
+    """A QGIS (3.22+) raster style with a paletted renderer: value, colour and label per class."""
+    root, pipe = _qml_root()
+    provider = ET.SubElement(pipe, "provider")
+    ET.SubElement(provider, "resampling", {
+        "enabled": "false", "maxOversampling": "2",
+        "zoomedInResamplingMethod": "nearestNeighbour", "zoomedOutResamplingMethod": "nearestNeighbour"})
+    renderer = _qml_renderer(pipe, {"type": "paletted", "band": str(band)})
+    palette = ET.SubElement(renderer, "colorPalette")
+    for c in sorted(classes, key=lambda c: int(c["value"])):
+        ET.SubElement(palette, "paletteEntry", {
+            "value": str(int(c["value"])), "color": str(c["color"]).lower(), "alpha": "255",
+            "label": str(c["name"])})
+    return _qml_text(root, pipe)
+
+
+def pseudocolor_qml(ramp, band: int = 1, low: float = 0.0, high: float = 1.0) -> str:
+    """A QGIS (3.22+) raster style: single-band pseudocolour of `band`, interpolated between the (value,
+    colour) stops of `ramp`, fixed to low..high (not stretched to the data: 0.5 means the same everywhere)."""
+    root, pipe = _qml_root()
+    renderer = _qml_renderer(pipe, {"type": "singlebandpseudocolor", "band": str(band),
+                                    "classificationMin": f"{low:g}", "classificationMax": f"{high:g}"})
+    shader = ET.SubElement(ET.SubElement(renderer, "rastershader"), "colorrampshader", {
+        "colorRampType": "INTERPOLATED", "classificationMode": "1", "clip": "0",
+        "minimumValue": f"{low:g}", "maximumValue": f"{high:g}", "labelPrecision": "2"})
+    for value, colour in ramp:
+        at = low + value * (high - low)
+        ET.SubElement(shader, "item", {"alpha": "255", "value": f"{at:g}", "label": f"{at:.2f}",
+                                       "color": colour})
+    return _qml_text(root, pipe)

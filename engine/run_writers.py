@@ -11,14 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from xml.etree import ElementTree as ET
 
 import numpy as np
 
 from .card import branch_names
 from .contribution import category_indices, dominant_modality, modality_classes
 from .errors import BDGFError
-from .outputs import ClassRasterWriter, ConfidenceRasterWriter, ProbabilityRasterWriter, qml_path_for
+from .outputs import (
+    ClassRasterWriter,
+    ConfidenceRasterWriter,
+    ProbabilityRasterWriter,
+    pseudocolor_qml,
+    qml_path_for,
+)
 from .settings import ClassifyOutputs
 from .uncertainty import branch_agreement, branch_disagreement, disagreement_scale, normalised_entropy
 
@@ -137,38 +142,3 @@ class RunWriters:
         except BaseException:
             self.abort()
             raise
-
-
-# ---------------------------------------------------------------- QGIS style
-
-def pseudocolor_qml(ramp, band: int = 1, low: float = 0.0, high: float = 1.0) -> str:
-    """A QGIS (3.22+) raster style: single-band pseudocolour of `band`, interpolated between the (value,
-    colour) stops of `ramp`, fixed to low..high (not stretched to the data: 0.5 means the same everywhere)."""
-    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "AllStyleCategories",
-                               "hasScaleBasedVisibilityFlag": "0", "minScale": "1e+08", "maxScale": "0"})
-    pipe = ET.SubElement(root, "pipe")
-    renderer = ET.SubElement(pipe, "rasterrenderer", {
-        "type": "singlebandpseudocolor", "band": str(band), "opacity": "1", "alphaBand": "-1",
-        "nodataColor": "", "classificationMin": f"{low:g}", "classificationMax": f"{high:g}"})
-    ET.SubElement(renderer, "rasterTransparency")
-    origin = ET.SubElement(renderer, "minMaxOrigin")
-    for tag, text in (("limits", "None"), ("extent", "WholeRaster"), ("statAccuracy", "Estimated"),
-                      ("cumulativeCutLower", "0.02"), ("cumulativeCutUpper", "0.98"), ("stdDevFactor", "2")):
-        ET.SubElement(origin, tag).text = text
-    shader = ET.SubElement(ET.SubElement(renderer, "rastershader"), "colorrampshader", {
-        "colorRampType": "INTERPOLATED", "classificationMode": "1", "clip": "0",
-        "minimumValue": f"{low:g}", "maximumValue": f"{high:g}", "labelPrecision": "2"})
-    for value, colour in ramp:
-        at = low + value * (high - low)
-        ET.SubElement(shader, "item", {"alpha": "255", "value": f"{at:g}", "label": f"{at:.2f}",
-                                       "color": colour})
-    ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0", "gamma": "1"})
-    ET.SubElement(pipe, "huesaturation", {
-        "saturation": "0", "grayscaleMode": "0", "colorizeOn": "0", "colorizeRed": "255",
-        "colorizeGreen": "128", "colorizeBlue": "128", "colorizeStrength": "100", "invertColors": "0"})
-    ET.SubElement(pipe, "rasterresampler", {"maxOversampling": "2"})
-    ET.SubElement(pipe, "resamplingStage").text = "resamplingFilter"
-    ET.SubElement(root, "blendMode").text = "0"
-    ET.indent(root)
-    body = ET.tostring(root, encoding="unicode")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
