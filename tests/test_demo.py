@@ -40,6 +40,38 @@ def test_demo_runs_in_qgis_and_reproduces_the_training_accuracy(tmp_path):
     band = ds.GetRasterBand(1)
     assert band.GetColorTable() is not None and band.GetNoDataValue() == 0
     assert json.loads((tmp_path / "summary.json").read_text())["device"]
+    _check_trust_outputs(tmp_path, summary, predicted)
+
+
+def _check_trust_outputs(folder, summary, predicted):
+    """The trust outputs the demo writes: 0..1 where the map has a class, -1 (nodata) elsewhere; the
+    dominant modality paletted over the card's modalities; the contribution's added time printed."""
+    import numpy as np
+
+    card = ModelPackage(demo.MODEL).card
+    assert "branch_probabilities" in card["capabilities"]  # the rebuilt demo model gives them
+    classified = predicted > 0
+    for name in ("entropy.tif", "disagreement.tif", "agreement.tif", "contribution.tif"):
+        ds = gdal.Open(str(folder / name))
+        data = ds.ReadAsArray()
+        assert ds.GetRasterBand(1).GetNoDataValue() == -1, name
+        assert (data[..., ~classified] == -1).all(), name
+        values = data[..., classified]
+        assert values.min() >= 0 and values.max() <= 1 and np.ptp(values) > 0.1, name
+        assert (folder / name.replace(".tif", ".qml")).stat().st_size > 0, name
+    contribution = gdal.Open(str(folder / "contribution.tif"))
+    assert contribution.RasterCount == len(card["modalities"]) == 3
+    agreement = gdal.Open(str(folder / "agreement.tif")).ReadAsArray()[classified]
+    assert set(np.unique(np.rint(agreement * 3))) <= {0, 1, 2, 3}
+    dominant = gdal.Open(str(folder / "dominant_modality.tif")).ReadAsArray()
+    assert ((dominant == 0) == ~classified).all()
+    assert set(np.unique(dominant[classified])) <= {1, 2, 3, 4} and len(np.unique(dominant[classified])) >= 2
+    cost = summary["contribution"]
+    assert cost["passes"] == 3 and 0 < cost["seconds"] < cost["of_seconds"]
+    from matplotlib.image import imread
+
+    height, width = imread(folder / "preview.png").shape[:2]
+    assert width > 1200 and height > 1200  # the 3 x 3 panels
 
 
 def test_demo_refuses_missing_assets(monkeypatch, tmp_path):
