@@ -94,3 +94,20 @@ def engine_trained_run(fixture_scene, tmp_path_factory):
 
 
 # ---- end of engine fixtures ----
+
+
+@pytest.fixture()
+def one_thread(monkeypatch):
+    """One thread for both backends (engine.backends.cpu_threads reads OMP_NUM_THREADS): on a CPU shared
+    with other jobs two competing threads ran small tiles up to 50x slower. Use with
+    `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    import torch
+
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+    import gc
+
+    gc.collect()  # GDAL datasets of the test closed before the next one

@@ -14,6 +14,8 @@ from engine.classify import _classify_tile, _plan, _Profile
 from engine.package import ModelPackage
 from engine.settings import ClassifyOutputs
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
 BRANCH_SETS = (("cnn",), ("mamba",), ("transformer",), ("cnn", "mamba", "transformer"))
 TILE = 16  # 12 tiles on the 48 x 64 scene: tile edges, scene edges, halos read past the scene
 TOLERANCE = 1e-4
@@ -23,19 +25,6 @@ TOLERANCE = 1e-4
 def _collect_gdal_objects():
     yield
     gc.collect()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """One thread for both backends (engine.backends.cpu_threads reads OMP_NUM_THREADS): on a CPU shared
-    with other jobs two competing threads ran these small tiles up to 50x slower."""
-    import torch
-
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

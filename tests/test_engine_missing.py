@@ -18,19 +18,9 @@ from engine.errors import InputMismatchError
 from engine.package import DENSE_MEMBERS, ONNX_MEMBERS, ModelPackage, write_package
 from engine.settings import ClassifyOutputs, ClassifySettings
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
 slow = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """One thread for both backends: the CPU is shared with other jobs."""
-    import torch
-
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _read(path) -> np.ndarray:

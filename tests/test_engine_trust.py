@@ -6,7 +6,6 @@ diffusion features of the whole scene in one window (not the engine's tiles) and
 (not the dense graphs), with numpy computing the measures from the branch softmaxes."""
 from __future__ import annotations
 
-import gc
 import math
 import os
 
@@ -19,22 +18,11 @@ from engine.errors import BDGFError
 from engine.package import ModelPackage
 from engine.settings import ClassifyOutputs, ClassifySettings
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
 SCALAR = ("entropy", "disagreement", "agreement")
 TRUST = (*SCALAR, "contribution", "dominant_modality")
 PIXELS = 40  # reference pixels (torch, patchwise)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """One thread for both backends: the CPU is shared with other jobs."""
-    import torch
-
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    gc.collect()
 
 
 def _inputs(scene) -> dict:
