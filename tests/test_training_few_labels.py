@@ -121,3 +121,20 @@ def test_pseudo_labels_agree_across_branches_are_confident_unlabelled_and_capped
     assert got.per_class == np.minimum(available, 7).tolist()
     again = select_pseudo_labels(ctx, model, source, valid, train, tcfg, seed=3)
     assert np.array_equal(again.flat, got.flat)
+
+
+def test_spectral_dropout_uses_the_spectral_variant_and_keeps_the_auxiliary_draws():
+    model = _classifier()
+    x, _ = _scene()
+    d = np.zeros((sum(model.feature_channels), 32, 36), np.float16)
+    missing = [(slice(6, 8), d), (slice(8, 9), d)]
+    aux_only = PatchSource(x, d, 9, torch.device("cpu"), missing)
+    with_spectral = PatchSource(x, d, 9, torch.device("cpu"), missing + [(slice(0, 6), d)],
+                                spectral_variant=3)
+    tcfg = TrainingConfig(modality_dropout=0.2, spectral_dropout=0.1)
+    a = dropout_variants(20000, aux_only, tcfg, torch.Generator().manual_seed(5), torch.device("cpu"))
+    b = dropout_variants(20000, with_spectral, tcfg, torch.Generator().manual_seed(5), torch.device("cpu"))
+    assert torch.equal(a[a > 0], b[a > 0])  # the auxiliary draws are the same
+    assert abs(float((b == 3).float().mean()) - 0.1) < 0.015 and not (a == 3).any()
+    xp, _ = with_spectral.get(torch.tensor([40, 41]), torch.tensor([3, 0]))
+    assert (xp[0, :6] == 0).all() and (xp[1, :6] != 0).any()

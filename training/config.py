@@ -145,6 +145,10 @@ class TrainingConfig:
     # that layer is not given). > 0 also measures the test OA with each auxiliary modality missing and
     # writes it into the model card: the engine accepts a run without a layer only with that figure.
     modality_dropout: float = 0.0
+    # Spectral dropout: the probability that a patch loses the spectral modality instead (same fill). The
+    # engine never runs without the spectral layer; this makes "spectral at the fill" an input the network
+    # has seen, so the contribution map's spectral band measures what the auxiliaries cannot replace.
+    spectral_dropout: float = 0.0
 
 
 @dataclass

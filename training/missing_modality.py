@@ -35,9 +35,13 @@ def auxiliary_channels(prep: Prepared) -> list[tuple[str, slice]]:
 
 
 def missing_inputs(ctx: RunContext, extractor, prep: Prepared, patch: int, tile: int, halo: int,
-                   noise_seed: int, cache_dir: Path) -> list[MissingInput]:
+                   noise_seed: int, cache_dir: Path, spectral: bool = False) -> list[MissingInput]:
+    """One input per auxiliary modality missing, then (`spectral`) the spectral one missing."""
     out = []
-    for name, channels in auxiliary_channels(prep):
+    modalities = auxiliary_channels(prep)
+    if spectral:
+        modalities.append((prep.modalities[0]["name"], slice(0, int(prep.modality_channels[0]))))
+    for name, channels in modalities:
         x = prep.x.copy()
         x[channels] = 0.0
         feats, _ = cached_features(ctx, extractor, x, prep.window, patch, tile, halo, noise_seed, cache_dir)

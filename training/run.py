@@ -213,12 +213,14 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     t0 = time.perf_counter()
     fit, val = validation_split(prep.train, validation_fraction(prep.train, tcfg), seed, len(prep.classes),
                                 tcfg.val_block_size)
-    missing = []  # inputs with one auxiliary modality missing (modality dropout, the card's figures)
-    if tcfg.modality_dropout > 0:
+    missing = []  # inputs with one modality missing (modality dropout, the card's figures): aux, then hsi
+    if tcfg.modality_dropout > 0 or tcfg.spectral_dropout > 0:
         missing = missing_inputs(ctx, extractor, prep, net.patch_size, tile, halo, net.ddpm.noise_seed,
-                                 cache_dir)
+                                 cache_dir, spectral=tcfg.spectral_dropout > 0)
     source = PatchSource(prep.x, feats, net.patch_size, ctx.device,
-                         [(m.channels, m.features) for m in missing])
+                         [(m.channels, m.features) for m in missing],
+                         spectral_variant=len(missing) if tcfg.spectral_dropout > 0 else 0)
+    n_aux = len(missing) - (1 if tcfg.spectral_dropout > 0 else 0)
     torch.manual_seed(seed + 1)
     classifier = BDGFClassifier(net)
     final = ckpt.load_checkpoint(ckpt_dir / "classifier_final")
@@ -256,7 +258,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     pred_map.ravel()[valid_flat] = probs.argmax(1)
     metrics = test_metrics(prep, pred_map, evaluated)
     missing_metrics = missing_modality_metrics(ctx, classifier, source, prep, evaluated,
-                                               [m.name for m in missing])
+                                               [m.name for m in missing[:n_aux]])
     names, colors = [c.name for c in prep.classes], [c.color for c in prep.classes]
     plots.confusion_matrix_png(np.array(metrics["confusion_matrix"]), names, out / "confusion_matrix.png")
     reference = np.where(prep.test >= 0, prep.test, prep.train)

@@ -27,12 +27,13 @@ class PatchSource:
     """
 
     def __init__(self, x: np.ndarray, feats: np.ndarray, patch: int, device: torch.device,
-                 missing: list[tuple[slice, np.ndarray]] = ()):
+                 missing: list[tuple[slice, np.ndarray]] = (), spectral_variant: int = 0):
         r = patch // 2
         self.patch, self.width = patch, x.shape[2]
         self.x = as_tensor(np.pad(x, ((0, 0), (r, r), (r, r))), device)
         self.d = as_tensor(feats, device)  # float16, converted per batch
         self.missing = [(channels, as_tensor(f, device)) for channels, f in missing]
+        self.spectral_variant = spectral_variant  # > 0: that variant is the spectral modality missing
         offs = torch.arange(patch, device=device)
         self.dr, self.dc = offs[:, None], offs[None, :]
 
@@ -57,12 +58,18 @@ class PatchSource:
 def dropout_variants(n: int, source: PatchSource, tcfg: TrainingConfig, gen: torch.Generator,
                      device: torch.device) -> torch.Tensor | int:
     """Modality dropout: each patch, with probability tcfg.modality_dropout, loses one auxiliary modality
-    (chosen uniformly). No draw at all when it is off, so runs without it keep their random streams."""
-    if tcfg.modality_dropout <= 0 or not source.missing:
+    (chosen uniformly), else with probability tcfg.spectral_dropout the spectral one. No draw at all when
+    both are off, so runs without them keep their random streams."""
+    if (tcfg.modality_dropout <= 0 and tcfg.spectral_dropout <= 0) or not source.missing:
         return 0
-    drop = torch.rand(n, generator=gen) < tcfg.modality_dropout
-    which = torch.randint(1, len(source.missing) + 1, (n,), generator=gen)
-    return torch.where(drop, which, torch.zeros_like(which)).to(device)
+    n_aux = len(source.missing) - (1 if source.spectral_variant else 0)
+    u = torch.rand(n, generator=gen)
+    which = torch.randint(1, max(n_aux, 1) + 1, (n,), generator=gen)
+    variant = torch.where(u < tcfg.modality_dropout, which, torch.zeros_like(which))
+    if source.spectral_variant:
+        spectral = (u >= tcfg.modality_dropout) & (u < tcfg.modality_dropout + tcfg.spectral_dropout)
+        variant = torch.where(spectral, torch.full_like(which, source.spectral_variant), variant)
+    return variant.to(device)
 
 
 def augment(xp: torch.Tensor, dp: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
