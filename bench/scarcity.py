@@ -203,6 +203,7 @@ def _paired(p: dict | None) -> str:
 
 def plot(summary: dict, labels: tuple[int, ...], rows: tuple[str, ...], path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -221,6 +222,7 @@ def plot(summary: dict, labels: tuple[int, ...], rows: tuple[str, ...], path: Pa
         if xs:
             ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=ROW_BY_KEY[key].label)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # only the measured counts labelled
     ax.set_xticks(labels)
     ax.set_xticklabels([str(n) for n in labels])
     ax.set_xlabel("labelled pixels per class (16 × 16 px blocks)")
