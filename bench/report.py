@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from bench.stamp import REPO, describe_machine, describe_tree
+from bench.stamp import REPO, describe_machine, describe_tree, repo_relative  # noqa: F401 (re-exported)
 
 DOCS = REPO / "docs" / "bench"
 
@@ -28,16 +28,6 @@ def ratio(value: float | None, baseline: float | None, digits: int = 2) -> str:
     if value is None or not baseline:
         return "–"
     return f"{value / baseline:.{digits}f}×"
-
-
-def repo_relative(path) -> str:
-    """Path relative to the repository when inside it (results never record machine paths)."""
-    path = os.path.abspath(os.fspath(path))
-    try:
-        rel = os.path.relpath(path, REPO)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
 
 
 def stamp_lines(stamp: dict, json_name: str) -> list[str]:

@@ -91,10 +91,22 @@ def machine_info() -> dict:
     return info
 
 
+def repo_relative(path) -> str:
+    """A path relative to the repository, also outside it (`../bench-work/...`): results never record
+    machine paths, whichever folder a benchmark worked in."""
+    path = os.path.abspath(os.fspath(path))
+    try:
+        return os.path.relpath(path, REPO)
+    except ValueError:  # another drive (Windows): no relative form
+        return path
+
+
 def command_line(module: str, argv: list[str] | None = None) -> str:
-    """`python -m MODULE ARGS` as invoked (argv None: this process's own arguments)."""
+    """`python -m MODULE ARGS` as invoked (argv None: this process's own arguments), absolute paths
+    written relative to the repository."""
     args = sys.argv[1:] if argv is None else argv
-    return " ".join(["python -m " + module, *(shlex.quote(str(a)) for a in args)])
+    args = [repo_relative(a) if os.path.isabs(str(a)) else str(a) for a in args]
+    return " ".join(["python -m " + module, *(shlex.quote(a) for a in args)])
 
 
 def make_stamp(command: str) -> dict:

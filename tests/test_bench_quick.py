@@ -72,3 +72,16 @@ def test_inference_bands_must_match_the_synthetic_scene():
     assert inference.parse_bands("180,4,1") == (180, 4, 1) and inference.parse_bands("20") == (20,)
     with pytest.raises(SystemExit, match="SAR"):
         inference.parse_bands("180,3,1")
+
+
+def test_results_record_no_machine_paths(tmp_path):
+    """Work folders outside the repository are recorded relative to it, in commands and in paths."""
+    from bench.stamp import command_line, repo_relative
+
+    outside = tmp_path / "work"
+    line = command_line("bench.scarcity", ["--jobs", "2", "--work", str(outside)])
+    recorded = line.split("--work ")[1]
+    assert line.startswith("python -m bench.scarcity --jobs 2 --work ../") and not recorded.startswith("/")
+    assert (REPO / recorded).resolve() == outside.resolve()
+    assert repo_relative(REPO / "docs" / "bench") == "docs/bench"
+    assert not repo_relative(outside).startswith("/")
