@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.contribution import fill_modality
 from training.context import RunContext
 from training.evaluate import test_metrics
 from training.prepare import Prepared
@@ -24,7 +25,7 @@ from training.stage_features import cached_features
 class MissingInput:
     name: str  # the modality's name (model card)
     channels: slice  # its channels in the network input
-    features: np.ndarray  # diffusion features of the input with those channels at 0
+    features: np.ndarray  # diffusion features of the input with those channels at the neutral fill
 
 
 def auxiliary_channels(prep: Prepared) -> list[tuple[str, slice]]:
@@ -38,12 +39,11 @@ def missing_inputs(ctx: RunContext, extractor, prep: Prepared, patch: int, tile:
                    noise_seed: int, cache_dir: Path, spectral: bool = False) -> list[MissingInput]:
     """One input per auxiliary modality missing, then (`spectral`) the spectral one missing."""
     out = []
-    modalities = auxiliary_channels(prep)
+    modalities = [(i, name, channels) for i, (name, channels) in enumerate(auxiliary_channels(prep), 1)]
     if spectral:
-        modalities.append((prep.modalities[0]["name"], slice(0, int(prep.modality_channels[0]))))
-    for name, channels in modalities:
-        x = prep.x.copy()
-        x[channels] = 0.0
+        modalities.append((0, prep.modalities[0]["name"], slice(0, int(prep.modality_channels[0]))))
+    for m, name, channels in modalities:
+        x = fill_modality(prep.x[None], prep.modality_channels, m)[0]  # the engine's one rule
         feats, _ = cached_features(ctx, extractor, x, prep.window, patch, tile, halo, noise_seed, cache_dir)
         out.append(MissingInput(name, channels, feats))
     return out

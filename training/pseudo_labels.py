@@ -38,7 +38,7 @@ class PseudoLabels:
 
 @torch.no_grad()
 def branches_agree(ctx: RunContext, model: BDGFClassifier, source: PatchSource, flat: np.ndarray,
-                     batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+                   batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """(fused probabilities (N, K), every branch's argmax == the fused argmax (N,))."""
     was = model.training
     model.eval()

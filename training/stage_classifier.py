@@ -12,6 +12,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from engine.nn.bdgf import BDGFClassifier
 from engine.nn.losses import mutual_learning_loss
+from engine.normalise import NEUTRAL_FILL
 from training import checkpoint as ckpt
 from training.config import TrainingConfig
 from training.context import RunContext
@@ -21,9 +22,10 @@ from training.stage_ddpm import StopRequested, as_tensor, lr_at
 class PatchSource:
     """Patches of x (C, h, w) zero-padded by r, and of features (F, h + 2r, w + 2r), by flat pixel index.
 
-    `missing`: per auxiliary modality, (its channels in x, the features of x with those channels at the
-    neutral fill 0): variant v > 0 of a patch is the patch as the engine sees it when modality v - 1 of
-    that list is not given (modality dropout and the missing-modality figures).
+    `missing`: per modality that may be missing (the auxiliaries, then the spectral one when
+    `spectral_variant` > 0), (its channels in x, the features of x with those channels at the neutral
+    fill): variant v > 0 of a patch is the patch as the engine sees it when modality v - 1 of that list is
+    not given (modality dropout and the missing-modality figures).
     """
 
     def __init__(self, x: np.ndarray, feats: np.ndarray, patch: int, device: torch.device,
@@ -44,13 +46,15 @@ class PatchSource:
         xp = self.x[:, rows, cols].permute(1, 0, 2, 3)
         dp = self.d[:, rows, cols].permute(1, 0, 2, 3).float()
         if isinstance(variant, int):
+            if variant == 0:  # every patch complete: the common case (prediction, no dropout)
+                return xp.contiguous(), dp.contiguous()
             variant = torch.full((len(flat),), variant, dtype=torch.long, device=flat.device)
         for v in variant.unique().tolist():
             if v == 0:
                 continue
             channels, feats = self.missing[v - 1]
             sel = variant == v
-            xp[sel, channels] = 0.0
+            xp[sel, channels] = NEUTRAL_FILL
             dp[sel] = feats[:, rows[sel], cols[sel]].permute(1, 0, 2, 3).float()
         return xp.contiguous(), dp.contiguous()
 
