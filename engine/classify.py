@@ -32,18 +32,8 @@ from .progress import Progress, SilentProgress, check_cancel
 from .raster import GdalMessages, aligned_vrt, grid_of, intersection_window, read_window, reference_grid
 from .run_writers import RunWriters, TileResult
 from .settings import ClassifyOutputs, ClassifySettings
-from .tiling import (
-    Tile,
-    core_size,
-    count_tiles,
-    default_batch,
-    dense_strip_rows,
-    effective_halo,
-    iter_tiles,
-    patch_batches,
-    patch_index,
-    tile_noise,
-)
+from .tile_pixels import Profile, pixel_probs
+from .tiling import Tile, core_size, count_tiles, default_batch, effective_halo, iter_tiles, tile_noise
 from .uncertainty import check_request
 
 PathLike = str | os.PathLike
@@ -81,15 +71,6 @@ class ClassifyResult:
 
 
 # ---------------------------------------------------------------- run plan
-
-class _Profile(dict):
-    """Seconds spent per step; `add` returns the new start time."""
-
-    def add(self, key: str, t0: float) -> float:
-        now = time.perf_counter()
-        self[key] = self.get(key, 0.0) + now - t0
-        return now
-
 
 @dataclass
 class _Plan:
@@ -162,7 +143,7 @@ def _plan(package: ModelPackage, inputs, outputs: ClassifyOutputs | None, tile_s
                  norm, int(diffusion["noise_seed"]), len(diffusion["timesteps"]), warnings, missing)
 
 
-def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile, on_batch,
+def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: Profile, on_batch,
                    outputs: ClassifyOutputs | None = None) -> TileResult:
     """Fused class probabilities and validity of a tile's core, and what `outputs` need besides: each
     branch's probabilities, the modality contribution (one more features + classifier pass per modality,
@@ -191,77 +172,21 @@ def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: _Profile, on_
     feats = engine.features(x, noise)
     prof.add("features", t0)
     passes = 1 + (m if contribution else 0)
-    pixels = (rows, cols, rr, cc, engine, batch)
-    probs, branch = _pixel_probs(plan, x, feats, *pixels, prof, lambda f: on_batch(f / passes), branches)
+    pixels = (rows, cols, rr, cc, engine, batch, plan.patch, k, nb)
+    probs, branch = pixel_probs(x, feats, *pixels, prof, lambda f: on_batch(f / passes), branches)
     del feats
     result = TileResult(probs, core_valid, branch)
     if contribution:
         t0 = time.perf_counter()
 
         def probs_without(filled: np.ndarray, i: int) -> np.ndarray:
-            return _pixel_probs(plan, filled, engine.features(filled, noise), *pixels, _Profile(),
+            return pixel_probs(filled, engine.features(filled, noise), *pixels, Profile(),
                                 lambda f: on_batch((i + 1 + f) / passes), False)[0]
 
         result.contribution = modality_contribution(x, probs, core_valid, plan.norm.channels, probs_without,
                                                     plan.missing)
         prof.add("modality contribution", t0)
     return result
-
-
-def _pixel_probs(plan: _Plan, x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, rr: np.ndarray,
-                 cc: np.ndarray, engine, batch: int, prof: _Profile, on_batch,
-                 branches: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Fused probabilities (n_classes, h, w) of the valid core pixels (rr, cc) of a tile window and, with
-    `branches`, each branch's (n_branches, n_classes, h, w): dense when the backend can, else patchwise."""
-    k = len(plan.card["classes"])
-    probs = np.zeros((k, rows.stop - rows.start, cols.stop - cols.start), np.float32)
-    branch = np.zeros((len(branch_names(plan.card)), *probs.shape), np.float32) if branches else None
-
-    def put(r: np.ndarray, c: np.ndarray, result) -> None:
-        if branches:
-            result, per_branch = result
-            branch[:, :, r, c] = per_branch.transpose(1, 2, 0)
-        probs[:, r, c] = result.T
-
-    if engine.dense:
-        _classify_dense(plan, x, feats, rows, cols, rr, cc, engine, batch, put, prof, on_batch, branches)
-        return probs, branch
-    t0 = time.perf_counter()
-    for xp, dp, sl in patch_batches(x, feats, rr + rows.start, cc + cols.start, plan.patch, batch):
-        t0 = prof.add("patches", t0)
-        put(rr[sl], cc[sl], engine.classify_branches(xp, dp) if branches else engine.classify(xp, dp))
-        t0 = prof.add("classifier", t0)
-        on_batch(sl.stop / len(rr))
-    return probs, branch
-
-
-def _classify_dense(plan: _Plan, x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, rr: np.ndarray,
-                    cc: np.ndarray, engine, batch: int, put, prof: _Profile, on_batch,
-                    branches: bool) -> None:
-    """The dense classifier on the valid core pixels (rr, cc) of a tile: per strip of core rows, the
-    per-pixel tables of the strip's window (the strip + the patch radius), then `batch` pixels at a
-    time from them, handed to `put(rows, cols, result)`. Same probabilities as the patchwise classifier
-    (engine/nn/dense.py)."""
-    t0 = time.perf_counter()
-    r = plan.patch // 2
-    c0, c1 = cols.start - r, cols.stop + r  # window columns: the core + the patch radius
-    height = dense_strip_rows(c1 - c0, plan.patch, rows.stop - rows.start)
-    pixels = engine.dense_pixels_branches if branches else engine.dense_pixels
-    for top in range(0, rows.stop - rows.start, height):
-        lo, hi = np.searchsorted(rr, [top, top + height])  # rr ascends (np.nonzero)
-        if lo == hi:
-            continue
-        w0 = rows.start + top - r  # window rows: the strip + the patch radius
-        w1 = rows.start + min(top + height, rows.stop - rows.start) + r
-        tables = engine.dense_maps(x[:, :, w0:w1, c0:c1], feats[:, :, w0:w1, c0:c1])
-        index = patch_index(rr[lo:hi] - top + r, cc[lo:hi] + r, c1 - c0, plan.patch)
-        t0 = prof.add("classifier maps", t0)
-        for s in range(lo, hi, batch):
-            e = min(s + batch, hi)
-            put(rr[s:e], cc[s:e], pixels(tables, index[s - lo:e - lo]))
-            t0 = prof.add("classifier pixels", t0)
-            on_batch(e / len(rr))
-        del tables
 
 
 # ---------------------------------------------------------------- main entry
@@ -303,7 +228,7 @@ def _classify(inputs, model, outputs: ClassifyOutputs, settings: ClassifySetting
     progress.log(f"Common area: rows {r0}..{r0 + h}, cols {c0}..{c0 + w}; {n_tiles} tile(s) of "
                  f"{plan.tile} px + halo {plan.halo} px (those outside the common area are not computed), "
                  f"batch {batch}")
-    prof = _Profile()
+    prof = Profile()
     classified = _run_window(plan, engine, batch, outputs, plan._whole(), progress, prof, require_pixels=True)
     seconds = time.perf_counter() - started
     total = plan.grid.width * plan.grid.height
@@ -325,7 +250,7 @@ def _classify(inputs, model, outputs: ClassifyOutputs, settings: ClassifySetting
 
 
 def _run_window(plan: _Plan, engine, batch: int, outputs: ClassifyOutputs, window: tuple[int, int, int, int],
-                progress: Progress, prof: _Profile, require_pixels: bool, qml: bool = True) -> int:
+                progress: Progress, prof: Profile, require_pixels: bool, qml: bool = True) -> int:
     """Classify the tiles of `window` and write them into `outputs`, rasters on the window's grid; all or
     nothing. Returns the number of pixels classified."""
     wr0, wc0, _, _ = window
@@ -391,7 +316,7 @@ def classify_window(plan: _Plan, engine, outputs: ClassifyOutputs, window: tuple
     bitwise. A window without a valid pixel is written as nodata. All or nothing, like `classify`."""
     progress = progress or SilentProgress()
     window = plan.check_window(window)
-    started, prof = time.perf_counter(), _Profile()
+    started, prof = time.perf_counter(), Profile()
     with GdalMessages(forward=lambda text: progress.log(f"Warning: {text}")):
         classified = _run_window(plan, engine, batch, outputs, window, progress, prof, require_pixels=False,
                                  qml=qml)

@@ -19,7 +19,8 @@ import numpy as np
 
 from .errors import BDGFError, InputMismatchError
 from .missing import missing_layer_message, refusal
-from .raster import Nodata, check_nodata, describe_raster
+from .nodata import Nodata, check_nodata
+from .raster import describe_raster
 
 PathLike = str | os.PathLike
 

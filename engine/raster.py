@@ -17,14 +17,10 @@ import numpy as np
 from osgeo import gdal, osr
 
 from .errors import BDGFError, InputMismatchError
+from .nodata import NO_NODATA, Nodata, check_nodata  # noqa: F401 (re-exported: the raster API)
 
 RESAMPLING = ("nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode")
 Source = str | os.PathLike | gdal.Dataset
-# A layer's nodata as the user sets it (training config `nodata`, CLI --nodata, QGIS): a number replaces
-# the value the file declares, NO_NODATA drops it (a layer whose declared nodata is a real value), None
-# keeps the file's own.
-NO_NODATA = "none"
-Nodata = float | str | None
 
 
 # ---------------------------------------------------------------- grids
@@ -293,20 +289,6 @@ def intersection_window(ref: Grid, others: Sequence[Grid],
 
 
 # ---------------------------------------------------------------- alignment
-
-def check_nodata(value, where: str) -> Nodata:
-    """A user's nodata setting: a finite number, NO_NODATA ("none") or None; BDGFError otherwise."""
-    if value is None or (isinstance(value, str) and value.strip().lower() == NO_NODATA):
-        return None if value is None else NO_NODATA
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not math.isfinite(number):
-        raise BDGFError(f"{where}: nodata must be a number or '{NO_NODATA}' (the layer has no nodata value), "
-                        f"found {value!r}.")
-    return number
-
 
 def aligned_vrt(source: Source, ref_grid: Grid, resampling: str = "bilinear",
                 bands: Sequence[int] | None = None, nodata: Nodata = None) -> gdal.Dataset:

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from engine.backends import make_backend
-from engine.classify import _classify_tile, _plan, _Profile
+from engine.classify import _classify_tile, _plan
 from engine.package import ModelPackage
 from engine.settings import ClassifyOutputs
+from engine.tile_pixels import Profile
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -60,7 +61,7 @@ def _both_paths(package: ModelPackage, scene: dict, backend: str, tmp_path):
     out = {}
     for dense in (True, False):
         engine.dense = dense
-        prof, tiles = _Profile(), []
+        prof, tiles = Profile(), []
         for t in plan.tiles():
             tile = _classify_tile(plan, t, engine, 29, prof, lambda fraction: None, outputs)
             tiles.append((tile.probs, tile.valid, tile.branch_probs))

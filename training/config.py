@@ -56,8 +56,8 @@ from typing import Any
 
 from engine.errors import BDGFError
 from engine.nn.config import BDGFConfig
+from engine.nodata import Nodata, check_nodata
 from engine.palette import default_colour
-from engine.raster import Nodata, check_nodata
 
 ROLES = ("sar", "lidar", "other")
 

@@ -47,11 +47,11 @@ class MambaBlock(nn.Module):
     def forward(self, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """hidden (B, L, d_model) -> (B, L, d_model), or (B, d_model) for the last position only."""
         if hidden.is_cuda and fused_scan_available() and not _exporting():
-            out = self._forward_fused(hidden)
-            return out[:, -1] if last_only else out
+            return self._forward_fused(hidden, last_only)
         return self._forward_torch(hidden, last_only)
 
-    def _forward_fused(self, hidden):
+    def _forward_fused(self, hidden, last_only: bool = False):
+        """mamba_ssm's fused selective-scan kernel (CUDA); with last_only, out_proj on the last position."""
         L = hidden.shape[1]
         x, z = self.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)  # (B, d_inner, L) each
         x = F.silu(self.conv1d(x)[..., :L])
@@ -61,6 +61,8 @@ class MambaBlock(nn.Module):
         A = -torch.exp(self.A_log.float())
         y = selective_scan(x, delta, A, Bm.transpose(1, 2), Cm.transpose(1, 2), self.D.float(), z,
                            delta_bias=self.dt_proj.bias.float(), delta_softplus=True)
+        if last_only:  # the kernel runs every step anyway; only the last one's output is projected
+            return self.out_proj(y[:, :, -1])
         return self.out_proj(y.transpose(1, 2))
 
     def _causal_conv(self, x):
@@ -99,7 +101,10 @@ class MambaBlock(nn.Module):
         """Output at the last position only, from time-major hidden (L, B, d_model) -> (B, d_model).
 
         z (the gate) is read at the last position only, so its half of in_proj runs on that one token;
-        the scan keeps only the last output (eager: the chunked recurrence; export: the loop-free form)."""
+        the scan keeps only the last output (eager: the chunked recurrence; export: the loop-free form).
+        On a GPU with mamba_ssm, its fused kernel (one launch instead of a launch per step)."""
+        if hidden.is_cuda and fused_scan_available() and not _exporting():
+            return self._forward_fused(hidden.transpose(0, 1), last_only=True)
         d = self.d_inner
         w, b = self.in_proj.weight, self.in_proj.bias
         x = F.silu(self._causal_conv(F.linear(hidden, w[:d], None if b is None else b[:d])))  # (L, B, d)
