@@ -37,8 +37,8 @@ SEED = 0
 GOAL_PX_S = 500_000  # issue 12: on an H100/H200-class GPU
 GOAL_DIFF = 1e-4
 CARD_TILE = 128  # training.export_model's tile_size: the core the engine uses unless told otherwise
-# (name, tile core, batch, dense strip pixels); None: what the engine chooses (engine.tiling)
-CONFIGS = {"engine": (None, None, None), "large": (512, 16384, 1 << 18)}
+# (name, tile core, batch, dense strip pixels); None: what the engine chooses on the device (engine.tiling)
+CONFIGS = {"engine": (None, None, None), "cpu-sized": (128, 1024, 8192)}
 
 
 class RandomInitWeights:
@@ -149,6 +149,22 @@ def scan_check(cfg, device: str, pixels: int, repeats: int) -> dict:
             "ms_selective_scan": 1e3 * t_default, "ms_torch_scan_same_device": 1e3 * t_torch}
 
 
+def noise_check(device: str, channels: int = 185, side: int = 600) -> dict:
+    """A tile window's noise made on `device` (engine.nn.noise, what TorchBackend uses there) against the
+    numpy noise the CPU paths use: max |diff|, share of bitwise-equal values, and both timings."""
+    from engine.tiling import Tile, TileNoise
+
+    noise = TileNoise(SEED, Tile(-44, 212, side, side, (0, 256, side - 88, side - 88)), channels, 2)
+    t0 = time.perf_counter()
+    host = noise.array()
+    t_host = time.perf_counter() - t0
+    dev = noise.tensor(device).cpu().numpy()  # first call: kernels loaded
+    t_dev = _median_seconds(lambda: noise.tensor(device), device, 3)
+    return {"shape": list(host.shape), "max_abs_diff": float(np.abs(dev - host).max()),
+            "bitwise_equal": float((dev == host).mean()), "seconds_host_numpy": t_host,
+            "seconds_device": t_dev}
+
+
 def network_check(weights: RandomInitWeights, device: str, side: int = 24) -> dict:
     """The classifier on `device` (dense, the engine's path, and patchwise) against the dense classifier on
     the CPU, same weights, every pixel of a side x side core (TF32 off)."""
@@ -198,17 +214,57 @@ def network_check(weights: RandomInitWeights, device: str, side: int = 24) -> di
     return result
 
 
+def pixels_profile(weights: RandomInitWeights, device: str, batch: int = 8192, top: int = 10) -> dict:
+    """Where a dense-pixels batch spends its time on `device` (torch.profiler, self time per op, the top
+    `top`): names what limits the classifier there."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from engine.nn.bdgf import BDGFClassifier
+    from engine.nn.dense import DenseClassifier
+    from engine.tiling import patch_index
+
+    cfg = weights.cfg
+    p, r = cfg.patch_size, cfg.patch_size // 2
+    net = BDGFClassifier(cfg).eval()
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.tensors("classifier.").items()})
+    dense = DenseClassifier(net.to(device))
+    side = int(np.ceil(np.sqrt(batch)))
+    width = side + 2 * r
+    gen = torch.Generator().manual_seed(SEED)
+    x = torch.rand(1, cfg.in_channels, width, width, generator=gen).to(device)
+    d = torch.randn(1, sum(cfg.feature_channels()), width, width, generator=gen).to(device)
+    rows, cols = np.divmod(np.arange(batch), side)
+    index = torch.from_numpy(patch_index(rows + r, cols + r, width, p)).to(device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with torch.inference_mode():
+        tables = dense.maps(x, d)
+        dense.pixels(*tables, index)
+        _sync(device)
+        with profile(activities=activities) as prof:
+            t0 = time.perf_counter()
+            dense.pixels(*tables, index)
+            _sync(device)
+            seconds = time.perf_counter() - t0
+    key = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
+    events = sorted(prof.key_averages(), key=lambda e: getattr(e, key, 0), reverse=True)
+    total = sum(getattr(e, key, 0) for e in events) or 1
+    ops = [{"op": e.key, "calls": e.count, "ms": getattr(e, key, 0) / 1e3,
+            "share": getattr(e, key, 0) / total} for e in events[:top]]
+    return {"batch": batch, "seconds": seconds, "px_s": batch / seconds, "time": key, "ops": ops}
+
+
 def classify_scene(backend, weights: RandomInitWeights, scene: np.ndarray, n_classes: int,
                    tile: int | None = None, batch: int | None = None, strip_px: int | None = None) -> dict:
     """The engine's per-tile work on an in-memory scene (C, H, W): windows with their halo (zeros and
     invalid outside the scene), features with the engine's noise, then engine.tile_pixels.pixel_probs."""
     from engine.tile_pixels import Profile, pixel_probs
-    from engine.tiling import core_size, default_batch, effective_halo, iter_tiles, tile_noise
+    from engine.tiling import TileNoise, core_size, default_batch, default_core, effective_halo, iter_tiles
 
     cfg = weights.cfg
     ch, height, width = scene.shape
     p = cfg.patch_size
-    core = core_size(tile, CARD_TILE, weights.stride)
+    core = core_size(tile or default_core(CARD_TILE, backend.device), CARD_TILE, weights.stride)
     halo = effective_halo(weights.halo, p, weights.stride)
     batch = batch or default_batch(ch, sum(cfg.feature_channels()), p, backend.device)
     steps, n_branches = len(cfg.ddpm.feature_timesteps), len(cfg.classifier.branches)
@@ -224,10 +280,9 @@ def classify_scene(backend, weights: RandomInitWeights, scene: np.ndarray, n_cla
         valid[r0 - t.row0:r1 - t.row0, c0 - t.col0:c1 - t.col0] = True
         rows, cols = t.core_in_window()
         rr, cc = np.nonzero(valid[rows, cols])
-        noise = tile_noise(SEED, t, ch, steps)
-        t0 = prof.add("window+noise", t0)
-        feats = backend.features(x, noise)
-        prof.add("features", t0)
+        t0 = prof.add("window", t0)
+        feats = backend.features(x, TileNoise(SEED, t, ch, steps))  # noise made by the backend, as the engine
+        prof.add("noise+features", t0)
         probs, _ = pixel_probs(x, feats, rows, cols, rr, cc, backend, batch, p, n_classes, n_branches, prof,
                                lambda fraction: None, False, strip_px)
         cr, ccol, h, w = t.core
@@ -275,6 +330,11 @@ def markdown(data: dict) -> list[str]:
              f"mamba_ssm {env['mamba_ssm']}; fused selective scan in use: **{env['fused_scan']}**; "
              f"ONNX Runtime {env.get('onnxruntime')} with providers {providers}.",
              "", data["scene_note"], ""]
+    nc = data["noise_check"]
+    lines += [f"Noise of a {' × '.join(map(str, nc['shape']))} tile window made on the device "
+              f"(engine.nn.noise) against numpy's (the CPU paths'): max |diff| {nc['max_abs_diff']:.1e}, "
+              f"{nc['bitwise_equal']:.1%} bitwise equal; {nc['seconds_device'] * 1e3:.1f} ms there against "
+              f"{nc['seconds_host_numpy'] * 1e3:.0f} ms with numpy on the host.", ""]
     rows = []
     for name, net in data["networks"].items():
         tp = net["throughput"]
@@ -290,9 +350,9 @@ def markdown(data: dict) -> list[str]:
                  "a rate; its patch copies make whole-scene runs long)." if data["patchwise_rows"] else "")
     lines += ["## Throughput (engine PyTorch backend, fp32, median of "
               f"{data['repeats']} after a warm-up)", "",
-              "Settings: `engine` = what the engine chooses on this device (tile core from the card, "
-              "engine.tiling's batch and dense strip); `large` = tile 512, batch 16,384, dense windows of "
-              "262,144 px." + rows_note, "",
+              "Settings: `engine` = what the engine chooses on this device (engine.tiling: default_core, "
+              "default_batch, STRIP_PX); `cpu-sized` = tile 128, batch 1,024, dense windows of 8,192 px "
+              "(the engine's GPU settings before they were raised)." + rows_note, "",
               *md_table(["network", "parameters (classifier + DDPM)", "settings", "tile / batch / strip px",
                          "dense px/s", "patchwise px/s", "dense vs patchwise", "same class",
                          f"≥ {GOAL_PX_S:,} px/s"], rows, "lrlrrrrrl"), ""]
@@ -319,6 +379,13 @@ def markdown(data: dict) -> list[str]:
               "Probabilities compared on every pixel of a "
               f"{data['check_side']} × {data['check_side']} window with TF32 off; the throughput runs use "
               "PyTorch's defaults.", ""]
+    for name, net in data["networks"].items():
+        prof = net["pixels_profile"]
+        rows = [[f"`{op['op']}`", op["calls"], f"{op['ms']:.2f}", f"{op['share']:.1%}"] for op in prof["ops"]]
+        lines += [f"## Where a dense-pixels batch of `{name}` spends its time", "",
+                  f"{prof['batch']:,} pixels in {prof['seconds'] * 1e3:.1f} ms ({prof['px_s']:,.0f} px/s for "
+                  f"the per-pixel step alone, under the profiler); torch.profiler, {prof['time']}:", "",
+                  *md_table(["op", "calls", "ms", "share"], rows, "lrrr"), ""]
     lines += ["## Not run here", "", *[f"- {line}" for line in data["not_run"]]]
     return lines
 
@@ -333,6 +400,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--scan-pixels", type=int, default=4096)
     ap.add_argument("--check-side", type=int, default=24)
+    ap.add_argument("--profile-batch", type=int, default=8192, help="pixels of the profiled dense batch")
+    ap.add_argument("--noise-side", type=int, default=600, help="tile window side of the noise check")
     ap.add_argument("--patchwise-rows", type=int, default=0,
                     help="time the patchwise path on the scene's first rows only (0: all)")
     ap.add_argument("--not-run", action="append", default=[],
@@ -351,6 +420,7 @@ def main(argv=None) -> int:
     bands = tuple(int(v) for v in args.bands.split(","))
     size = tuple(int(v) for v in args.size.lower().split("x"))
     data = {"stamp": stamp, "environment": environment(args.device), "repeats": args.repeats,
+            "noise_check": noise_check(args.device, side=args.noise_side),
             "check_side": args.check_side, "bands": list(bands), "size": list(size),
             "scene_note": (f"Scene: {size[0]} × {size[1]} px, {' + '.join(map(str, bands))} bands, uniform "
                            "random values in memory (no file I/O: the GPU machine has no GDAL), random-init "
@@ -364,6 +434,7 @@ def main(argv=None) -> int:
                "scan": scan_check(weights.cfg, args.device, args.scan_pixels, max(args.repeats, 5)),
                "network_check": network_check(weights, args.device, args.check_side)}
         print(f"[{name}] scan {net['scan']}\n[{name}] network {net['network_check']}", flush=True)
+        net["pixels_profile"] = pixels_profile(weights, args.device, args.profile_batch)
         net["throughput"] = throughput(weights, args.device, size, args.classes, args.repeats,
                                        patchwise_rows=args.patchwise_rows or None)
         data["networks"][name] = net

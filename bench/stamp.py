@@ -36,21 +36,22 @@ def _git(*args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-# A machine without git (the GPU device machine gets a copy of the tree, no .git): the caller names the
-# commit the copy came from and whether that tree was clean; sources_sha256 lets anyone check the claim.
+# A copy of the tree made elsewhere (the GPU device machine: its .git, where there is one, is an older
+# snapshot, so git there names the wrong commit): the caller names the commit the copy came from and
+# whether that tree was clean, and that takes precedence; sources_sha256 lets anyone check the claim.
 GIVEN_COMMIT, GIVEN_CLEAN = "BENCH_GIT_COMMIT", "BENCH_GIT_CLEAN"
 
 
 def git_state() -> dict:
-    """commit, commit_short, clean, changes of the working tree at REPO (without git: the commit and
-    cleanliness given in BENCH_GIT_COMMIT / BENCH_GIT_CLEAN, with a tree_note saying so)."""
-    head = _git("rev-parse", "HEAD")
+    """commit, commit_short, clean, changes of the working tree at REPO (or the commit and cleanliness
+    given in BENCH_GIT_COMMIT / BENCH_GIT_CLEAN, with a tree_note saying so)."""
     given = os.environ.get(GIVEN_COMMIT, "").strip()
-    if head is None and given:
+    if given:
         return {"commit": given, "commit_short": given[:7], "clean": os.environ.get(GIVEN_CLEAN) == "1",
-                "changes": [], "tree_note": f"no git where it ran: commit and cleanliness from "
+                "changes": [], "tree_note": f"run on a copy of the tree: commit and cleanliness from "
                                             f"{GIVEN_COMMIT} and {GIVEN_CLEAN} (check sources_sha256 against "
                                             "that commit)"}
+    head = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain") if head else None
     lines = status.splitlines() if status is not None else []
     changes = lines[:MAX_CHANGES] + ([f"... and {len(lines) - MAX_CHANGES} more"]

@@ -1,6 +1,7 @@
 """Inference backends with one interface: ONNX Runtime (default) and PyTorch eager.
 
-    features(x_tile, noise) -> feats      x_tile (1, C, H, W), noise (K, C, H, W) -> (1, F, H, W)
+    features(x_tile, noise) -> feats      x_tile (1, C, H, W), noise (K, C, H, W) or a tiling.TileNoise
+                                          (made on the device that uses it) -> (1, F, H, W)
     classify(x_patches, d_patches) -> probs   (B, C, P, P), (B, F, P, P) -> (B, n_classes)
     dense_maps(x_window, d_window) -> tables  (1, C, H, W), (1, F, H, W) -> one (H*W, M) table per
                                               branch (opaque: numpy or device tensors, for dense_pixels)
@@ -31,6 +32,7 @@ from .package import BRANCH_OUTPUT, ModelPackage
 from .progress import Progress, SilentProgress
 from .providers import CPU_EP, CUDA_EP, onnx_providers
 from .settings import BACKENDS, DEVICES
+from .tiling import TileNoise, noise_array
 
 _CUDA_EP, _CPU_EP = CUDA_EP, CPU_EP
 
@@ -169,7 +171,7 @@ class OnnxBackend(Backend):
                 from exc
 
     def features(self, x_tile, noise):
-        return self._features.run(["feats"], {"x": _f32(x_tile), "noise": _f32(noise)})[0]
+        return self._features.run(["feats"], {"x": _f32(x_tile), "noise": _f32(noise_array(noise))})[0]
 
     def classify(self, x_patches, d_patches):
         return self._classifier.run(["probs"], {"x": _f32(x_patches), "d": _f32(d_patches)})[0]
@@ -284,7 +286,12 @@ class TorchBackend(Backend):
             return _numpy(self._classifier.forward_branches(x, d))
 
     def features(self, x_tile, noise):
-        return self._run(self._features, x_tile, noise)
+        if isinstance(noise, TileNoise) and self.device == "cuda":  # made on the GPU, not copied there
+            torch = self._torch
+            with torch.inference_mode():
+                x = torch.from_numpy(_f32(x_tile)).to(self._dev)
+                return self._features(x, noise.tensor(self._dev)).float().cpu().numpy()
+        return self._run(self._features, x_tile, noise_array(noise))
 
     def classify(self, x_patches, d_patches):
         return self._run(self._classifier, x_patches, d_patches)

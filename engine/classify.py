@@ -33,7 +33,16 @@ from .raster import GdalMessages, aligned_vrt, grid_of, intersection_window, rea
 from .run_writers import RunWriters, TileResult
 from .settings import ClassifyOutputs, ClassifySettings
 from .tile_pixels import Profile, pixel_probs
-from .tiling import Tile, core_size, count_tiles, default_batch, effective_halo, iter_tiles, tile_noise
+from .tiling import (
+    Tile,
+    TileNoise,
+    core_size,
+    count_tiles,
+    default_batch,
+    default_core,
+    effective_halo,
+    iter_tiles,
+)
 from .uncertainty import check_request
 
 PathLike = str | os.PathLike
@@ -167,8 +176,8 @@ def _classify_tile(plan: _Plan, t: Tile, engine, batch: int, prof: Profile, on_b
         return empty
     x = fill_missing(plan.norm.apply(arrays, valid), plan.norm.channels, plan.missing)
     del arrays
-    noise = tile_noise(plan.noise_seed, t, x.shape[1], plan.noise_steps)
-    t0 = prof.add("normalise+noise", t0)
+    noise = TileNoise(plan.noise_seed, t, x.shape[1], plan.noise_steps)  # made by the backend, on its device
+    t0 = prof.add("normalise", t0)
     feats = engine.features(x, noise)
     prof.add("features", t0)
     passes = 1 + (m if contribution else 0)
@@ -221,6 +230,9 @@ def _classify(inputs, model, outputs: ClassifyOutputs, settings: ClassifySetting
     for warning in plan.warnings:
         progress.log(f"Warning: {warning}")
     engine = make_backend(package, settings.backend, settings.device, progress)
+    if settings.tile_size_px is None:  # larger tiles on a GPU (engine.tiling.GPU_TILE); no class changes
+        plan.tile = core_size(default_core(plan.card["tile_size"], engine.device), plan.card["tile_size"],
+                              int(plan.card["stride"]))
     batch = batch_size(plan, settings, engine)
     n_tiles = plan.tile_count()
     r0, c0, h, w = plan.area

@@ -31,16 +31,26 @@ def _u64(values) -> np.ndarray:
     return np.asarray(values, dtype=np.int64).astype(np.uint64)
 
 
-def position_noise(seed: int, row0: int, col0: int, H: int, W: int, C: int, K: int) -> np.ndarray:
-    """Standard-normal float32 noise of shape (K, C, H, W) keyed by global pixel position."""
+def position_keys(seed: int, row0: int, col0: int, H: int, W: int, C: int,
+                  K: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two halves of every element's counter, uint64: (K, C) from (seed, k, c) and (H, W) from the
+    global row and column. An element's 64 random bits are `finalise(kc[k, c] + rc[i, j])`: the large
+    (K, C, H, W) part is that sum and the finaliser (`position_noise`; engine.nn.noise does it on a GPU)."""
     with np.errstate(over="ignore"):
         s = _mix(_u64([seed & 0x7FFFFFFFFFFFFFFF]))
         kc = np.arange(K, dtype=np.uint64)[:, None] * np.uint64(1 << 20) + np.arange(C, dtype=np.uint64)[None]
-        kc = _mix(s + (kc + np.uint64(1)) * _GOLDEN)[:, :, None, None]  # K C 1 1
+        kc = _mix(s + (kc + np.uint64(1)) * _GOLDEN)  # K C
         rows = _mix(_u64(np.arange(row0, row0 + H)) * _ROW_KEY + _GOLDEN)[:, None]
         cols = _mix(_u64(np.arange(col0, col0 + W)) * _COL_KEY + _M1)[None, :]
         rc = _mix(rows ^ (cols + _M2))  # H W
-        bits = kc + rc
+    return kc, rc
+
+
+def position_noise(seed: int, row0: int, col0: int, H: int, W: int, C: int, K: int) -> np.ndarray:
+    """Standard-normal float32 noise of shape (K, C, H, W) keyed by global pixel position."""
+    kc, rc = position_keys(seed, row0, col0, H, W, C, K)
+    with np.errstate(over="ignore"):
+        bits = kc[:, :, None, None] + rc
         bits ^= bits >> np.uint64(30)
         bits *= _M1
         bits ^= bits >> np.uint64(27)

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from .tiling import dense_strip_rows, patch_batches, patch_index
+from .tiling import STRIP_PX, dense_strip_rows, patch_batches, patch_index
 
 
 class Profile(dict):
@@ -28,7 +28,8 @@ def pixel_probs(x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, rr: 
     """Fused probabilities (n_classes, h, w) of the valid core pixels (rr, cc) of a tile window (x (1, C,
     H, W), feats (1, F, H, W); the core is window[rows, cols]) and, with `branches`, each branch's
     (n_branches, n_classes, h, w): dense when the backend can, else patchwise. `on_batch(fraction)` after
-    each classifier call. strip_px: pixels per dense window (engine.tiling.dense_strip_rows' budget)."""
+    each classifier call. strip_px: pixels per dense window (engine.tiling.dense_strip_rows' budget;
+    default engine.tiling.STRIP_PX of the backend's device)."""
     probs = np.zeros((n_classes, rows.stop - rows.start, cols.stop - cols.start), np.float32)
     branch = np.zeros((n_branches, *probs.shape), np.float32) if branches else None
 
@@ -61,7 +62,8 @@ def _classify_dense(x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, 
     t0 = time.perf_counter()
     r = patch // 2
     c0, c1 = cols.start - r, cols.stop + r  # window columns: the core + the patch radius
-    height = dense_strip_rows(c1 - c0, patch, rows.stop - rows.start, *([strip_px] if strip_px else []))
+    budget = strip_px or STRIP_PX.get(engine.device, STRIP_PX["cpu"])
+    height = dense_strip_rows(c1 - c0, patch, rows.stop - rows.start, budget)
     pixels = engine.dense_pixels_branches if branches else engine.dense_pixels
     for top in range(0, rows.stop - rows.start, height):
         lo, hi = np.searchsorted(rr, [top, top + height])  # rr ascends (np.nonzero)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -85,6 +86,36 @@ def core_size(requested: int | None, card_tile: int, stride: int) -> int:
     return round_up(int(requested or card_tile), int(stride))
 
 
+@dataclass(frozen=True)
+class TileNoise:
+    """A tile window's noise, made where it is used: `array()` on the host (numpy, what the CPU paths and
+    ONNX Runtime take), `tensor(device)` on a GPU (engine.nn.noise: the same values up to the last bit of
+    log and cos, without building ~0.5 GB per tile on the host and copying it over)."""
+
+    seed: int
+    tile: Tile
+    channels: int
+    steps: int
+
+    def array(self) -> np.ndarray:
+        return self._host
+
+    @cached_property  # once per tile: the modality-contribution passes reuse it
+    def _host(self) -> np.ndarray:
+        return tile_noise(self.seed, self.tile, self.channels, self.steps)
+
+    def tensor(self, device):
+        from .nn.noise import position_noise
+
+        t = self.tile
+        return position_noise(self.seed, t.row0, t.col0, t.height, t.width, self.channels, self.steps, device)
+
+
+def noise_array(noise) -> np.ndarray:
+    """A TileNoise's host array; an array as it is."""
+    return noise.array() if isinstance(noise, TileNoise) else noise
+
+
 def tile_noise(seed: int, t: Tile, channels: int, steps: int, chunk_bytes: int = 32 << 20) -> np.ndarray:
     """position_noise for a tile window, generated a few rows at a time: same values (rows are keyed
     by their global position) without the ~6x uint64 temporaries of one whole-window call."""
@@ -117,14 +148,28 @@ def patch_batches(x: np.ndarray, feats: np.ndarray, rows: np.ndarray, cols: np.n
         yield xv[rr, cc], dv[rr, cc], slice(s, s + len(rr))
 
 
+# On a GPU the per-call costs (Python, kernel launches, transfers) swamp the work at the CPU's sizes:
+# bench.gpu (H200, docs/bench/gpu.md) measured the `cpu` preset at 30,518 px/s with tiles of 128 px, batches
+# of 1,024 and dense windows of 8,192 px, and 50,861 px/s at 512 / 16,384 / 262,144 (noise still made on the
+# host then). Tiles and windows change no class (tile invariance); the batch is capped lower than measured
+# so that the paper-size network fits on an 8 GB GPU.
+GPU_TILE = 512
+STRIP_PX = {"cpu": 8192, "cuda": 1 << 18}
+
+
+def default_core(card_tile: int, device: str) -> int:
+    """Tile core when the user sets none: the card's, at least GPU_TILE on a GPU."""
+    return max(int(card_tile), GPU_TILE) if device == "cuda" else int(card_tile)
+
+
 def default_batch(channels: int, feat_channels: int, patch: int, device: str = "cpu") -> int:
     """Classifier batch (pixels per call) from the free RAM: ~16x the patch bytes per sample within a
     tenth of the available memory. On the CPU 64: the per-token tensors of a batch then stay in the
     caches (`cpu` preset, 1 thread, us per pixel at 64 / 256: dense eager 110 / 138, dense ONNX Runtime
-    150 / 170, patchwise ONNX Runtime 278 / 323); CUDA takes up to 1024."""
+    150 / 170, patchwise ONNX Runtime 278 / 323); CUDA takes up to 8192 (see GPU_TILE)."""
     per_sample = 4 * (channels + feat_channels) * patch * patch * 16
     budget = _available_memory() // 10
-    cap = 1024 if device == "cuda" else 64
+    cap = 8192 if device == "cuda" else 64
     return int(min(cap, max(16, budget // per_sample // 16 * 16)))
 
 
@@ -148,7 +193,7 @@ def patch_index(rows: np.ndarray, cols: np.ndarray, width: int, patch: int) -> n
     return (np.asarray(rows, np.int64) * width + np.asarray(cols, np.int64))[:, None] + flat[None, :]
 
 
-def dense_strip_rows(window_width: int, patch: int, rows: int, budget_px: int = 8192) -> int:
+def dense_strip_rows(window_width: int, patch: int, rows: int, budget_px: int = STRIP_PX["cpu"]) -> int:
     """Core rows per call of the dense classifier's per-window step: windows of about `budget_px`
     pixels (the strip + the patch radius above and below), at least `patch` rows so that the
     recomputed radius rows stay a minor share; at most `rows` (the whole core)."""

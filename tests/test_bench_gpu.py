@@ -10,7 +10,7 @@ from bench.gpu import main
 def test_gpu_bench_runs_on_cpu_and_reports(tmp_path, one_thread):
     assert main(["--device", "cpu", "--networks", "quick", "--size", "40x52", "--bands", "12,4,1",
                  "--repeats", "1", "--patchwise-rows", "24", "--scan-pixels", "32", "--check-side", "8",
-                 "--docs", str(tmp_path),
+                 "--noise-side", "40", "--profile-batch", "64", "--docs", str(tmp_path),
                  "--not-run", "nothing on a GPU: this is the smoke run"]) == 0
     data = json.loads((tmp_path / "gpu.json").read_text())
     net = data["networks"]["quick"]
@@ -18,20 +18,22 @@ def test_gpu_bench_runs_on_cpu_and_reports(tmp_path, one_thread):
     assert net["scan"]["max_abs_diff_vs_cpu"] == 0.0 and not net["scan"]["fused_kernel"]
     assert net["network_check"]["patchwise_cpu"]["max_abs_diff"] < 1e-5
     tp = net["throughput"]
-    assert {"dense_engine", "dense_large", "patchwise_engine", "patchwise_large"} == set(tp)
+    assert {"dense_engine", "dense_cpu-sized", "patchwise_engine", "patchwise_cpu-sized"} == set(tp)
     for run in tp.values():
         assert run["pixels"] == 52 * run["rows"] and run["px_s"] > 0
         assert run["same_class_as_first"] == 1.0  # dense and patchwise, any tiling: the same classes
     assert tp["dense_engine"]["rows"] == 40 and tp["patchwise_engine"]["rows"] == 24
-    assert tp["dense_engine"]["tile"] == 128 and tp["dense_large"]["tile"] == 512
+    assert tp["dense_engine"]["tile"] == 128 and tp["dense_cpu-sized"]["batch"] == 1024
+    assert data["noise_check"]["max_abs_diff"] < 1e-5  # torch's noise on the CPU against numpy's
+    assert net["pixels_profile"]["batch"] == 64 and net["pixels_profile"]["ops"]
     md = (tmp_path / "gpu.md").read_text()
     assert "nothing on a GPU: this is the smoke run" in md and "| `quick` |" in md
 
 
-def test_stamp_without_git_takes_the_given_commit(monkeypatch):
-    monkeypatch.setattr(stamp_mod, "_git", lambda *args: None)
+def test_stamp_of_a_copied_tree_takes_the_given_commit(monkeypatch):
     monkeypatch.delenv(stamp_mod.GIVEN_COMMIT, raising=False)
-    assert stamp_mod.git_state()["commit"] is None
+    own = stamp_mod.git_state()["commit"]  # this checkout's HEAD
+    assert own and len(own) == 40
     monkeypatch.setenv(stamp_mod.GIVEN_COMMIT, "0123456789abcdef0123456789abcdef01234567")
     monkeypatch.setenv(stamp_mod.GIVEN_CLEAN, "1")
     state = stamp_mod.git_state()

@@ -127,3 +127,15 @@ def test_features_are_identical_in_any_window_with_the_engine_halo(package):
     core = slice(halo - r, halo + 8 + r)  # the core plus the patch margin
     whole_core = slice(8 + halo - r, 8 + halo + 8 + r)
     assert np.array_equal(part[:, :, core, core], whole[:, :, whole_core, whole_core])
+
+
+def test_gpu_runs_get_larger_tiles_batches_and_dense_windows():
+    """A GPU is starved at the CPU's sizes (docs/bench/gpu.md); a user's tile size is never overridden."""
+    from engine.tiling import GPU_TILE, STRIP_PX, default_batch, default_core, dense_strip_rows
+
+    assert default_core(128, "cpu") == 128 and default_core(128, "cuda") == GPU_TILE == 512
+    assert default_core(1024, "cuda") == 1024
+    assert default_batch(185, 120, 9, "cpu") <= 64 < default_batch(185, 120, 9, "cuda") <= 8192
+    width = 512 + 8
+    assert dense_strip_rows(width, 9, 512, STRIP_PX["cuda"]) == STRIP_PX["cuda"] // width - 8 > 400
+    assert dense_strip_rows(width, 9, 512) == 9  # at least a patch of rows: the CPU keeps windows small

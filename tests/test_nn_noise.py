@@ -34,3 +34,28 @@ def test_noise_is_standard_normal_and_fast():
     frac = [float((np.abs(n) < k).mean()) for k in (1, 2, 3)]
     np.testing.assert_allclose(frac, [0.6827, 0.9545, 0.9973], atol=0.005)
     assert elapsed < 3.0  # ~0.25 s on an idle 2-core box; generous for a shared one
+
+
+def test_torch_noise_has_numpys_values_and_is_keyed_by_position():
+    """engine.nn.noise (TorchBackend's noise on a GPU) is engine.noise's function: the same 64 bits per
+    element, so values equal up to the last bit of log/cos; and, like it, keyed by the global position."""
+    import torch
+
+    from engine.nn.noise import position_noise as torch_noise
+
+    a = torch_noise(7, -13, 250, 37, 41, 5, 2, "cpu").numpy()
+    host = position_noise(7, -13, 250, 37, 41, 5, 2)
+    assert a.dtype == np.float32 and a.shape == host.shape
+    assert np.abs(a - host).max() < 1e-5 and (a == host).mean() > 0.5
+    b = torch_noise(7, -5, 262, 29, 29, 5, 2, torch.device("cpu")).numpy()
+    np.testing.assert_array_equal(a[:, :, 8:, 12:], b[:, :, :29, :29])
+
+
+def test_tile_noise_is_made_once_per_tile_and_where_the_backend_asks():
+    from engine.tiling import Tile, TileNoise, noise_array, tile_noise
+
+    t = Tile(-8, 16, 24, 32, (0, 24, 16, 24))
+    noise = TileNoise(3, t, 4, 2)
+    assert noise.array() is noise.array()  # cached: the contribution passes reuse it
+    np.testing.assert_array_equal(noise_array(noise), tile_noise(3, t, 4, 2))
+    assert np.abs(noise.tensor("cpu").numpy() - noise.array()).max() < 1e-5
