@@ -233,6 +233,11 @@ class TorchBackend(Backend):
         self._torch = torch
         self._dev = torch.device("cuda" if device != "cpu" and cuda_ok else "cpu")
         self.device = self._dev.type
+        if self.device == "cuda":
+            # fp32 as on the CPU: cuDNN's default TF32 convolutions round inputs to 10 mantissa bits, so
+            # classes would depend on tile sizes and differ from the CPU's (docs/bench/gpu.md). Process-wide.
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         try:
             cfg = BDGFConfig.from_dict(package.card["network"])
         except (KeyError, TypeError, ValueError) as exc:
