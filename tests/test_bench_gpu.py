@@ -8,8 +8,8 @@ from bench.gpu import main
 
 
 def test_gpu_bench_runs_on_cpu_and_reports(tmp_path, one_thread):
-    assert main(["--device", "cpu", "--networks", "quick", "--size", "40x52", "--bands", "12,4,1",
-                 "--repeats", "1", "--patchwise-rows", "24", "--scan-pixels", "32", "--check-side", "8",
+    assert main(["--device", "cpu", "--networks", "quick", "--size", "72x52", "--bands", "12,4,1",
+                 "--repeats", "1", "--patchwise-rows", "48", "--scan-pixels", "32", "--check-side", "8",
                  "--noise-side", "40", "--profile-batch", "64", "--docs", str(tmp_path),
                  "--not-run", "nothing on a GPU: this is the smoke run"]) == 0
     data = json.loads((tmp_path / "gpu.json").read_text())
@@ -23,7 +23,8 @@ def test_gpu_bench_runs_on_cpu_and_reports(tmp_path, one_thread):
         assert run["pixels"] == 52 * run["rows"] and run["px_s"] > 0
         # dense and patchwise, any tiling: the same function, so the same classes
         assert run["vs_first"]["max_abs_prob_diff"] < 1e-5 and run["vs_first"]["same_class"] == 1.0
-    assert tp["dense_engine"]["rows"] == 40 and tp["patchwise_engine"]["rows"] == 24
+    assert tp["dense_engine"]["rows"] == 72 and tp["patchwise_engine"]["rows"] == 48
+    assert tp["patchwise_engine"]["vs_first"]["rows_compared"] == 48 - tp["patchwise_engine"]["halo"] > 0
     assert tp["dense_engine"]["tile"] == 128 and tp["dense_cpu-sized"]["batch"] == 1024
     assert data["noise_check"]["max_abs_diff"] < 1e-5  # torch's noise on the CPU against numpy's
     assert net["pixels_profile"]["batch"] == 64 and net["pixels_profile"]["ops"]
