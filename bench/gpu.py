@@ -417,7 +417,7 @@ def markdown(data: dict) -> list[str]:
                          "patchwise probs max diff vs CPU dense"], rows, "lllrrrrr"), "",
               "Probabilities compared on every pixel of a "
               f"{data['check_side']} × {data['check_side']} window with TF32 off; the throughput runs use "
-              "PyTorch's defaults.", ""]
+              "the backend's settings (TorchBackend turns TF32 off on CUDA).", ""]
     for name, net in data["networks"].items():
         prof = net["pixels_profile"]
         rows = [[f"`{op['op']}`", op["calls"], f"{op['ms']:.2f}", f"{op['share']:.1%}"] for op in prof["ops"]]
