@@ -336,3 +336,47 @@ def test_an_auxiliary_picker_may_stay_empty_when_the_model_runs_without_it(
 
     results = run_in_process("bdgf:classify", params, feedback=QgsProcessingFeedback())
     assert results["OUTPUT"] == str(tmp_path / "nosar.tif") and (tmp_path / "nosar.tif").stat().st_size > 0
+
+
+def test_also_write_boxes_add_the_trust_layers_styled_and_hidden(fresh_dock, dock_model, fixture_scene,
+                                                                   qgis_iface, tmp_path):
+    dock = fresh_dock
+    dock.model.setFilePath(write_tiny_package(tmp_path / "old.bdgf", fixture_scene))  # no branch outputs
+    assert not dock.trust["disagreement"].isEnabled()
+    assert "--add-branch-outputs" in dock.trust["disagreement"].toolTip()
+    dock.model.setFilePath(dock_model)
+    assert dock.trust["disagreement"].isEnabled()
+    for box in dock.trust.values():
+        box.setChecked(True)
+    dock.output.setFilePath(str(tmp_path / "map.tif"))
+    params = dock.parameters()
+    assert params["ENTROPY"] == str(tmp_path / "map_entropy.tif")
+    assert params["DOMINANT_MODALITY"] == str(tmp_path / "map_dominant_modality.tif")
+    assert {"DISAGREEMENT", "AGREEMENT", "CONTRIBUTION"} <= set(params)
+    dock.output.setFilePath("")
+    assert dock.parameters()["ENTROPY"] == "TEMPORARY_OUTPUT"  # a temporary map: temporary trust files too
+    dock.output.setFilePath(str(tmp_path / "map.tif"))
+    from qgis.core import QgsProcessingFeedback
+
+    from tests.qgis_tools import run_in_process
+
+    # on the main thread, as the no-SAR test above (a second background run in this file crashed the suite)
+    results = run_in_process("bdgf:classify", dock.parameters(), feedback=QgsProcessingFeedback())
+    dock._add_result(results, dock.card)
+    layers = {layer.source(): layer for layer in dock.trust_layers}
+    assert set(layers) == {str(tmp_path / f"map_{s}.tif") for s in
+                           ("entropy", "disagreement", "agreement", "contribution", "dominant_modality")}
+    root = QgsProject.instance().layerTreeRoot()
+    for layer in layers.values():
+        assert layer.isValid() and QgsProject.instance().mapLayer(layer.id()) is layer
+        assert not root.findLayer(layer.id()).isVisible()  # the map stays the land cover
+    entropy = layers[str(tmp_path / "map_entropy.tif")]
+    assert entropy.renderer().type() == "singlebandpseudocolor"  # the engine's 0..1 ramp, from its .qml
+    assert layers[str(tmp_path / "map_dominant_modality.tif")].renderer().type() == "paletted"
+    assert "random-init test model" in entropy.name()
+    dock._save()
+    assert QgsSettings().value("bdgf/dock/trust/contribution", False, bool) is True
+    QgsProject.instance().removeMapLayers([dock.last_layer.id(), *(layer.id() for layer in layers.values())])
+    for box in dock.trust.values():
+        box.setChecked(False)
+    dock._save()

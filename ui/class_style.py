@@ -55,9 +55,14 @@ class SidecarStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
         return processor
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
-        if layer is None or not layer.isValid():
-            return
-        qml = os.path.splitext(layer.source())[0] + ".qml"
-        if os.path.isfile(qml):
-            layer.loadNamedStyle(qml)
-            layer.triggerRepaint()
+        apply_sidecar_style(layer)
+
+
+def apply_sidecar_style(layer):
+    """The style the engine wrote beside a raster (`<raster>.qml`), when there is one."""
+    if layer is None or not layer.isValid():
+        return
+    qml = os.path.splitext(layer.source())[0] + ".qml"
+    if os.path.isfile(qml):
+        layer.loadNamedStyle(qml)
+        layer.triggerRepaint()

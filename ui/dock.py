@@ -5,6 +5,8 @@ then names, then band counts) and keeps a layer the user picked as long as it fi
 *Load demo* adds the bundled scene and model; *Diagnostics* shows the environment report; *Export job...*
 writes the same run as a batch job (bdgf:exportjob) and shows the command that runs it.
 """
+import os
+
 from qgis.core import (
     Qgis,
     QgsProcessing,
@@ -15,6 +17,7 @@ from qgis.core import (
 from qgis.gui import QgsDockWidget, QgsFileWidget
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -34,7 +37,7 @@ from ..engine.settings import BACKENDS, DEVICE_LABELS, DEVICES
 from .alg_classify import ClassifyAlgorithm
 from .background_run import BackgroundRun
 from .card_view import CardView
-from .class_style import apply_class_style
+from .class_style import apply_class_style, apply_sidecar_style
 from .common import tr
 from .demo_scene import DEMO_MODEL, demo_available, load_demo_layers
 from .layer_matching import bands_fit, expected_bands, propose_layers
@@ -43,6 +46,18 @@ from .model_card import SLOT_ROLES, assign_modalities, describe_modality, load_c
 from .runtime_check import missing_message, missing_packages
 
 SETTINGS = "bdgf/dock/"
+# "Also write" boxes: box -> (bdgf:classify outputs it sets, file suffix of each, label, tooltip)
+TRUST_BOXES = {
+    "entropy": (("ENTROPY",), ("entropy",), "Uncertainty (entropy)",
+                "0 = one class holds all the probability, 1 = every class equally likely"),
+    "disagreement": (("DISAGREEMENT", "AGREEMENT"), ("disagreement", "agreement"), "Branch disagreement",
+                     "How far the CNN, Mamba and Transformer branches disagree (Jensen-Shannon, 0..1), and "
+                     "the share of branches that voted for the map's class"),
+    "contribution": (("CONTRIBUTION", "DOMINANT_MODALITY"), ("contribution", "dominant_modality"),
+                     "Modality contribution",
+                     "How much each layer holds up the mapped class, and the layer that holds it most; one "
+                     "more pass per layer (slower)"),
+}
 MODALITIES = (  # (parameter id, label, optional)
     (ClassifyAlgorithm.SPECTRAL, "Spectral", False),
     (ClassifyAlgorithm.SAR, "SAR", True),
@@ -60,6 +75,7 @@ class ClassifyDock(QgsDockWidget):
         self.last_layer = None
         self.diagnostics = None  # the Diagnostics dialog, once opened
         self.job_dialog = None  # the command of the last exported job
+        self.trust_layers = []  # the trust outputs of the last run
         self._build()
         self._restore()
         self._model_changed(self.model.filePath())
@@ -114,11 +130,21 @@ class ClassifyDock(QgsDockWidget):
         self.output.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output.setFilter(tr("GeoTIFF (*.tif *.tiff)"))
         self.output.lineEdit().setPlaceholderText(tr("[temporary file]"))
+        self.trust = {}
+        trust = QVBoxLayout()
+        for key, (_params, _suffixes, label, tip) in TRUST_BOXES.items():
+            box = QCheckBox(tr(label), body)
+            box.setObjectName(f"BDGFTrust_{key}")
+            box.setToolTip(tr(tip))
+            trust.addWidget(box)
+            self.trust[key] = box
         form.addRow(QLabel(tr("Device"), body))  # long device names: the combo gets the whole width
         form.addRow(self.device)
         for label, widget in ((tr("Backend"), self.backend), (tr("Tile size"), self.tile),
                               (tr("Batch size"), self.batch), (tr("Output"), self.output)):
             form.addRow(label, widget)
+        form.addRow(QLabel(tr("Also write"), body))  # the boxes get the whole width (a narrow dock)
+        form.addRow(trust)
         self.check = QLabel(self)
         self.check.setWordWrap(True)
         self.check.setStyleSheet("color: #b2182b")
@@ -181,6 +207,8 @@ class ClassifyDock(QgsDockWidget):
         self.backend.setCurrentIndex(settings.value(SETTINGS + "backend", 0, int))
         self.tile.setValue(settings.value(SETTINGS + "tile_size", 0, int))
         self.batch.setValue(settings.value(SETTINGS + "batch_size", 0, int))
+        for key, box in self.trust.items():
+            box.setChecked(settings.value(SETTINGS + "trust/" + key, False, bool))
         for key, picker in self.pickers.items():
             layer = QgsProject.instance().mapLayer(settings.value(SETTINGS + "layer/" + key, "", str))
             if layer is not None:
@@ -194,6 +222,8 @@ class ClassifyDock(QgsDockWidget):
         settings.setValue(SETTINGS + "backend", self.backend.currentIndex())
         settings.setValue(SETTINGS + "tile_size", self.tile.value())
         settings.setValue(SETTINGS + "batch_size", self.batch.value())
+        for key, box in self.trust.items():
+            settings.setValue(SETTINGS + "trust/" + key, box.isChecked())
         for key, picker in self.pickers.items():
             settings.setValue(SETTINGS + "layer/" + key, picker.layer().id() if picker.layer() else "")
 
@@ -206,8 +236,20 @@ class ClassifyDock(QgsDockWidget):
         for key, picker in self.pickers.items():
             picker.set_expected(modalities.get(key), self.card)  # with the card: can it run without one?
         self._rebuild_extra_pickers()
+        self._trust_supported()
         self.propose_layers()
         self._update_check()
+
+    def _trust_supported(self):
+        """Branch disagreement needs a package whose graphs give each branch's probabilities."""
+        from ..engine.card import BRANCH_PROBABILITIES, has_capability
+
+        box = self.trust["disagreement"]
+        supported = self.card is None or has_capability(self.card, BRANCH_PROBABILITIES)
+        box.setEnabled(supported)
+        box.setToolTip(tr(TRUST_BOXES["disagreement"][3]) if supported else tr(
+            "This model package's graphs do not give each branch's probabilities (it was exported before "
+            "them); add them with: python -m training.export_model --add-branch-outputs MODEL.bdgf"))
 
     # ---- layer proposals (the rule: ui/layer_matching.py)
     def propose_layers(self, force=False):
@@ -305,7 +347,20 @@ class ClassifyDock(QgsDockWidget):
         extra = [p.layer().source() for p in self.extra_pickers if p.layer()]
         if extra:
             params[ClassifyAlgorithm.EXTRA_AUX] = extra
+        params.update(self._trust_outputs(self.output.filePath()))
         return params
+
+    def _trust_outputs(self, output):
+        """The checked trust outputs: beside the land cover file (`<name>_entropy.tif`, ...), or temporary
+        files when it is temporary."""
+        out = {}
+        stem = os.path.splitext(output)[0] if output else None
+        for key, (names, suffixes, _label, _tip) in TRUST_BOXES.items():
+            box = self.trust[key]
+            if box.isChecked() and box.isEnabled():
+                for name, suffix in zip(names, suffixes):
+                    out[name] = f"{stem}_{suffix}.tif" if stem else QgsProcessing.TEMPORARY_OUTPUT
+        return out
 
     def start(self):
         if self.run is not None:
@@ -404,6 +459,18 @@ class ClassifyDock(QgsDockWidget):
         if node is not None:
             node.setExpanded(True)  # the legend shows the card's classes and colours
         self.last_layer = layer
+        self.trust_layers = []
+        for names, _suffixes, label, _tip in TRUST_BOXES.values():
+            for name in names:
+                if results.get(name):
+                    title = f"{tr(label)}: {name.lower().replace('_', ' ')}" if len(names) > 1 else tr(label)
+                    trust = QgsRasterLayer(results[name], f"{title} ({card['name']})")
+                    apply_sidecar_style(trust)  # the engine's ramp or palette
+                    QgsProject.instance().addMapLayer(trust)
+                    node = QgsProject.instance().layerTreeRoot().findLayer(trust.id())
+                    if node is not None:
+                        node.setItemVisibilityChecked(False)  # the map stays the land cover; tick to look
+                    self.trust_layers.append(trust)
         device = results.get(ClassifyAlgorithm.DEVICE_USED, "?")
         self.iface.messageBar().pushMessage(
             tr("BDGF"), tr("Classification done ({}).").format(device), Qgis.MessageLevel.Success, 5)
