@@ -58,8 +58,7 @@ class BlockTask:
 
     def outputs(self) -> ClassifyOutputs:
         paths = {p: f"{self.prefix}.{p}.tif" for p in self.products}
-        return ClassifyOutputs(paths["classes"], probabilities=paths.get("probabilities"),
-                               confidence=paths.get("confidence"))
+        return ClassifyOutputs(**paths)
 
     @property
     def manifest(self) -> str:
@@ -561,6 +560,7 @@ def _fail(state: _Scene, reason: str, progress: Progress) -> None:
 def _assemble(job: BatchJob, state: _Scene, package: ModelPackage, progress: Progress) -> None:
     """The scene's VRT over its blocks (and COG): all or nothing, like every output."""
     from .outputs import write_cog, write_vrt
+    from .run_writers import product_layout
 
     scene, report = state.job_scene, state.report
     report.pixels_classified = state.classified
@@ -571,19 +571,18 @@ def _assemble(job: BatchJob, state: _Scene, package: ModelPackage, progress: Pro
         return
     card = package.card
     meta = {"bdgf_model": card.get("name", ""), "bdgf_content_hash": package.content_hash}
-    names = {"classes": ["class"], "probabilities": [c["name"] for c in card["classes"]],
-             "confidence": ["confidence"]}
     mosaics, cogs = job.mosaic_outputs(scene), job.cog_outputs(scene)
     try:
-        for product, vrt in zip(job.products(), mosaics.paths()):
+        for product in job.products():
+            vrt = getattr(mosaics, product)
             sources = [getattr(t.outputs(), product) for t in state.tasks]
-            classes = card["classes"] if product == "classes" else None
-            report.outputs.append(write_vrt(vrt, sources, classes=classes, band_names=names[product],
-                                            metadata=meta))
+            bands, classes, qml = product_layout(product, card)
+            report.outputs.append(write_vrt(vrt, sources, classes=classes, band_names=bands, metadata=meta,
+                                            qml=qml))
             if cogs:
                 cog = getattr(cogs, product)
                 if report.computed or not os.path.exists(cog):
-                    write_cog(cog, vrt, classes=classes)
+                    write_cog(cog, vrt, classes=classes, qml=qml)
                 report.outputs.append(cog)
     except BDGFError as exc:
         _fail(state, _one_line(str(exc)), progress)

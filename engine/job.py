@@ -6,7 +6,7 @@ without numpy, onnxruntime or Ray.
      "model": "models/demo.bdgf", "out_dir": "out",
      "settings": {"device": "auto", "backend": "onnx", "tile_size_px": null, "batch_size": null},
      "block_size_px": 1024,
-     "outputs": {"probabilities": false, "confidence": false, "cog": true},
+     "outputs": {"probabilities": false, "confidence": false, "entropy": false, "cog": true},
      "scenes": [{"name": "demo", "spectral": "hsi.tif", "aux": ["sar.tif", "dsm.tif"],
                  "nodata": {"hsi": "-9999"}, "scale": {"hsi": "0.0001"}, "bands": {}}]}
 
@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .errors import BDGFError
-from .settings import BACKEND_PACKAGES, ClassifyOutputs, ClassifySettings
+from .settings import BACKEND_PACKAGES, OUTPUT_LABELS, ClassifyOutputs, ClassifySettings
 
 JOB_FORMAT = "bdgf-batch-job"
 JOB_VERSION = 1
@@ -33,7 +33,10 @@ DEFAULT_BLOCK_PX = 1024
 # The batch command's one extra package (requirements-dev.txt pins the same; tests/test_batch.py checks).
 RAY_REQUIREMENT = "ray==2.60.0"
 SCENE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-PRODUCTS = ("classes", "probabilities", "confidence")
+# every raster a run can write (ClassifyOutputs' fields): the class raster and the optional ones, which a
+# job turns on in "outputs" (the trust outputs too: README, "Trust outputs")
+PRODUCTS = tuple(OUTPUT_LABELS)
+OPTIONAL = PRODUCTS[1:]
 
 
 def is_virtual_path(path: str) -> bool:
@@ -87,6 +90,11 @@ class BatchJob:
     block_size_px: int = DEFAULT_BLOCK_PX
     probabilities: bool = False
     confidence: bool = False
+    entropy: bool = False
+    disagreement: bool = False
+    agreement: bool = False
+    contribution: bool = False
+    dominant_modality: bool = False
     cog: bool = True
 
     def products(self) -> tuple[str, ...]:
@@ -106,14 +114,13 @@ class BatchJob:
 
     def _outputs(self, scene: SceneJob, ext: str) -> ClassifyOutputs:
         paths = {p: os.path.join(self.scene_dir(scene), p + ext) for p in self.products()}
-        return ClassifyOutputs(paths["classes"], probabilities=paths.get("probabilities"),
-                               confidence=paths.get("confidence"))
+        return ClassifyOutputs(**paths)
 
     def to_dict(self) -> dict:
         return {
             "format": JOB_FORMAT, "version": JOB_VERSION, "model": self.model, "out_dir": self.out_dir,
             "settings": dataclasses.asdict(self.settings), "block_size_px": self.block_size_px,
-            "outputs": {"probabilities": self.probabilities, "confidence": self.confidence, "cog": self.cog},
+            "outputs": {**{p: getattr(self, p) for p in OPTIONAL}, "cog": self.cog},
             "scenes": [{"name": s.name, "spectral": s.spectral, "aux": list(s.aux), "bands": s.bands,
                         "nodata": s.nodata, "scale": s.scale} for s in self.scenes],
         }
@@ -146,8 +153,8 @@ class BatchJob:
         if not isinstance(outputs, Mapping):
             problems.append(f"outputs: an object, found {outputs!r}")
             outputs = {}
-        _unknown(outputs, {"probabilities", "confidence", "cog"}, "outputs.", problems)
-        flags = {k: outputs.get(k, k == "cog") for k in ("probabilities", "confidence", "cog")}
+        _unknown(outputs, {*OPTIONAL, "cog"}, "outputs.", problems)
+        flags = {k: outputs.get(k, k == "cog") for k in (*OPTIONAL, "cog")}
         for key, value in flags.items():
             if not isinstance(value, bool):
                 problems.append(f"outputs.{key}: true or false, found {value!r}")

@@ -384,10 +384,12 @@ COG_OPTIONS = ("COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS")
 
 
 def write_vrt(path: str | os.PathLike, sources: Sequence[str], classes: Sequence[Mapping] | None = None,
-              band_names: Sequence[str] | None = None, metadata: Mapping[str, str] | None = None) -> str:
+              band_names: Sequence[str] | None = None, metadata: Mapping[str, str] | None = None,
+              qml: str | None = None) -> str:
     """A VRT mosaic of `sources` (rasters of one grid's blocks, same bands), all or nothing like the
     writers: built under a temporary name beside `path` (sources relative to it), checked, renamed.
-    With `classes`: the class raster's colour table, category names and sidecar `.qml`."""
+    With `classes`: the class raster's colour table, category names and sidecar `.qml`; `qml`: a
+    sidecar style of another raster (a trust output's ramp)."""
     staged = _Staged(path)
     try:
         size = None
@@ -404,17 +406,18 @@ def write_vrt(path: str | os.PathLike, sources: Sequence[str], classes: Sequence
                 ds, size = None, None
         if size is None or messages.errors:
             raise staged.failure(messages.errors, "build")
-        return staged.commit(size, _class_sidecars(staged.path, classes))
+        return staged.commit(size, _sidecars(staged.path, classes, qml))
     except BaseException:
         staged.abort()
         raise
 
 
-def write_cog(path: str | os.PathLike, source: str, classes: Sequence[Mapping] | None = None) -> str:
+def write_cog(path: str | os.PathLike, source: str, classes: Sequence[Mapping] | None = None,
+              qml: str | None = None) -> str:
     """`source` (e.g. the scene's VRT) copied into one Cloud-Optimized GeoTIFF (GDAL's COG driver: tiled,
     DEFLATE, overviews; nearest-neighbour overviews for a class raster), all or nothing like the writers.
     Colour table, category names (its .aux.xml) and band descriptions come from `source`; with `classes`
-    the sidecar `.qml` too."""
+    the sidecar `.qml` too (`qml`: another raster's style, as in write_vrt)."""
     staged = _Staged(path)
     options = list(COG_OPTIONS) + (["RESAMPLING=NEAREST"] if classes else [])
     try:
@@ -430,7 +433,7 @@ def write_cog(path: str | os.PathLike, source: str, classes: Sequence[Mapping] |
                 ok = False
         if not ok or messages.errors:
             raise staged.failure(messages.errors, "write")
-        return staged.commit(size, _class_sidecars(staged.path, classes))
+        return staged.commit(size, _sidecars(staged.path, classes, qml))
     except BaseException:
         staged.abort()
         raise
@@ -449,8 +452,10 @@ def _describe_bands(ds: gdal.Dataset, classes, band_names, metadata) -> None:
         band.SetCategoryNames(names)
 
 
-def _class_sidecars(path: str, classes) -> dict[str, str]:
-    return {qml_path_for(path): paletted_qml(classes)} if classes else {}
+def _sidecars(path: str, classes, qml: str | None = None) -> dict[str, str]:
+    if classes:
+        return {qml_path_for(path): paletted_qml(classes)}
+    return {qml_path_for(path): qml} if qml else {}
 
 
 class _Staged:

@@ -24,7 +24,7 @@ from .outputs import (
     pseudocolor_qml,
     qml_path_for,
 )
-from .settings import ClassifyOutputs
+from .settings import OUTPUT_LABELS, ClassifyOutputs
 from .uncertainty import branch_agreement, branch_disagreement, disagreement_scale, normalised_entropy
 
 # Colour stops (value, colour) on 0..1. Uncertainty: blue (sure) to red (unsure); agreement reversed, so red
@@ -33,6 +33,25 @@ UNCERTAIN_RAMP = ((0.0, "#2c7bb6"), (0.25, "#abd9e9"), (0.5, "#ffffbf"), (0.75, 
 AGREEMENT_RAMP = tuple((1.0 - v, c) for v, c in reversed(UNCERTAIN_RAMP))
 CONTRIBUTION_RAMP = ((0.0, "#f7f7f7"), (0.25, "#cbc9e2"), (0.5, "#9e9ac8"), (0.75, "#756bb1"),
                      (1.0, "#54278f"))
+RAMPS = {"entropy": UNCERTAIN_RAMP, "disagreement": UNCERTAIN_RAMP, "agreement": AGREEMENT_RAMP,
+         "contribution": CONTRIBUTION_RAMP}
+
+
+def product_layout(product: str, card: Mapping) -> tuple[list[str], list | None, str | None]:
+    """(band names, classes of a paletted raster or None, `.qml` of a 0..1 ramp or None) of the raster
+    `product` (a ClassifyOutputs field): what the writers below give it, and what a batch job's mosaic of
+    its blocks gets (engine/batch.py)."""
+    classes, modalities = card["classes"], card["modalities"]
+    if product == "classes":
+        return ["class"], list(classes), None
+    if product == "probabilities":
+        return [c["name"] for c in classes], None, None
+    if product == "confidence":
+        return ["confidence"], None, None
+    if product == "dominant_modality":
+        return [OUTPUT_LABELS[product]], modality_classes(modalities), None
+    bands = [m["name"] for m in modalities] if product == "contribution" else [OUTPUT_LABELS[product]]
+    return bands, None, pseudocolor_qml(RAMPS[product])
 
 
 @dataclass
@@ -62,7 +81,7 @@ class RunWriters:
 
     def __init__(self, outputs: ClassifyOutputs, grid, card: Mapping, qml: bool = True):
         meta = {"bdgf_model": card.get("name", ""), "bdgf_content_hash": card.get("content_hash", "")}
-        classes, modalities = card["classes"], card["modalities"]
+        classes = card["classes"]
         self._all: list = []
         try:
             self.classes = self._add(ClassRasterWriter(outputs.classes, grid, classes, metadata=meta,
@@ -72,24 +91,21 @@ class RunWriters:
             self.confidence = outputs.confidence and self._add(
                 ConfidenceRasterWriter(outputs.confidence, grid, metadata=meta))
             n, k = len(branch_names(card)), len(classes)
-            scalar = (
-                ("entropy", "entropy", UNCERTAIN_RAMP,
-                 f"Shannon entropy of the fused probabilities / ln({k})"),
-                ("disagreement", "branch disagreement", UNCERTAIN_RAMP,
-                 f"Jensen-Shannon divergence of the {n} branch softmaxes / ln(min({n}, {k}))"
-                 f" = {disagreement_scale(max(n, 2), max(k, 2)):.4f}"),
-                ("agreement", "branch agreement", AGREEMENT_RAMP,
-                 f"share of the {n} branches whose most likely class is the fused class"))
-            for key, band, ramp, measure in scalar:
+            measures = {
+                "entropy": f"Shannon entropy of the fused probabilities / ln({k})",
+                "disagreement": f"Jensen-Shannon divergence of the {n} branch softmaxes / ln(min({n}, {k}))"
+                                f" = {disagreement_scale(max(n, 2), max(k, 2)):.4f}",
+                "agreement": f"share of the {n} branches whose most likely class is the fused class",
+                "contribution": "drop of the predicted class's probability when the band's modality is "
+                                "replaced by its neutral fill (0), clipped at 0"}
+            for key, measure in measures.items():
                 path = getattr(outputs, key)
                 setattr(self, key, path and self._add(ScalarRasterWriter(
-                    path, grid, [band], ramp, {**meta, "bdgf_measure": measure}, qml)))
-            self.contribution = outputs.contribution and self._add(ScalarRasterWriter(
-                outputs.contribution, grid, [m["name"] for m in modalities], CONTRIBUTION_RAMP,
-                {**meta, "bdgf_measure": "drop of the predicted class's probability when the band's modality "
-                                         "is replaced by its neutral fill (0), clipped at 0"}, qml))
+                    path, grid, product_layout(key, card)[0], RAMPS[key], {**meta, "bdgf_measure": measure},
+                    qml)))
             self.dominant = outputs.dominant_modality and self._add(ClassRasterWriter(
-                outputs.dominant_modality, grid, modality_classes(modalities), metadata=meta, write_qml=qml))
+                outputs.dominant_modality, grid, product_layout("dominant_modality", card)[1], metadata=meta,
+                write_qml=qml))
         except BaseException:
             self.abort()
             raise

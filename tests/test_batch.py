@@ -41,12 +41,16 @@ def _read(path) -> np.ndarray:
     return gdal.Open(str(path)).ReadAsArray()
 
 
-def _job(out_dir, block: int, broken: bool = False) -> BatchJob:
+TRUST = ("entropy", "contribution", "dominant_modality")  # trust outputs a job writes (one of each kind)
+
+
+def _job(out_dir, block: int, broken: bool = False, trust: tuple[str, ...] = ()) -> BatchJob:
     scenes = [SceneJob("demo", DEMO["hsi"], (DEMO["sar"], DEMO["dsm"]))]
     if broken:
         missing = str(Path(out_dir).parent / "missing_hsi.tif")
         scenes.append(SceneJob("broken", missing, (DEMO["sar"], DEMO["dsm"])))
-    return BatchJob(DEMO_MODEL, str(out_dir), tuple(scenes), block_size_px=block)
+    return BatchJob(DEMO_MODEL, str(out_dir), tuple(scenes), block_size_px=block,
+                    **dict.fromkeys(trust, True))
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +75,17 @@ def single_process(tmp_path_factory) -> np.ndarray:
     return _read(out)
 
 
+@pytest.fixture(scope="module")
+def single_trust(tmp_path_factory) -> dict:
+    """`python -m engine classify` with the trust outputs a job writes: {output: array}."""
+    out = tmp_path_factory.mktemp("single_trust")
+    flags = [a for t in TRUST for a in (f"--{t.replace('_', '-')}", out / f"{t}.tif")]
+    done = _engine("classify", "--spectral", DEMO["hsi"], "--aux", DEMO["sar"], "--aux", DEMO["dsm"],
+                   "--model", DEMO_MODEL, "--out", out / "classes.tif", "--device", "auto", *flags)
+    assert done.returncode == 0, done.stderr
+    return {t: _read(out / f"{t}.tif") for t in TRUST}
+
+
 class Lines:
     def __init__(self):
         self.lines = []
@@ -86,11 +101,11 @@ class Lines:
 
 
 def test_the_mosaic_equals_the_single_process_map_and_a_broken_scene_fails_alone(
-        ray_address, single_process, tmp_path):
+        ray_address, single_process, single_trust, tmp_path):
     from engine.batch import run_batch
     from engine.package import ModelPackage
 
-    job = _job(tmp_path / "out", block=64, broken=True)
+    job = _job(tmp_path / "out", block=64, broken=True, trust=TRUST)
     progress = Lines()
     summary = run_batch(job, workers=2, progress=progress)
     demo, broken = summary.scenes
@@ -119,6 +134,18 @@ def test_the_mosaic_equals_the_single_process_map_and_a_broken_scene_fails_alone
     assert manifest["window"] == [64, 128, 64, 32]  # the last block is clipped at the grid's edge
     last = folder / "blocks" / "r000064_c000128.classes.tif"
     assert manifest["files"]["classes"]["bytes"] == last.stat().st_size
+    # the trust outputs: mosaics equal to the single-process rasters, with their bands, nodata and styles
+    card = ModelPackage(DEMO_MODEL).card
+    for product, expected in single_trust.items():
+        for path in (folder / f"{product}.vrt", folder / f"{product}.tif"):
+            assert np.array_equal(_read(path), expected), path
+    contribution = gdal.Open(str(folder / "contribution.tif"))
+    assert [contribution.GetRasterBand(i + 1).GetDescription() for i in range(contribution.RasterCount)] == \
+        [m["name"] for m in card["modalities"]]
+    assert gdal.Open(str(folder / "entropy.tif")).GetRasterBand(1).GetNoDataValue() == -1
+    for product in ("entropy", "contribution"):  # the 0..1 ramp (one .qml for the VRT and the COG)
+        assert "singlebandpseudocolor" in (folder / f"{product}.qml").read_text(encoding="utf-8")
+    assert 'type="paletted"' in (folder / "dominant_modality.qml").read_text(encoding="utf-8")
 
 
 def _manifests(folder: Path) -> set[str]:
@@ -237,6 +264,9 @@ def test_exportjob_in_qgis_writes_a_job_that_runs(bdgf_plugin, ray_address, sing
 
     params = {"SPECTRAL": DEMO["hsi"], "SAR": DEMO["sar"], "LIDAR": DEMO["dsm"], "MODEL": DEMO_MODEL,
               "DEVICE": 0, "BLOCK_SIZE": 64, "OUTPUT": str(tmp_path / "job.json")}
+    results = processing.run("bdgf:exportjob", {**params, "WRITE_DISAGREEMENT": True})
+    job = load_job(results["OUTPUT"])
+    assert job.disagreement and job.products() == ("classes", "disagreement")
     results = processing.run("bdgf:exportjob", params)
     job = load_job(results["OUTPUT"])
     assert job.scenes[0].inputs() == [DEMO["hsi"], DEMO["sar"], DEMO["dsm"]]

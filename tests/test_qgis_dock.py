@@ -133,11 +133,16 @@ def test_export_job_writes_the_panel_as_a_batch_job_and_shows_the_command(
 
     dock.model.setFilePath(dock_model)
     dock.tile.setValue(16)
+    dock.trust["entropy"].setChecked(True)
+    dock.trust["contribution"].setChecked(True)
     results = dock.export_job(str(tmp_path / "job.json"))
+    dock.trust["entropy"].setChecked(False)
+    dock.trust["contribution"].setChecked(False)
     assert results is not None and messages(qgis_iface, Qgis.Critical) == []
-    job = load_job(tmp_path / "job.json")  # the panel's layers, model and settings
+    job = load_job(tmp_path / "job.json")  # the panel's layers, model, settings and the trust boxes
     assert job.scenes[0].inputs() == [scene_layers[key].source() for key in ("hsi", "sar", "dsm")]
     assert os.path.samefile(job.model, dock_model) and job.settings.tile_size_px == 16
+    assert job.products() == ("classes", "entropy", "contribution", "dominant_modality")
     assert dock.job_dialog.isVisible() and results["COMMAND"] in dock.job_dialog.text()
     assert "python3 -m engine batch" in results["COMMAND"]
     dock.job_dialog.close()
@@ -341,9 +346,17 @@ def test_an_auxiliary_picker_may_stay_empty_when_the_model_runs_without_it(
 def test_also_write_boxes_add_the_trust_layers_styled_and_hidden(fresh_dock, dock_model, fixture_scene,
                                                                    qgis_iface, tmp_path):
     dock = fresh_dock
-    dock.model.setFilePath(write_tiny_package(tmp_path / "old.bdgf", fixture_scene))  # no branch outputs
+    old = write_tiny_package(tmp_path / "old.bdgf", fixture_scene)  # graphs without branch outputs
+    dock.model.setFilePath(old)
     assert not dock.trust["disagreement"].isEnabled()
     assert "--add-branch-outputs" in dock.trust["disagreement"].toolTip()
+    import processing
+    from qgis.core import QgsProcessingException
+
+    with pytest.raises(QgsProcessingException, match="add-branch-outputs"):  # a job is refused the same way
+        processing.run("bdgf:exportjob", {**dock.parameters(), "WRITE_DISAGREEMENT": True,
+                                          "OUTPUT": str(tmp_path / "job.json")})
+    assert not (tmp_path / "job.json").exists()
     dock.model.setFilePath(dock_model)
     assert dock.trust["disagreement"].isEnabled()
     for box in dock.trust.values():

@@ -24,6 +24,12 @@ from .layer_info import layer_summary
 from .model_card import assign_modalities, engine_inputs, mismatch_messages, open_package
 from .runtime_check import missing_message, missing_packages
 
+TRUST_LABELS = {"ENTROPY": "Entropy (uncertainty, 0..1)",
+                "DISAGREEMENT": "Branch disagreement (Jensen-Shannon, 0..1)",
+                "AGREEMENT": "Branch agreement (share of branches with the map's class)",
+                "CONTRIBUTION": "Modality contribution (one band per modality)",
+                "DOMINANT_MODALITY": "Dominant modality"}
+
 
 class ClassifyAlgorithm(BDGFAlgorithm):
     ID = "classify"
@@ -82,12 +88,7 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             self.PROBABILITIES, self.tr("Class probabilities"), optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
-        labels = {"ENTROPY": "Entropy (uncertainty, 0..1)",
-                  "DISAGREEMENT": "Branch disagreement (Jensen-Shannon, 0..1)",
-                  "AGREEMENT": "Branch agreement (share of branches with the map's class)",
-                  "CONTRIBUTION": "Modality contribution (one band per modality)",
-                  "DOMINANT_MODALITY": "Dominant modality"}
-        for name, label in labels.items():
+        for name, label in TRUST_LABELS.items():
             self.addParameter(QgsProcessingParameterRasterDestination(
                 name, self.tr(label), optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputString(self.DEVICE_USED, self.tr("Device used")))

@@ -12,7 +12,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from .alg_classify import ClassifyAlgorithm
+from .alg_classify import TRUST_LABELS, ClassifyAlgorithm
 from .common import PLUGIN_DIR
 from .model_card import assign_modalities
 
@@ -22,6 +22,7 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
     RUNS_HERE = False  # only the job file is written here: the backend runs where the job runs
     OUTPUT, OUT_DIR, BLOCK_SIZE = "OUTPUT", "OUT_DIR", "BLOCK_SIZE"
     WRITE_PROBABILITIES, WRITE_CONFIDENCE, COG = "WRITE_PROBABILITIES", "WRITE_CONFIDENCE", "COG"
+    WRITE = "WRITE_"  # + a trust output's name (ClassifyAlgorithm.TRUST): the job writes that raster too
     COMMAND, INSTRUCTIONS = "COMMAND", "INSTRUCTIONS"
 
     def displayName(self):  # noqa: N802 (QGIS API name)
@@ -57,6 +58,8 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
             QgsProcessingParameterBoolean(self.WRITE_PROBABILITIES, self.tr("Also write class probabilities"),
                                           False),
             QgsProcessingParameterBoolean(self.WRITE_CONFIDENCE, self.tr("Also write the confidence"), False),
+            *(QgsProcessingParameterBoolean(self.WRITE + name, self.tr("Also write: {}").format(
+                self.tr(TRUST_LABELS[name])), False) for name in self.TRUST),
             QgsProcessingParameterBoolean(self.COG, self.tr("Also write one Cloud-Optimized GeoTIFF per "
                                                             "scene"), True),
         ]
@@ -110,6 +113,7 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
             scene_name_for,
             write_job,
         )
+        from ..engine.uncertainty import check_request
 
         package, problems = self._problems(parameters, context)
         if problems:
@@ -129,8 +133,11 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
             block_size_px=self.parameterAsInt(parameters, self.BLOCK_SIZE, context),
             probabilities=self.parameterAsBool(parameters, self.WRITE_PROBABILITIES, context),
             confidence=self.parameterAsBool(parameters, self.WRITE_CONFIDENCE, context),
-            cog=self.parameterAsBool(parameters, self.COG, context))
+            cog=self.parameterAsBool(parameters, self.COG, context),
+            **{field: self.parameterAsBool(parameters, self.WRITE + name, context)
+               for name, field in self.TRUST.items()})
         try:
+            check_request(job.mosaic_outputs(scene), package.card, package.path)  # e.g. branch outputs
             write_job(job, path)
         except BDGFError as exc:
             raise QgsProcessingException(str(exc)) from None

@@ -397,6 +397,9 @@ class ClassifyDock(QgsDockWidget):
                 return None
         self._save()
         params = dict(self.parameters(), OUTPUT=path)
+        for name in self._trust_outputs(self.output.filePath()):  # the job writes them beside its mosaic
+            del params[name]
+            params["WRITE_" + name] = True
         for key, picker in self.pickers.items():  # the layers themselves (on this thread): a layer that is
             if picker.layer() is not None:       # not a file is refused by its name
                 params[key] = picker.layer().id()
