@@ -24,18 +24,21 @@ Writes DOCS/gpu.json + gpu.md (DOCS defaults to docs/bench/).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from bench.report import DOCS, md_table, ratio, write_results
+from bench.report import DOCS, md_table, ratio, write_markdown, write_results
 from bench.stamp import command_line, make_stamp
 
 SEED = 0
 GOAL_PX_S = 500_000  # issue 12: on an H100/H200-class GPU
 GOAL_DIFF = 1e-4
+TITLE = "GPU checks and throughput"
 CARD_TILE = 128  # training.export_model's tile_size: the core the engine uses unless told otherwise
 # (name, tile core, batch, dense strip pixels); None: what the engine chooses on the device (engine.tiling)
 CONFIGS = {"engine": (None, None, None), "cpu-sized": (128, 1024, 8192)}
@@ -364,7 +367,7 @@ def markdown(data: dict) -> list[str]:
             rows.append([f"`{name}`", f"{net['parameters']['classifier']:,} + {net['parameters']['ddpm']:,}",
                          config, f"{dense['tile']} / {dense['batch']} / {dense['strip_px'] or 'engine'}",
                          f"{dense['px_s']:,.0f}", f"{patchwise['px_s']:,.0f}",
-                         ratio(patchwise["seconds"], dense["seconds"]),
+                         ratio(dense["px_s"], patchwise["px_s"]),  # px/s: patchwise may time fewer rows
                          " / ".join("–" if r["vs_first"]["same_class"] is None
                                     else f"{r['vs_first']['same_class']:.4%}" for r in (dense, patchwise)),
                          "yes" if dense["px_s"] >= GOAL_PX_S else "no"])
@@ -446,6 +449,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--not-run", action="append", default=[],
                     help="a line for the 'Not run here' list (what could not be checked, and why)")
     ap.add_argument("--docs", default=str(DOCS))
+    ap.add_argument("--render", metavar="JSON",
+                    help="write DOCS/gpu.md again from an existing gpu.json (no measurement, e.g. on a "
+                         "machine without a GPU after the page's code changed)")
     return ap.parse_args(argv)
 
 
@@ -453,6 +459,13 @@ def main(argv=None) -> int:
     import torch
 
     args = parse_args(argv)
+    if args.render:
+        data = json.loads(Path(args.render).read_text(encoding="utf-8"))
+        body = markdown(data) + ["", f"*Page rendered again from `{Path(args.render).name}` by "
+                                     f"`{command_line('bench.gpu', argv)}` at commit "
+                                     f"{make_stamp('')['commit_short']} (no new measurement).*"]
+        print(f"wrote {write_markdown(args.docs, 'gpu', TITLE, data, body)}")
+        return 0
     stamp = make_stamp(command_line("bench.gpu", argv))
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda, but PyTorch sees no CUDA GPU; --device cpu for a smoke run")
@@ -477,7 +490,7 @@ def main(argv=None) -> int:
         net["throughput"] = throughput(weights, args.device, size, args.classes, args.repeats,
                                        patchwise_rows=args.patchwise_rows or None)
         data["networks"][name] = net
-    json_path, md_path = write_results(args.docs, "gpu", "GPU checks and throughput", data, markdown(data))
+    json_path, md_path = write_results(args.docs, "gpu", TITLE, data, markdown(data))
     print(f"wrote {json_path} and {md_path}")
     return 0
 

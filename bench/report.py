@@ -49,9 +49,16 @@ def write_results(docs: str | os.PathLike, name: str, title: str, data: dict,
     docs.mkdir(parents=True, exist_ok=True)
     if "stamp" not in data:
         raise ValueError("benchmark results must carry a stamp (bench.stamp.make_stamp)")
-    json_path, md_path = docs / f"{name}.json", docs / f"{name}.md"
+    json_path = docs / f"{name}.json"
     json_path.write_text(json.dumps({"benchmark": name, **data}, indent=1, default=str) + "\n",
                          encoding="utf-8")
-    lines = [f"# {title}", "", *stamp_lines(data["stamp"], json_path.name), "", *body]
+    return json_path, write_markdown(docs, name, title, data, body)
+
+
+def write_markdown(docs: str | os.PathLike, name: str, title: str, data: dict, body: list[str]) -> Path:
+    """docs/NAME.md from results (data as in NAME.json): also to render a page again from its JSON after the
+    page's code changed, without measuring again (the stamp stays the measurement's)."""
+    md_path = Path(docs) / f"{name}.md"
+    lines = [f"# {title}", "", *stamp_lines(data["stamp"], f"{name}.json"), "", *body]
     md_path.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
-    return json_path, md_path
+    return md_path

@@ -30,6 +30,13 @@ def test_gpu_bench_runs_on_cpu_and_reports(tmp_path, one_thread):
     assert net["pixels_profile"]["batch"] == 64 and net["pixels_profile"]["ops"]
     md = (tmp_path / "gpu.md").read_text()
     assert "nothing on a GPU: this is the smoke run" in md and "| `quick` |" in md
+    ratio = tp["dense_engine"]["px_s"] / tp["patchwise_engine"]["px_s"]  # px/s: patchwise timed fewer rows
+    assert f"| {ratio:.2f}× |" in md
+    # the page again from the JSON (no measurement): the same tables, and a line saying so
+    (tmp_path / "gpu.md").unlink()
+    assert main(["--render", str(tmp_path / "gpu.json"), "--docs", str(tmp_path)]) == 0
+    again = (tmp_path / "gpu.md").read_text()
+    assert again.startswith(md.rstrip("\n")) and "rendered again from `gpu.json`" in again
 
 
 def test_stamp_of_a_copied_tree_takes_the_given_commit(monkeypatch):
