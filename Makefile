@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test lint demo demo-assets bench package screenshots clean
+.PHONY: setup test lint demo demo-assets bench bench-gpu package screenshots clean
 
 .venv/.installed: requirements.txt requirements-dev.txt scripts/setup.sh
 	bash scripts/setup.sh
@@ -32,6 +32,11 @@ bench: setup
 	$(PY) -m bench.inference
 	$(PY) -m bench.scan --threads 1 --repeats 7
 	$(PY) -m bench.batch
+	$(PY) -m bench.contribution_pairs --seeds 0,1
+
+# on a machine with a CUDA GPU and a CUDA build of torch (docs/bench/gpu.md; mamba_ssm optional)
+bench-gpu: setup
+	$(PY) -m bench.gpu
 
 package:
 	python3 scripts/package.py --out-dir dist
