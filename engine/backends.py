@@ -235,7 +235,7 @@ class TorchBackend(Backend):
         self.device = self._dev.type
         if self.device == "cuda":
             # fp32 as on the CPU: cuDNN's default TF32 convolutions round inputs to 10 mantissa bits, so
-            # classes would depend on tile sizes and differ from the CPU's (docs/bench/gpu.md). Process-wide.
+            # classes depended on tile sizes (docs/METHOD_DECISIONS.md, Dense inference). Process-wide.
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
         try:
