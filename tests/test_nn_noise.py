@@ -49,6 +49,8 @@ def test_torch_noise_has_numpys_values_and_is_keyed_by_position():
     assert np.abs(a - host).max() < 1e-5 and (a == host).mean() > 0.5
     b = torch_noise(7, -5, 262, 29, 29, 5, 2, torch.device("cpu")).numpy()
     np.testing.assert_array_equal(a[:, :, 8:, 12:], b[:, :, :29, :29])
+    # made a few rows at a time (bounded temporaries): the same values
+    np.testing.assert_array_equal(torch_noise(7, -13, 250, 37, 41, 5, 2, "cpu", chunk_bytes=3000).numpy(), a)
 
 
 def test_tile_noise_is_made_once_per_tile_and_where_the_backend_asks():

@@ -25,12 +25,22 @@ def _shr(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def position_noise(seed: int, row0: int, col0: int, H: int, W: int, C: int, K: int,
-                   device: torch.device | str) -> torch.Tensor:
-    """Standard-normal float32 (K, C, H, W) on `device`; engine.noise.position_noise's values."""
+                   device: torch.device | str, chunk_bytes: int = 256 << 20) -> torch.Tensor:
+    """Standard-normal float32 (K, C, H, W) on `device`; engine.noise.position_noise's values. Made a few
+    rows at a time (rows are keyed by their position): the int64 temporaries stay under ~chunk_bytes,
+    so a 512-px tile's noise also fits beside the network on a small GPU."""
     kc, rc = position_keys(seed, row0, col0, H, W, C, K)
     kc = torch.from_numpy(kc.view(np.int64)).to(device)[:, :, None, None]
     rc = torch.from_numpy(rc.view(np.int64)).to(device)
-    bits = kc + rc
+    out = torch.empty((K, C, H, W), dtype=torch.float32, device=device)
+    rows = max(1, chunk_bytes // (8 * K * C * W))
+    for r in range(0, H, rows):
+        out[:, :, r:r + rows] = _normal(kc + rc[r:r + rows])
+    return out
+
+
+def _normal(bits: torch.Tensor) -> torch.Tensor:
+    """splitmix64 finaliser of the summed keys, then Box-Muller, as engine.noise.position_noise."""
     bits ^= _shr(bits, 30)
     bits *= M1
     bits ^= _shr(bits, 27)
