@@ -296,3 +296,17 @@ def test_exportjob_in_qgis_writes_a_job_that_runs(bdgf_plugin, ray_address, sing
     finally:
         QgsProject.instance().removeMapLayer(memory.id())
         gdal.Unlink("/vsimem/bdgf_hsi.tif")
+
+
+def test_a_job_asking_for_branch_outputs_the_model_lacks_fails_before_any_work(fixture_scene, tmp_path):
+    from engine.batch import run_batch
+    from tests.test_qgis_helpers import write_tiny_package
+
+    model = write_tiny_package(tmp_path / "old.bdgf", fixture_scene)  # graphs without branch outputs
+    scene = SceneJob("s", fixture_scene["hsi"], (fixture_scene["sar"], fixture_scene["dsm"]))
+    job = BatchJob(model, str(tmp_path / "out"), (scene,), disagreement=True)
+    progress = Lines()
+    summary = run_batch(job, progress=progress)  # every scene fails in its check: Ray is never started
+    (report,) = summary.scenes
+    assert report.status == "failed" and "--add-branch-outputs" in report.error
+    assert report.blocks == 0 and not (tmp_path / "out" / "s").exists()
