@@ -241,15 +241,16 @@ class ClassifyDock(QgsDockWidget):
         self._update_check()
 
     def _trust_supported(self):
-        """Branch disagreement needs a package whose graphs give each branch's probabilities."""
-        from ..engine.card import BRANCH_PROBABILITIES, has_capability
+        """Each box as the card allows it (engine.card.supported_outputs, what `engine info` shows): branch
+        disagreement needs graphs that give each branch's probabilities, and two branches or more."""
+        from ..engine.card import supported_outputs
 
-        box = self.trust["disagreement"]
-        supported = self.card is None or has_capability(self.card, BRANCH_PROBABILITIES)
-        box.setEnabled(supported)
-        box.setToolTip(tr(TRUST_BOXES["disagreement"][3]) if supported else tr(
-            "This model package's graphs do not give each branch's probabilities (it was exported before "
-            "them); add them with: python -m training.export_model --add-branch-outputs MODEL.bdgf"))
+        support = supported_outputs(self.card)[1:] if self.card else [(None, True, "")] * len(TRUST_BOXES)
+        for (key, box), (_name, ok, why) in zip(self.trust.items(), support):
+            box.setEnabled(ok)
+            tip = tr(TRUST_BOXES[key][3])
+            box.setToolTip(f"{tip} ({why})" if ok and why else tip if ok else tr("Not with this model: {}")
+                           .format(why))
 
     # ---- layer proposals (the rule: ui/layer_matching.py)
     def propose_layers(self, force=False):
