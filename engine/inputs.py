@@ -28,7 +28,7 @@ PathLike = str | os.PathLike
 @dataclass
 class Layer:
     """One input modality: card entry, source path, 1-based band subset (None = all bands), the nodata
-    the user set (None: the file's own; raster.NO_NODATA: none) and the factor its values are multiplied
+    the user set (None: the file's own; nodata.NO_NODATA: none) and the factor its values are multiplied
     by to match the training data (1.0: as they are). `path` None: a layer left out (engine.missing)."""
 
     name: str

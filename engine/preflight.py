@@ -17,8 +17,9 @@ import numpy as np
 
 from .errors import BDGFError
 from .inputs import Layer
+from .nodata import NO_NODATA
 from .outputs import class_dtype, format_bytes
-from .raster import NO_NODATA, Grid, describe_raster, sample_window
+from .raster import Grid, describe_raster, sample_window
 from .settings import ClassifyOutputs, same_file
 
 # ---------------------------------------------------------------- outputs

@@ -17,7 +17,7 @@ import numpy as np
 from osgeo import gdal, osr
 
 from .errors import BDGFError, InputMismatchError
-from .nodata import NO_NODATA, Nodata, check_nodata  # noqa: F401 (re-exported: the raster API)
+from .nodata import Nodata, check_nodata
 
 RESAMPLING = ("nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode")
 Source = str | os.PathLike | gdal.Dataset

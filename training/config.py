@@ -75,7 +75,7 @@ class LayerConfig:
     band_names: list[str] | None = None
     wavelengths_nm: list[float] | None = None
     units: str | None = None
-    nodata: Nodata = None  # None: the file's own; a number replaces it; engine.raster.NO_NODATA: none
+    nodata: Nodata = None  # None: the file's own; a number replaces it; engine.nodata.NO_NODATA: none
 
 
 @dataclass
