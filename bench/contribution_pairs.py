@@ -54,17 +54,15 @@ def train(work: Path, seed: int, spectral_dropout: float) -> tuple[dict, Path]:
 
 def scene_probabilities(model: Path, folder: Path, fills: dict) -> tuple[np.ndarray, dict, np.ndarray, list]:
     """Fused probabilities (K, H, W) of the whole scene with every layer, and with each fill; the valid
-    mask; the class values (card order).
-    The engine's own steps on one tile covering the scene: normalisation, noise, features, classifier."""
+    mask; the class values (card order). The engine's steps (normalisation, then bench.gpu.classify_scene:
+    the engine's tiles, noise, features and classifier) on the PyTorch backend."""
     from osgeo import gdal
 
+    from bench.gpu import classify_scene
     from engine.backends import TorchBackend
-    from engine.card import branch_names
     from engine.contribution import fill_modality
     from engine.normalise import Normaliser
     from engine.package import ModelPackage
-    from engine.tile_pixels import Profile, pixel_probs
-    from engine.tiling import Tile, TileNoise, effective_halo, round_up
 
     package = ModelPackage(str(model))
     card = package.card
@@ -75,35 +73,20 @@ def scene_probabilities(model: Path, folder: Path, fills: dict) -> tuple[np.ndar
         a = a[None] if a.ndim == 2 else a
         arrays.append(a[[b - 1 for b in bands]] if bands else a)
     valid = np.all([np.isfinite(a).all(0) for a in arrays], axis=0)
-    for a in arrays:
-        a[:, ~valid] = 0
     norm = Normaliser.from_card(card)
-    x = norm.apply(arrays, valid)
-    h, w = valid.shape
-    stride, halo = int(card["stride"]), effective_halo(card["halo"], card["patch_size"], card["stride"])
-    hh, ww = round_up(h + 2 * halo, stride), round_up(w + 2 * halo, stride)
-    window = np.zeros((1, x.shape[1], hh, ww), np.float32)
-    window[0, :, halo:halo + h, halo:halo + w] = x
-    tile = Tile(-halo, -halo, hh, ww, (0, 0, h, w))
-    rows, cols = tile.core_in_window()
-    rr, cc = np.nonzero(valid)
+    x = norm.apply(arrays, valid)  # (1, C, H, W), invalid pixels at the fill
     backend = TorchBackend(package, "cpu")
-    diffusion = card["diffusion"]
 
     def probs(xx):
-        noise = TileNoise(int(diffusion["noise_seed"]), tile, xx.shape[1], len(diffusion["timesteps"]))
-        feats = backend.features(xx, noise)
-        return pixel_probs(xx, feats, rows, cols, rr, cc, backend, 256, int(card["patch_size"]),
-                           len(card["classes"]), len(branch_names(card)), Profile(), lambda f: None,
-                           False)[0]
+        return classify_scene(backend, card, xx[0], valid=valid)["probs"]
 
     filled = {}
     for name, modalities in fills.items():
-        xx = window
+        xx = x
         for m in modalities:
             xx = fill_modality(xx, norm.channels, m)
         filled[name] = probs(xx)
-    return probs(window), filled, valid, [c["value"] for c in card["classes"]]
+    return probs(x), filled, valid, [c["value"] for c in card["classes"]]
 
 
 def measure(full: np.ndarray, filled: dict, valid: np.ndarray, truth: np.ndarray, meta: dict,

@@ -59,9 +59,13 @@ class RandomInitWeights:
         ddpm, classifier = MultimodalDDPM(cfg).eval(), BDGFClassifier(cfg).eval()
         self.cfg = cfg
         self.path = f"random-init network (seed {seed})"
-        self.card = {"network": cfg.to_dict(), "diffusion": {"timesteps": list(cfg.ddpm.feature_timesteps)}}
         self.stride = ddpm.stride()
         self.halo = card_halo(ddpm.receptive_radius(), self.stride)
+        # the card entries the engine's per-tile step reads (a package's card has them too)
+        self.card = {"network": cfg.to_dict(), "classes": [{"value": i + 1} for i in range(cfg.n_classes)],
+                     "diffusion": {"timesteps": list(cfg.ddpm.feature_timesteps), "noise_seed": SEED},
+                     "patch_size": cfg.patch_size, "stride": self.stride, "halo": self.halo,
+                     "tile_size": CARD_TILE}
         self._state = {"ddpm.": ddpm.state_dict(), "classifier.": classifier.state_dict()}
         self.parameters = {k[:-1]: int(sum(t.numel() for t in s.values())) for k, s in self._state.items()}
 
@@ -257,35 +261,40 @@ def pixels_profile(weights: RandomInitWeights, device: str, batch: int = 8192, t
     return {"batch": batch, "seconds": seconds, "px_s": batch / seconds, "time": key, "ops": ops}
 
 
-def classify_scene(backend, weights: RandomInitWeights, scene: np.ndarray, n_classes: int,
-                   tile: int | None = None, batch: int | None = None, strip_px: int | None = None) -> dict:
-    """The engine's per-tile work on an in-memory scene (C, H, W): windows with their halo (zeros and
-    invalid outside the scene), features with the engine's noise, then engine.tile_pixels.pixel_probs."""
+def classify_scene(backend, card: dict, scene: np.ndarray, tile: int | None = None, batch: int | None = None,
+                   strip_px: int | None = None, valid: np.ndarray | None = None) -> dict:
+    """The engine's per-tile work on an in-memory normalised scene (C, H, W) with a model `card`: windows
+    with their halo (zeros and invalid outside the scene or where `valid` is False), features with the
+    engine's noise, then engine.tile_pixels.pixel_probs; tiles, batch and dense windows as the engine sets
+    them on the backend's device unless given."""
+    from engine.card import branch_names, feature_channels
     from engine.tile_pixels import Profile, pixel_probs
     from engine.tiling import TileNoise, core_size, default_batch, default_core, effective_halo, iter_tiles
 
-    cfg = weights.cfg
     ch, height, width = scene.shape
-    p = cfg.patch_size
-    core = core_size(tile or default_core(CARD_TILE, backend.device), CARD_TILE, weights.stride)
-    halo = effective_halo(weights.halo, p, weights.stride)
-    batch = batch or default_batch(ch, sum(cfg.feature_channels()), p, backend.device)
-    steps, n_branches = len(cfg.ddpm.feature_timesteps), len(cfg.classifier.branches)
+    p, stride, n_classes = int(card["patch_size"]), int(card["stride"]), len(card["classes"])
+    core = core_size(tile or default_core(card["tile_size"], backend.device), card["tile_size"], stride)
+    halo = effective_halo(card["halo"], p, stride)
+    batch = batch or default_batch(ch, feature_channels(card), p, backend.device)
+    diffusion = card["diffusion"]
+    steps, n_branches = len(diffusion["timesteps"]), len(branch_names(card))
+    inside = np.ones((height, width), bool) if valid is None else valid
     prof, classes, pixels = Profile(), np.zeros((height, width), np.int16), 0
     all_probs = np.zeros((n_classes, height, width), np.float32)
     t_start = time.perf_counter()
-    for t in iter_tiles((0, 0, height, width), core, halo, weights.stride):
+    for t in iter_tiles((0, 0, height, width), core, halo, stride):
         t0 = time.perf_counter()
         x = np.zeros((1, ch, t.height, t.width), np.float32)
-        valid = np.zeros((t.height, t.width), bool)
+        ok = np.zeros((t.height, t.width), bool)
         r0, c0 = max(t.row0, 0), max(t.col0, 0)
         r1, c1 = min(t.row0 + t.height, height), min(t.col0 + t.width, width)
         x[0, :, r0 - t.row0:r1 - t.row0, c0 - t.col0:c1 - t.col0] = scene[:, r0:r1, c0:c1]
-        valid[r0 - t.row0:r1 - t.row0, c0 - t.col0:c1 - t.col0] = True
+        ok[r0 - t.row0:r1 - t.row0, c0 - t.col0:c1 - t.col0] = inside[r0:r1, c0:c1]
         rows, cols = t.core_in_window()
-        rr, cc = np.nonzero(valid[rows, cols])
+        rr, cc = np.nonzero(ok[rows, cols])
         t0 = prof.add("window", t0)
-        feats = backend.features(x, TileNoise(SEED, t, ch, steps))  # noise made by the backend, as the engine
+        noise = TileNoise(int(diffusion["noise_seed"]), t, ch, steps)  # made by the backend, as the engine
+        feats = backend.features(x, noise)
         prof.add("noise+features", t0)
         probs, _ = pixel_probs(x, feats, rows, cols, rr, cc, backend, batch, p, n_classes, n_branches, prof,
                                lambda fraction: None, False, strip_px)
@@ -299,7 +308,7 @@ def classify_scene(backend, weights: RandomInitWeights, scene: np.ndarray, n_cla
             "classes": classes, "probs": all_probs}
 
 
-def throughput(weights: RandomInitWeights, device: str, size: tuple[int, int], n_classes: int,
+def throughput(weights: RandomInitWeights, device: str, size: tuple[int, int],
                repeats: int, configs: dict = CONFIGS, patchwise_rows: int | None = None,
                cpu_reference: bool = True) -> dict:
     """px/s of the engine's PyTorch backend on `device`, dense and patchwise, at each of `configs` (tile,
@@ -329,8 +338,8 @@ def throughput(weights: RandomInitWeights, device: str, size: tuple[int, int], n
         backend.dense = path == "dense"  # the engine runs patchwise for a backend without the dense path
         part = scene[:, :patchwise_rows] if path == "patchwise" and patchwise_rows else scene
         for config, settings in configs.items():
-            classify_scene(backend, weights, part[:, :64], n_classes, *settings)  # warm-up: kernels, plans
-            runs = [classify_scene(backend, weights, part, n_classes, *settings) for _ in range(repeats)]
+            classify_scene(backend, weights.card, part[:, :64], *settings)  # warm-up: kernels, plans
+            runs = [classify_scene(backend, weights.card, part, *settings) for _ in range(repeats)]
             med = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
             first = med if first is None else first
             out[f"{path}_{config}"] = {**{k: v for k, v in med.items() if k not in ("classes", "probs")},
@@ -340,7 +349,7 @@ def throughput(weights: RandomInitWeights, device: str, size: tuple[int, int], n
             key = f"{path}_{config}"
             print(f"  {key}: {med['px_s']:,.0f} px/s {out[key]['vs_first']}", flush=True)
     if cpu_reference and device != "cpu":
-        ref = classify_scene(TorchBackend(weights, "cpu"), weights, scene, n_classes)
+        ref = classify_scene(TorchBackend(weights, "cpu"), weights.card, scene)
         out["cpu_reference"] = {"px_s": ref["px_s"], "seconds": ref["seconds"], "tile": ref["tile"],
                                 "batch": ref["batch"], "vs_first": compare(first, ref)}
         print(f"  cpu reference: {ref['px_s']:,.0f} px/s {out['cpu_reference']['vs_first']}", flush=True)
@@ -487,7 +496,7 @@ def main(argv=None) -> int:
                "network_check": network_check(weights, args.device, args.check_side)}
         print(f"[{name}] scan {net['scan']}\n[{name}] network {net['network_check']}", flush=True)
         net["pixels_profile"] = pixels_profile(weights, args.device, args.profile_batch)
-        net["throughput"] = throughput(weights, args.device, size, args.classes, args.repeats,
+        net["throughput"] = throughput(weights, args.device, size, args.repeats,
                                        patchwise_rows=args.patchwise_rows or None)
         data["networks"][name] = net
     json_path, md_path = write_results(args.docs, "gpu", TITLE, data, markdown(data))
