@@ -70,7 +70,7 @@ def _read(path: str) -> np.ndarray:
 
 
 def measure(a: argparse.Namespace) -> dict:
-    from engine.job import BatchJob, SceneJob, write_job
+    from engine.batch.job import BatchJob, SceneJob, write_job
     from engine.settings import ClassifySettings
 
     tmp = tempfile.mkdtemp(prefix="bdgf-bench-batch-")

@@ -14,8 +14,8 @@ the same code on the CPU (the smoke test in make test).
    window: max |diff| of the probabilities.
 4. Throughput on an Augsburg-size scene (uniform random normalised values held in memory: the device
    machine has no GDAL, so file reading and writing are not timed): the engine's PyTorch backend
-   (engine.backends.TorchBackend) and its per-tile step (engine.tile_pixels.pixel_probs, the features
-   with engine.tiling.tile_noise), tiles and batch as the engine sets them on that device, dense and
+   (engine.model.backends.TorchBackend) and its per-tile step (model.pixel_probs, the features
+   with engine.model.tiling.tile_noise), tiles and batch as the engine sets them on that device, dense and
    patchwise; px/s (median of --repeats after one warm-up run), seconds per step.
 The networks are random-init presets (training/presets.py) held in memory (`RandomInitWeights`):
 weights do not change the work, and a paper-size package would not travel to the device machine.
@@ -40,20 +40,20 @@ GOAL_PX_S = 500_000  # issue 12: on an H100/H200-class GPU
 GOAL_DIFF = 1e-4
 TITLE = "GPU checks and throughput"
 CARD_TILE = 128  # training.export_model's tile_size: the core the engine uses unless told otherwise
-# (name, tile core, batch, dense strip pixels); None: what the engine chooses on the device (engine.tiling)
+# (name, tile core, batch, dense strip pixels); None: what the engine chooses on the device (model.tiling)
 CONFIGS = {"engine": (None, None, None), "cpu-sized": (128, 1024, 8192)}
 
 
 class RandomInitWeights:
-    """What engine.backends.TorchBackend reads from a model package (card["network"],
+    """What engine.model.backends.TorchBackend reads from a model package (card["network"],
     card["diffusion"]["timesteps"], tensors(prefix), path), from randomly initialised networks in memory."""
 
     def __init__(self, cfg, seed: int = SEED):
         import torch
 
+        from engine.model.tiling import card_halo
         from engine.nn.bdgf import BDGFClassifier
         from engine.nn.ddpm import MultimodalDDPM
-        from engine.tiling import card_halo
 
         torch.manual_seed(seed)
         ddpm, classifier = MultimodalDDPM(cfg).eval(), BDGFClassifier(cfg).eval()
@@ -159,7 +159,7 @@ def scan_check(cfg, device: str, pixels: int, repeats: int) -> dict:
 def noise_check(device: str, channels: int = 185, side: int = 600) -> dict:
     """A tile window's noise made on `device` (engine.nn.noise, what TorchBackend uses there) against the
     numpy noise the CPU paths use: max |diff|, share of bitwise-equal values, and both timings."""
-    from engine.tiling import Tile, TileNoise
+    from engine.model.tiling import Tile, TileNoise
 
     noise = TileNoise(SEED, Tile(-44, 212, side, side, (0, 256, side - 88, side - 88)), channels, 2)
     t0 = time.perf_counter()
@@ -177,9 +177,9 @@ def network_check(weights: RandomInitWeights, device: str, side: int = 24) -> di
     the CPU, same weights, every pixel of a side x side core (TF32 off)."""
     import torch
 
+    from engine.model.tiling import patch_batches, patch_index
     from engine.nn.bdgf import BDGFClassifier
     from engine.nn.dense import DenseClassifier
-    from engine.tiling import patch_batches, patch_index
 
     cfg = weights.cfg
     p, r = cfg.patch_size, cfg.patch_size // 2
@@ -227,9 +227,9 @@ def pixels_profile(weights: RandomInitWeights, device: str, batch: int = 8192, t
     import torch
     from torch.profiler import ProfilerActivity, profile
 
+    from engine.model.tiling import patch_index
     from engine.nn.bdgf import BDGFClassifier
     from engine.nn.dense import DenseClassifier
-    from engine.tiling import patch_index
 
     cfg = weights.cfg
     p, r = cfg.patch_size, cfg.patch_size // 2
@@ -265,11 +265,18 @@ def classify_scene(backend, card: dict, scene: np.ndarray, tile: int | None = No
                    strip_px: int | None = None, valid: np.ndarray | None = None) -> dict:
     """The engine's per-tile work on an in-memory normalised scene (C, H, W) with a model `card`: windows
     with their halo (zeros and invalid outside the scene or where `valid` is False), features with the
-    engine's noise, then engine.tile_pixels.pixel_probs; tiles, batch and dense windows as the engine sets
+    engine's noise, then model.pixel_probs; tiles, batch and dense windows as the engine sets
     them on the backend's device unless given."""
-    from engine.card import branch_names, feature_channels
-    from engine.tile_pixels import Profile, pixel_probs
-    from engine.tiling import TileNoise, core_size, default_batch, default_core, effective_halo, iter_tiles
+    from engine.model.card import branch_names, feature_channels
+    from engine.model.pixel_probs import Profile, pixel_probs
+    from engine.model.tiling import (
+        TileNoise,
+        core_size,
+        default_batch,
+        default_core,
+        effective_halo,
+        iter_tiles,
+    )
 
     ch, height, width = scene.shape
     p, stride, n_classes = int(card["patch_size"]), int(card["stride"]), len(card["classes"])
@@ -317,7 +324,7 @@ def throughput(weights: RandomInitWeights, device: str, size: tuple[int, int],
     same backend on this machine's CPU (engine settings there). patchwise_rows: time the patchwise path on
     the scene's first rows only (its patch copies are ~280 KB per pixel with the paper network: 46 GB per
     Augsburg-size run)."""
-    from engine.backends import TorchBackend
+    from engine.model.backends import TorchBackend
 
     rng = np.random.default_rng(SEED)
     scene = rng.random((weights.cfg.in_channels, *size), dtype=np.float32)
@@ -384,7 +391,7 @@ def markdown(data: dict) -> list[str]:
                  "a rate; its patch copies make whole-scene runs long)." if data["patchwise_rows"] else "")
     lines += ["## Throughput (engine PyTorch backend, fp32, median of "
               f"{data['repeats']} after a warm-up)", "",
-              "Settings: `engine` = what the engine chooses on this device (engine.tiling: default_core, "
+              "Settings: `engine` = what the engine chooses on this device (model.tiling: default_core, "
               "default_batch, STRIP_PX); `cpu-sized` = tile 128, batch 1,024, dense windows of 8,192 px "
               "(the engine's GPU settings before they were raised)." + rows_note, "",
               *md_table(["network", "parameters (classifier + DDPM)", "settings", "tile / batch / strip px",

@@ -6,7 +6,7 @@ GeoTIFFs in a temp dir) and a random-init package of the `cpu` preset network (t
 the network the README recommends for CPU; --network, or --model), exported twice from the same
 weights: with the dense classifier graphs and without them. Three full-scene classifications, each
 in a fresh process (model loading included) limited to --threads threads (OMP_NUM_THREADS, which
-PyTorch and engine.backends.cpu_threads obey): dense ONNX Runtime, dense PyTorch eager and patchwise
+PyTorch and engine.model.backends.cpu_threads obey): dense ONNX Runtime, dense PyTorch eager and patchwise
 ONNX Runtime (the package without the dense graphs runs classifier.onnx on a patch copy per pixel,
 the path before issue 12). Reported: seconds, pixels/s, speed-ups as ratios of times measured in this
 run, peak RSS, time profile, class-map agreement.
@@ -130,7 +130,7 @@ def mosaic_vrt(source: str, k: int, target: str) -> str:
 def without_dense_graphs(model: str, target: str) -> str:
     """The package `model` re-written without its dense classifier graphs (same weights and graphs
     otherwise): ONNX Runtime then runs the patchwise classifier.onnx."""
-    from engine.package import ONNX_MEMBERS, ModelPackage, write_package
+    from engine.model.package import ONNX_MEMBERS, ModelPackage, write_package
 
     package = ModelPackage(model)
     card = {k: v for k, v in package.card.items() if k != "content_hash"}
@@ -142,7 +142,7 @@ def without_dense_graphs(model: str, target: str) -> str:
 
 def parameter_counts(model: str) -> dict[str, int]:
     """Weights in the package: DDPM, classifier and total (ModelPackage.tensors: the stored state)."""
-    from engine.package import ModelPackage
+    from engine.model.package import ModelPackage
 
     package = ModelPackage(model)
     counts = {part: int(sum(t.size for t in package.tensors(part + ".").values()))
@@ -166,8 +166,8 @@ def peak_rss_mb() -> float:
 
 def _child(args) -> None:
     """Run one classification in this (fresh) process and print its summary as JSON."""
-    from engine.classify import classify
-    from engine.raster import limit_gdal_cache
+    from engine.classify.run import classify
+    from engine.raster.read import limit_gdal_cache
     from engine.settings import ClassifyOutputs, ClassifySettings
 
     limit_gdal_cache()
@@ -181,7 +181,7 @@ def _child(args) -> None:
 def run_child(inputs: list[str], model: str, out: str, backend: str, tile=None, batch=None,
               threads: int | None = None) -> dict:
     """One CPU classification in a fresh `python -m bench.inference --child` process; its summary.
-    threads: OMP_NUM_THREADS of the child (PyTorch and ONNX Runtime, engine.backends.cpu_threads)."""
+    threads: OMP_NUM_THREADS of the child (PyTorch and ONNX Runtime, engine.model.backends.cpu_threads)."""
     cmd = [sys.executable, "-m", "bench.inference", "--child", "--backend", backend, "--model", str(model),
            "--out", str(out), "--inputs", *map(str, inputs)]
     cmd += ["--tile", str(tile)] if tile else []
@@ -274,15 +274,15 @@ def _flops(fn) -> int:
 def flops_per_pixel(model: str, tile: int, halo: int, batch: int) -> dict:
     """Matmul + convolution FLOPs per classified pixel (torch.utils.flop_counter) of: the features (one
     tile window of tile + 2 halo per tile^2 core pixels), the patchwise classifier (a batch of patches),
-    the dense classifier (one strip window as engine.classify runs it, plus a batch of pixels)."""
+    the dense classifier (one strip window as engine.classify.run runs it, plus a batch of pixels)."""
     import torch
 
+    from engine.model.package import ModelPackage
+    from engine.model.tiling import dense_strip_rows, patch_index
     from engine.nn.bdgf import BDGFClassifier
     from engine.nn.config import BDGFConfig
     from engine.nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
     from engine.nn.dense import DenseClassifier
-    from engine.package import ModelPackage
-    from engine.tiling import dense_strip_rows, patch_index
 
     package = ModelPackage(model)
     cfg = BDGFConfig.from_dict(package.card["network"])

@@ -7,7 +7,7 @@ Times the scan inference really runs: the Mamba branch reads only the last outpu
 loop written here: h = exp(delta_t A) h + delta_t u_t B_t step by step, y = C . h + D u, times silu(z).
 Default shapes: the `cpu` preset network (training/presets.py; the README's CPU network) at Augsburg
 band counts: L = patch^2 = 81, d_inner = expand * embed_dim, d_state; batch = the engine's CPU pixel
-batch (64, engine.tiling.default_batch). Median of --repeats calls each after one warm-up call; the
+batch (64, engine.model.tiling.default_batch). Median of --repeats calls each after one warm-up call; the
 three must agree.
 Writes DOCS/scan.json and DOCS/scan.md (default docs/bench/).
 """
@@ -54,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     net, _ = preset("cpu", [180, 4, 1], 7)
     cc = net.classifier
     p = argparse.ArgumentParser(prog="python -m bench.scan", description=__doc__.split("\n")[0])
-    p.add_argument("--batch", type=int, default=64)  # engine.tiling.default_batch's CPU cap
+    p.add_argument("--batch", type=int, default=64)  # engine.model.tiling.default_batch's CPU cap
     p.add_argument("--length", type=int, default=net.patch_size ** 2)
     p.add_argument("--d-inner", type=int, default=cc.expand * cc.embed_dim)
     p.add_argument("--d-state", type=int, default=cc.d_state)

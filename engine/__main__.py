@@ -1,6 +1,6 @@
-"""Command line: `python -m engine classify ...`, `python -m engine info MODEL.bdgf`,
-`python -m engine accuracy ...` (engine/cli_accuracy.py), `python -m engine batch JOB.json`
-(engine/cli_batch.py) and `python -m engine suggest ...` (engine/cli_suggest.py).
+"""Command line: `python -m engine <verb>`, each verb beside its room: `classify` (engine/classify/cli.py),
+`info` (engine/model/cli.py), `accuracy` (engine/accuracy/cli.py), `batch` (engine/batch/cli.py) and
+`suggest` (engine/trust/cli.py). This module owns what they share: signals and exit codes.
 
 User errors print one line on stderr and exit with code 2 (no traceback); cancelling (Ctrl+C)
 exits with 130, a SIGTERM (job scheduler, `kill`) with 143 (the shells' 128 + signal number); both print
@@ -9,13 +9,15 @@ one line and leave no output file.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 
-from . import cli_accuracy, cli_batch, cli_suggest
+from .accuracy import cli as accuracy_cli
+from .batch import cli as batch_cli
+from .classify import cli as classify_cli
 from .errors import BDGFError, Cancelled
-from .settings import BACKENDS, DEVICES, parse_modality_values
+from .model import cli as model_cli
+from .trust import cli as trust_cli
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
@@ -31,111 +33,17 @@ def _on_sigterm(signum, frame) -> None:
     raise _Terminated
 
 
+# Each room's command: add_parser(sub) and run(args), in the order `--help` lists them.
+COMMANDS = {"classify": classify_cli, "info": model_cli, "accuracy": accuracy_cli, "batch": batch_cli,
+            "suggest": trust_cli}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="BDGF land-cover inference.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("classify", help="classify a multimodal scene with a .bdgf model package")
-    run.add_argument("--spectral", required=True, help="spectral raster (HSI/MSI); defines the output grid")
-    run.add_argument("--aux", action="append", default=[], metavar="[MODALITY=]PATH",
-                     help="auxiliary raster (SAR, DSM, ...), repeated in the model card's order, or named "
-                          "(--aux dsm=dsm.tif). A layer left out is run without only when the model card "
-                          "gives the accuracy without it (`info`: 'Can run without')")
-    run.add_argument("--model", required=True, help="model package (.bdgf)")
-    run.add_argument("--out", required=True, help="output class raster (GeoTIFF)")
-    run.add_argument("--probabilities", help="optional per-class probability raster (GeoTIFF)")
-    run.add_argument("--confidence", help="optional max-probability raster (GeoTIFF)")
-    trust = run.add_argument_group("trust outputs (README: 'Trust outputs'; `info`: which a model supports)")
-    trust.add_argument("--entropy", help="normalised entropy of the class probabilities, 0 (sure) .. 1")
-    trust.add_argument("--disagreement", help="Jensen-Shannon divergence of the classifier branches' "
-                                              "probabilities / ln(min(branches, classes)), 0 .. 1")
-    trust.add_argument("--agreement", help="share of the classifier branches whose class is the map's")
-    trust.add_argument("--contribution", help="per modality (one band each): drop of the predicted class's "
-                                              "probability without it (one more pass per modality)")
-    trust.add_argument("--dominant-modality", help="the modality with the largest contribution (paletted)")
-    run.add_argument("--device", choices=DEVICES, default="auto")
-    run.add_argument("--backend", choices=BACKENDS, default="onnx")
-    run.add_argument("--nodata", action="append", default=[], metavar="MODALITY=VALUE",
-                     help="nodata value of a layer, replacing the one its file declares; 'none': the layer "
-                          "has no nodata (e.g. --nodata hsi=0, --nodata dsm=none); repeatable")
-    run.add_argument("--scale", action="append", default=[], metavar="MODALITY=FACTOR",
-                     help="multiply a layer's values by FACTOR to match the training data (e.g. "
-                          "--scale hsi=0.0001 for reflectance stored as integers x 10000); repeatable")
-    run.add_argument("--tile", type=int, help="tile core size in pixels (default: the model card's)")
-    run.add_argument("--batch", type=int, help="classifier batch size (default: from free memory)")
-    run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
-    info = sub.add_parser("info", help="print a model package's card")
-    info.add_argument("model", help="model package (.bdgf)")
-    cli_accuracy.add_parser(sub)
-    cli_batch.add_parser(sub)
-    cli_suggest.add_parser(sub)
+    for command in COMMANDS.values():
+        command.add_parser(sub)
     return parser
-
-
-def _classify(args) -> int:
-    from .classify import classify
-    from .missing import missing_layer_message
-    from .package import ModelPackage
-    from .progress import ConsoleProgress
-    from .raster import limit_gdal_cache
-    from .settings import ClassifyOutputs, ClassifySettings
-
-    limit_gdal_cache()
-    settings = ClassifySettings(device=args.device, backend=args.backend, tile_size_px=args.tile,
-                                batch_size=args.batch)
-    outputs = ClassifyOutputs(args.out, probabilities=args.probabilities, confidence=args.confidence,
-                              entropy=args.entropy, disagreement=args.disagreement, agreement=args.agreement,
-                              contribution=args.contribution, dominant_modality=args.dominant_modality)
-    package = ModelPackage(args.model)
-    progress = ConsoleProgress("classify")
-    try:
-        result = classify(_inputs(args.spectral, args.aux, package.card), package, outputs, settings,
-                          nodata=parse_modality_values(args.nodata, "--nodata"),
-                          scale=parse_modality_values(args.scale, "--scale"), progress=progress)
-    finally:
-        progress.close()
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(f"{result.outputs.classes}: {result.pixels_classified} pixels classified, "
-              f"{result.pixels_nodata} nodata, {result.seconds:.1f} s on {result.backend_detail}")
-        for name in result.missing_modalities:
-            print(missing_layer_message(package.card, name))
-        extra = result.profile.get("modality contribution")
-        if extra is not None:
-            print(f"modality contribution: +{extra:.1f} s of the {result.seconds:.1f} s (one more features + "
-                  f"classifier pass per modality); "
-                  f"{result.pixels_classified / max(result.seconds - extra, 1e-9):,.0f} px/s without it, "
-                  f"{result.pixels_per_second or 0:,.0f} px/s with it")
-    return 0
-
-
-def _inputs(spectral: str, aux: list[str], card) -> list[str] | dict[str, str]:
-    """The layers of `classify`: a list in card order, or {modality: path} when the --aux are named
-    (MODALITY=PATH, MODALITY a modality name or unique role of the card); not both."""
-    from .errors import BDGFError
-
-    keys = {m["name"] for m in card["modalities"][1:]} | {m["role"] for m in card["modalities"][1:]}
-    named = [item.partition("=") for item in aux]
-    named = [(key.strip(), path) for key, sep, path in named if sep and key.strip() in keys]
-    if not named:
-        return [spectral, *aux]
-    if len(named) != len(aux):
-        raise BDGFError("--aux: name every auxiliary layer (MODALITY=PATH, e.g. --aux dsm=dsm.tif) or none "
-                        f"of them (then they follow the model card's order); found {', '.join(aux)}.")
-    inputs = {card["modalities"][0]["name"]: spectral}
-    for key, path in named:
-        if key in inputs:
-            raise BDGFError(f"--aux: {key} is given twice; give each modality one layer.")
-        inputs[key] = path
-    return inputs
-
-
-def _info(args) -> int:
-    from .card import format_card
-    from .package import ModelPackage
-
-    print(format_card(ModelPackage(args.model).card))
-    return 0
 
 
 def one_line(message: str) -> str:
@@ -154,13 +62,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        if args.command == "accuracy":
-            return cli_accuracy.run(args)
-        if args.command == "batch":
-            return cli_batch.run(args)
-        if args.command == "suggest":
-            return cli_suggest.run(args)
-        return _classify(args) if args.command == "classify" else _info(args)
+        return COMMANDS[args.command].run(args)
     except BDGFError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -17,7 +17,7 @@ from .errors import BDGFError
 
 # The value of a channel that carries nothing: 0, the normalised training mean (the 2-98 % scaling maps
 # the training range to [-1, 1]). Nodata pixels, the spectral cells the DDPM's masking hides, and a modality
-# removed to measure its contribution (engine.contribution) all hold it.
+# removed to measure its contribution (engine.trust.contribution) all hold it.
 NEUTRAL_FILL = 0.0
 
 

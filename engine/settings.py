@@ -1,4 +1,5 @@
-"""Run settings of a classification: the one home of the device and backend names.
+"""Run settings of a classification: the one home of the device and backend names (and the ONNX Runtime
+providers a device asks for).
 
 This module imports nothing but the standard library and `errors`, so the QGIS plugin can import it
 (to fill its menus and say what to install) before it knows whether numpy or onnxruntime exist.
@@ -20,6 +21,18 @@ DEVICE_LABELS = {"auto": "Automatic (GPU when available)", "cuda": "GPU (CUDA)",
 BACKENDS = ("onnx", "torch")
 # Python packages each backend imports at run time (the names pip installs).
 BACKEND_PACKAGES = {"onnx": ("numpy", "onnxruntime"), "torch": ("numpy", "torch", "safetensors")}
+
+# ONNX Runtime execution providers a session asks for: the one rule for runs (engine/model/backends.py)
+# and for the environment report's test session (engine/model/environment.py).
+CUDA_EP = "CUDAExecutionProvider"
+CPU_EP = "CPUExecutionProvider"
+
+
+def onnx_providers(available: list[str], device: str) -> list[str]:
+    """CUDA first when the device allows it and this ONNX Runtime has it, else the CPU only. Which
+    provider really ran is read back from the session afterwards (session.get_providers())."""
+    want_cuda = device in ("auto", "cuda")
+    return [CUDA_EP, CPU_EP] if want_cuda and CUDA_EP in available else [CPU_EP]
 
 
 def _positive_or_none(value, what: str) -> int | None:
@@ -64,7 +77,7 @@ def same_file(a, b) -> bool:
 
 def parse_modality_values(items, what: str) -> dict[str, str]:
     """'hsi=0.0001, sar=1' (QGIS) or ['hsi=0.0001', 'sar=1'] (CLI, repeated option) -> {name: text}.
-    The values are converted where they are used (engine.inputs.check_inputs)."""
+    The values are converted where they are used (engine.classify.inputs.check_inputs)."""
     if isinstance(items, str):
         items = items.replace(";", ",").split(",")
     out = {}

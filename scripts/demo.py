@@ -22,7 +22,7 @@ NODATA_COLOUR = "#f1b6da"
 # bdgf:classify's trust outputs -> the files the demo writes (Float32 0..1, nodata -1; dominant: paletted)
 TRUST = {"ENTROPY": "entropy.tif", "DISAGREEMENT": "disagreement.tif", "AGREEMENT": "agreement.tif",
          "CONTRIBUTION": "contribution.tif", "DOMINANT_MODALITY": "dominant_modality.tif"}
-# the line bdgf:classify logs for the contribution's cost (engine/classify.py)
+# the line bdgf:classify logs for the contribution's cost (engine/classify/run.py)
 CONTRIBUTION_LOG = re.compile(r"Modality contribution: (\d+) extra features \+ classifier passes per tile "
                               r"took ([\d.]+) s of the ([\d.]+) s")
 
@@ -67,7 +67,7 @@ def _read(path: Path):
 def preview(out: Path) -> Path:
     """PNG, 3 x 3 panels: the classification with a legend, the reference test labels and the dominant
     modality; entropy, branch disagreement and agreement; each modality's contribution. The trust rasters
-    in the colours of their QGIS styles (engine/run_writers.py), nodata pink as in the map."""
+    in the colours of their QGIS styles (engine/classify/writers.py), nodata pink as in the map."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,11 +76,11 @@ def preview(out: Path) -> Path:
     from matplotlib.colors import LinearSegmentedColormap, ListedColormap
     from matplotlib.patches import Patch
 
-    from engine.contribution import modality_classes
-    from engine.labels import read_labels
-    from engine.package import ModelPackage
-    from engine.raster import grid_of
-    from engine.run_writers import AGREEMENT_RAMP, CONTRIBUTION_RAMP, UNCERTAIN_RAMP
+    from engine.classify.writers import AGREEMENT_RAMP, CONTRIBUTION_RAMP, UNCERTAIN_RAMP
+    from engine.model.package import ModelPackage
+    from engine.raster.labels import read_labels
+    from engine.raster.read import grid_of
+    from engine.trust.contribution import modality_classes
 
     card = ModelPackage(MODEL).card
     classes = card["classes"]

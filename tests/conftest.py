@@ -50,7 +50,7 @@ def fixture_scene_mixed(tmp_path_factory):
 def _fixture_normalization(scene) -> dict:
     import numpy as np
 
-    from engine.raster import read_aligned_stack
+    from engine.raster.read import read_aligned_stack
 
     arrays, valid = read_aligned_stack([scene["hsi"], scene["sar"], scene["dsm"]])
     low, high = [], []
@@ -98,7 +98,7 @@ def engine_trained_run(fixture_scene, tmp_path_factory):
 
 @pytest.fixture()
 def one_thread(monkeypatch):
-    """One thread for both backends (engine.backends.cpu_threads reads OMP_NUM_THREADS): on a CPU shared
+    """One thread for both backends (engine.model.backends.cpu_threads reads OMP_NUM_THREADS): on a CPU shared
     with other jobs two competing threads ran small tiles up to 50x slower. Use with
     `pytestmark = pytest.mark.usefixtures("one_thread")`."""
     import torch

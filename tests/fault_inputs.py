@@ -73,7 +73,7 @@ def inconsistent_package(path: Path, scene: dict, monkeypatch) -> str:
     """A package whose card says hsi 64 bands (69 input channels), 7 classes and a 7 px patch while its
     graphs take 29 channels, give 6 classes and read 5 px patches, as an exporter that did not check
     would write it (write_package itself now refuses it: its check is switched off while writing)."""
-    import engine.package as package_module
+    import engine.model.package as package_module
     from tests.test_qgis_helpers import tiny_card, tiny_graphs
 
     card = tiny_card(scene)

@@ -66,7 +66,7 @@ def test_importing_engine_does_not_import_torch_or_onnxruntime():
     import sys
 
     code = (
-        "import sys, engine, engine.diagnostics, engine.progress, engine.errors\n"
+        "import sys, engine, engine.model.environment, engine.progress, engine.errors\n"
         "print(sorted(m for m in ('torch', 'onnxruntime') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -102,7 +102,7 @@ def test_checker_catches_module_level_ray_imports():
 
 
 def test_only_the_batch_command_imports_ray_and_only_inside_functions():
-    """Ray is the batch command's (engine/batch.py), imported where it is used: `import engine`, the plugin
+    """Ray is the batch command's (batch/run.py), imported where it is used: `import engine`, the plugin
     and every other module work without it."""
     import subprocess
     import sys
@@ -115,8 +115,8 @@ def test_only_the_batch_command_imports_ray_and_only_inside_functions():
             if imported_modules(source, "ray"):
                 importers.append(rel)
             module_level += [rel] if module_level_imports(source, "ray") else []
-    assert importers == ["engine/batch.py"] and module_level == []
-    code = ("import sys, engine, engine.batch, engine.cli_batch, engine.job, engine.__main__\n"
+    assert importers == ["engine/batch/run.py"] and module_level == []
+    code = ("import sys, engine, engine.batch.run, engine.batch.cli, engine.batch.job, engine.__main__\n"
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -1,4 +1,4 @@
-"""Area-adjusted accuracy and area estimates (engine/area_accuracy.py) against a published worked example
+"""Area-adjusted accuracy and area estimates (engine/accuracy/area.py) against a published worked example
 and a two-class example computed by hand."""
 import json
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from osgeo import osr
 
-from engine.area_accuracy import (
+from engine.accuracy.area import (
     SAMPLING_INDICATIVE,
     SAMPLING_STRATIFIED,
     area_accuracy,

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
+from engine.batch.job import BatchJob, SceneJob, load_job, write_job
 from engine.errors import BDGFError
-from engine.job import BatchJob, SceneJob, load_job, write_job
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = {name: str(REPO / "resources" / "demo" / f"{name}.tif") for name in ("hsi", "sar", "dsm")}
@@ -58,7 +58,7 @@ def ray_address():
     """One local Ray of 2 CPUs for the module (start-up costs seconds); drivers in subprocesses join it."""
     import ray
 
-    from engine.batch import connect
+    from engine.batch.run import connect
 
     connect(num_cpus=2)
     yield ray.get_runtime_context().gcs_address
@@ -102,8 +102,8 @@ class Lines:
 
 def test_the_mosaic_equals_the_single_process_map_and_a_broken_scene_fails_alone(
         ray_address, single_process, single_trust, tmp_path):
-    from engine.batch import run_batch
-    from engine.package import ModelPackage
+    from engine.batch.run import run_batch
+    from engine.model.package import ModelPackage
 
     job = _job(tmp_path / "out", block=64, broken=True, trust=TRUST)
     progress = Lines()
@@ -215,10 +215,10 @@ def test_a_killed_worker_is_replaced_and_a_killed_driver_resumes(ray_address, si
 
 
 def test_a_window_must_lie_on_the_tile_grid_and_inside_the_grid():
-    from engine.classify import plan_scene
-    from engine.package import ModelPackage
+    from engine.classify.run import plan_scene
+    from engine.model.package import ModelPackage
+    from engine.model.tiling import plan_blocks
     from engine.settings import ClassifySettings
-    from engine.tiling import plan_blocks
 
     plan = plan_scene(ModelPackage(DEMO_MODEL), list(DEMO.values()), None, ClassifySettings())
     assert plan.check_window((96, 128, 32, 32)) == (96, 128, 32, 32)
@@ -299,7 +299,7 @@ def test_exportjob_in_qgis_writes_a_job_that_runs(bdgf_plugin, ray_address, sing
 
 
 def test_a_job_asking_for_branch_outputs_the_model_lacks_fails_before_any_work(fixture_scene, tmp_path):
-    from engine.batch import run_batch
+    from engine.batch.run import run_batch
     from tests.test_qgis_helpers import write_tiny_package
 
     model = write_tiny_package(tmp_path / "old.bdgf", fixture_scene)  # graphs without branch outputs

@@ -4,7 +4,7 @@ import json
 import pytest
 from osgeo import gdal
 
-from engine.package import ModelPackage
+from engine.model.package import ModelPackage
 from scripts import demo
 
 pytestmark = pytest.mark.qgis
@@ -17,8 +17,8 @@ def test_demo_runs_in_qgis_and_reproduces_the_training_accuracy(tmp_path):
     assert summary["oa"] == pytest.approx(card_metrics["oa"], abs=1e-4)
     assert summary["kappa"] == pytest.approx(card_metrics["kappa"], abs=1e-4)
     # coverage counted: the demo map leaves reference pixels unclassified (nodata), and both OAs are shown
-    from engine.labels import read_labels
-    from engine.raster import grid_of
+    from engine.raster.labels import read_labels
+    from engine.raster.read import grid_of
 
     grid = grid_of(str(tmp_path / "landcover.tif"))
     predicted = read_labels(str(tmp_path / "landcover.tif"), grid)

@@ -1,4 +1,4 @@
-"""engine/diagnostics.py: the environment report (no QGIS; the QGIS side is in test_qgis_foundation)."""
+"""engine/model/environment.py: the environment report (no QGIS; the QGIS side is in test_qgis_foundation)."""
 import json
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from engine import diagnostics
+from engine.model import environment as diagnostics
 
 
 @pytest.fixture()

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.backends import OnnxBackend, make_backend
 from engine.errors import BDGFError
-from engine.package import ModelPackage
+from engine.model.backends import OnnxBackend, make_backend
+from engine.model.package import ModelPackage
 
 
 class _Log:
@@ -46,7 +46,7 @@ def test_onnx_and_torch_give_the_same_features_and_probabilities(package):
     f1, f2 = onnx.features(x, noise), torch_.features(x, noise)
     assert f1.shape == (1, dp.shape[1], *x.shape[2:]) and f1.dtype == np.float32
     np.testing.assert_allclose(f1, f2, atol=1e-4)
-    p1, p2 = onnx.classify(xp, dp), torch_.classify(xp, dp)
+    p1, p2 = onnx.probabilities(xp, dp), torch_.probabilities(xp, dp)
     assert p1.shape == (xp.shape[0], len(package.card["classes"]))
     np.testing.assert_allclose(p1.sum(1), 1.0, atol=1e-5)
     np.testing.assert_allclose(p1, p2, atol=1e-5)
@@ -101,7 +101,7 @@ def test_torch_explicit_cuda_without_gpu_fails(package):
 
 def test_weights_that_do_not_match_the_network_are_reported(package, tmp_path):
     pytest.importorskip("torch")
-    from engine.package import write_package
+    from engine.model.package import write_package
 
     card = {k: v for k, v in package.card.items() if k != "content_hash"}
     tensors = package.tensors("", strip=False)
@@ -115,7 +115,7 @@ def test_weights_that_do_not_match_the_network_are_reported(package, tmp_path):
 
 def test_features_are_identical_in_any_window_with_the_engine_halo(package):
     """The halo the engine uses (card halo + patch radius) makes features bitwise tile-independent."""
-    from engine.tiling import effective_halo
+    from engine.model.tiling import effective_halo
 
     card = package.card
     halo, r = effective_halo(card["halo"], card["patch_size"], card["stride"]), card["patch_size"] // 2
@@ -131,7 +131,7 @@ def test_features_are_identical_in_any_window_with_the_engine_halo(package):
 
 def test_gpu_runs_get_larger_tiles_batches_and_dense_windows():
     """A GPU is starved at the CPU's sizes (docs/bench/gpu.md); a user's tile size is never overridden."""
-    from engine.tiling import GPU_TILE, STRIP_PX, default_batch, default_core, dense_strip_rows
+    from engine.model.tiling import GPU_TILE, STRIP_PX, default_batch, default_core, dense_strip_rows
 
     assert default_core(128, "cpu") == 128 and default_core(128, "cuda") == GPU_TILE == 512
     assert default_core(1024, "cuda") == 1024

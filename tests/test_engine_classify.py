@@ -1,4 +1,4 @@
-"""engine.classify end to end on the small fixture scene: outputs, tiling invariance, backends, errors."""
+"""engine.classify.run end to end on the small fixture scene: outputs, tiling invariance, backends, errors."""
 from __future__ import annotations
 
 import gc
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from engine.classify import classify
+from engine.classify.inputs import check_inputs
+from engine.classify.run import classify
 from engine.errors import Cancelled, InputMismatchError, ModelPackageError
-from engine.inputs import check_inputs
-from engine.package import ModelPackage
+from engine.model.package import ModelPackage
+from engine.model.tiling import plan_tiles
 from engine.settings import ClassifyOutputs, ClassifySettings
-from engine.tiling import plan_tiles
 
 _RUNS: dict = {}
 

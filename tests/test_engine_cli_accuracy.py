@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from engine.area_accuracy import area_accuracy, class_pixel_counts
-from engine.metrics import ConfusionMatrix
+from engine.accuracy.area import area_accuracy, class_pixel_counts
+from engine.accuracy.metrics import ConfusionMatrix
 from tests.fixtures import reference_polygons
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

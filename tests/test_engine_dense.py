@@ -9,11 +9,11 @@ import gc
 import numpy as np
 import pytest
 
-from engine.backends import make_backend
-from engine.classify import _classify_tile, _plan
-from engine.package import ModelPackage
+from engine.classify.run import _classify_tile, _plan
+from engine.model.backends import make_backend
+from engine.model.package import ModelPackage
+from engine.model.pixel_probs import Profile
 from engine.settings import ClassifyOutputs
-from engine.tile_pixels import Profile
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -104,7 +104,7 @@ def test_dense_graphs_are_optional_hashed_members(engine_model, tmp_path):
     import zipfile
 
     from engine.errors import ModelPackageError
-    from engine.package import DENSE_MEMBERS, ONNX_MEMBERS, write_package
+    from engine.model.package import DENSE_MEMBERS, ONNX_MEMBERS, write_package
     from engine.progress import SilentProgress
 
     package = ModelPackage(engine_model)

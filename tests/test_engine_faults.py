@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from engine.classify import classify
+from engine.classify.run import classify
 from engine.errors import BDGFError, ModelPackageError
-from engine.package import ModelPackage, write_package
-from engine.raster import aligned_vrt, grid_of, intersection_window, read_window, reference_grid
+from engine.model.package import ModelPackage, write_package
+from engine.raster.read import aligned_vrt, grid_of, intersection_window, read_window, reference_grid
 from engine.settings import ClassifyOutputs, ClassifySettings
 from tests.fault_inputs import (
     card_disagreeing_with,
@@ -261,7 +261,7 @@ def test_package_whose_card_disagrees_with_its_graphs_is_refused_when_opened(
 
 def test_graph_shapes_reads_what_the_onnx_package_reads(engine_model):
     onnx = pytest.importorskip("onnx")
-    from engine.onnx_shapes import graph_shapes
+    from engine.model.onnx_shapes import graph_shapes
 
     package = ModelPackage(engine_model)
     for name in ("features", "classifier"):

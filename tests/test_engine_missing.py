@@ -1,4 +1,4 @@
-"""Classifying without an auxiliary layer (engine/missing.py; README, "Trust outputs").
+"""Classifying without an auxiliary layer (engine/model/missing_modality.py; README, "Trust outputs").
 
 With the package of `training.run --preset quick` (modality dropout on, its card gives the test metrics
 without sar and without dsm): a run without the SAR layer gives, on the fixture's test labels, the OA the
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from engine.classify import classify
+from engine.classify.run import classify
 from engine.errors import InputMismatchError
-from engine.package import DENSE_MEMBERS, ONNX_MEMBERS, ModelPackage, write_package
+from engine.model.package import DENSE_MEMBERS, ONNX_MEMBERS, ModelPackage, write_package
 from engine.settings import ClassifyOutputs, ClassifySettings
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -28,10 +28,10 @@ def _read(path) -> np.ndarray:
 
 
 def _test_metrics(classes_path, test_path, card):
-    """engine.metrics on the written class raster and the fixture's test labels (engine.labels)."""
-    from engine.labels import read_labels
-    from engine.metrics import compute_metrics, confusion_matrix
-    from engine.raster import reference_grid
+    """accuracy.metrics on the written class raster and the fixture's test labels (engine.raster.labels)."""
+    from engine.accuracy.metrics import compute_metrics, confusion_matrix
+    from engine.raster.labels import read_labels
+    from engine.raster.read import reference_grid
 
     reference = read_labels(test_path, reference_grid(str(classes_path)))
     predicted = _read(classes_path)
@@ -198,8 +198,8 @@ def test_a_random_package_needs_every_layer(engine_model, fixture_scene, tmp_pat
 
 
 def test_only_figures_of_auxiliary_modalities_with_an_oa_count():
-    from engine.card import format_card
-    from engine.missing import missing_figures, missing_layer_message, runs_without_line
+    from engine.model.card import format_card
+    from engine.model.missing_modality import missing_figures, missing_layer_message, runs_without_line
 
     card = {"modalities": [{"name": "hsi"}, {"name": "sar"}, {"name": "dsm"}, {"name": "thermal"}],
             "metrics": {"oa": 0.96, "missing_modality": {
@@ -216,8 +216,8 @@ def test_only_figures_of_auxiliary_modalities_with_an_oa_count():
 
 
 def test_the_fill_is_the_contributions_rule():
-    from engine.contribution import fill_modality
-    from engine.missing import fill_missing
+    from engine.model.missing_modality import fill_missing
+    from engine.trust.contribution import fill_modality
 
     x = np.arange(2 * 7 * 3 * 3, dtype=np.float32).reshape(2, 7, 3, 3) + 1
     filled = fill_missing(x.copy(), [4, 2, 1], [1])

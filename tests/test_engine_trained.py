@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from engine.classify import classify
+from engine.classify.run import classify
 from engine.settings import ClassifySettings
 
 pytestmark = pytest.mark.slow

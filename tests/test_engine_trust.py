@@ -1,4 +1,4 @@
-"""Trust outputs of `engine.classify` (README, "Trust outputs"): entropy, branch disagreement and agreement,
+"""Trust outputs of `engine classify` (README, "Trust outputs"): entropy, branch disagreement and agreement,
 modality contribution and the dominant modality, on the fixture scene with the random-init quick package.
 
 The reference values come from another path: the torch modules rebuilt from the package's weights, the
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from engine.classify import classify
+from engine.classify.run import classify
 from engine.errors import BDGFError
-from engine.package import ModelPackage
+from engine.model.package import ModelPackage
 from engine.settings import ClassifyOutputs, ClassifySettings
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -67,12 +67,12 @@ def reference(engine_model, fixture_scene, runs) -> dict:
     position-keyed noise), patchwise classifier."""
     import torch
 
-    from engine.classify import _plan
+    from engine.classify.run import _plan
     from engine.nn.bdgf import BDGFClassifier
     from engine.nn.config import BDGFConfig
     from engine.nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
     from engine.noise import position_noise
-    from engine.raster import read_window
+    from engine.raster.read import read_window
 
     package = ModelPackage(engine_model)
     card = package.card
@@ -160,7 +160,7 @@ def test_trust_outputs_are_bounded_nodata_where_the_map_is_and_styled(runs, engi
     contribution = arrays["contribution"]
     top = np.where(contribution.max(0) > 0, contribution.argmax(0) + 1, 4)
     assert (dominant[valid] == top[valid]).all()
-    from engine.outputs import read_classes
+    from engine.raster.write import read_classes
 
     named = [c["name"] for c in read_classes(result.outputs.dominant_modality)]
     assert named[:3] == [m["name"] for m in card["modalities"]] and named[3].startswith("none")
@@ -205,7 +205,7 @@ def test_disagreement_is_higher_where_the_branches_disagree(runs):
     assert arrays["disagreement"][split].mean() > arrays["disagreement"][agree].mean()
     assert arrays["entropy"][split].mean() > arrays["entropy"][agree].mean()
     # where every branch is sure of a different class JSD reaches 1; identical branches give 0
-    from engine.uncertainty import branch_agreement, branch_disagreement, normalised_entropy
+    from engine.trust.uncertainty import branch_agreement, branch_disagreement, normalised_entropy
 
     eye = np.eye(3, dtype=np.float32)[:, :, None]  # 3 branches, each certain of its own class
     assert branch_disagreement(eye)[0] == pytest.approx(1.0)
@@ -257,7 +257,7 @@ def old_model(engine_model, tmp_path_factory) -> str:
 
 def test_old_package_classifies_as_before_and_refuses_branch_outputs_before_any_work(
         old_model, engine_model, fixture_scene, runs, tmp_path):
-    from engine.card import format_card
+    from engine.model.card import format_card
 
     old = ModelPackage(old_model)
     assert not old.has_branch_probs and old.card["capabilities"] == []
@@ -303,7 +303,7 @@ def test_the_upgrade_command_adds_the_branch_output(old_model, tmp_path, capsys)
 
 
 def test_requests_are_checked_against_the_card():
-    from engine.uncertainty import check_request
+    from engine.trust.uncertainty import check_request
 
     card = {"classes": [{}] * 4, "capabilities": ["branch_probabilities"],
             "network": {"classifier": {"branches": ["cnn"]}}}
@@ -324,7 +324,7 @@ def test_a_trust_output_over_an_input_is_refused(engine_model, fixture_scene, tm
 
 def test_the_card_records_only_what_the_graphs_give(engine_model, old_model):
     from engine.errors import ModelPackageError
-    from engine.package import DENSE_MEMBERS, ONNX_MEMBERS, check_graphs
+    from engine.model.package import DENSE_MEMBERS, ONNX_MEMBERS, check_graphs
 
     new, old = ModelPackage(engine_model), ModelPackage(old_model)
     graphs = {m: old.onnx(m) for m in (*ONNX_MEMBERS, *DENSE_MEMBERS)}

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from engine.metrics import ConfusionMatrix, compute_metrics, confusion_matrix, html_report
+from engine.accuracy.metrics import ConfusionMatrix, compute_metrics, confusion_matrix, html_report
 
 # rows = reference, columns = predicted, classes (1, 2, 3)
 MATRIX = np.array([[50, 3, 2],

@@ -54,7 +54,7 @@ def test_torch_noise_has_numpys_values_and_is_keyed_by_position():
 
 
 def test_tile_noise_is_made_once_per_tile_and_where_the_backend_asks():
-    from engine.tiling import Tile, TileNoise, noise_array, tile_noise
+    from engine.model.tiling import Tile, TileNoise, noise_array, tile_noise
 
     t = Tile(-8, 16, 24, 32, (0, 24, 16, 24))
     noise = TileNoise(3, t, 4, 2)

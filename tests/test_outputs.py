@@ -7,7 +7,8 @@ import pytest
 from osgeo import gdal, osr
 
 from engine.errors import BDGFError, Cancelled
-from engine.outputs import (
+from engine.raster.read import Grid
+from engine.raster.write import (
     ClassRasterWriter,
     ConfidenceRasterWriter,
     ProbabilityRasterWriter,
@@ -17,7 +18,6 @@ from engine.outputs import (
     read_classes,
     write_class_raster,
 )
-from engine.raster import Grid
 
 CLASSES = [
     {"value": 1, "name": "Forest", "color": "#1b7837"},

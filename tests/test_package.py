@@ -7,9 +7,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from engine.card import format_card, validate_card
 from engine.errors import ModelPackageError
-from engine.package import ModelPackage, write_package
+from engine.model.card import format_card, validate_card
+from engine.model.package import ModelPackage, write_package
 from tests.test_qgis_helpers import tiny_graphs
 
 

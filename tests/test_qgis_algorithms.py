@@ -134,7 +134,7 @@ def reference_polygons(label_path, out_path):
 
 
 def engine_scores(reference_path, predicted_path, classes):
-    from engine.metrics import ConfusionMatrix
+    from engine.accuracy.metrics import ConfusionMatrix
 
     matrix = ConfusionMatrix([c["value"] for c in classes])
     return matrix.update(read_band(reference_path), read_band(predicted_path)).metrics()
@@ -207,8 +207,8 @@ def test_sampling_design_points_labelled_and_fed_back_to_the_accuracy_assessment
     and fed back to bdgf:accuracy as a stratified random sample."""
     from osgeo import ogr
 
-    from engine.area_accuracy import area_accuracy, class_pixel_counts
-    from engine.metrics import ConfusionMatrix
+    from engine.accuracy.area import area_accuracy, class_pixel_counts
+    from engine.accuracy.metrics import ConfusionMatrix
 
     truth = read_band(fixture_scene["labels"])
     values = [c["value"] for c in fixture_scene["classes"]]
@@ -477,7 +477,7 @@ class LogFeedback(CollectingFeedback):
 
 def test_classify_runs_without_the_sar_layer_when_the_card_gives_its_figure(
         bdgf_plugin, fixture_scene, tmp_path):
-    from engine.classify import classify
+    from engine.classify.run import classify
     from engine.settings import ClassifySettings
 
     figures = {"sar": {"oa": 0.412, "aa": 0.3, "kappa": 0.2, "test_pixels": 100}}

@@ -18,7 +18,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "desktop"
 
 
 def demo_classes():
-    from engine.package import ModelPackage
+    from engine.model.package import ModelPackage
 
     return ModelPackage(str(REPO / "resources" / "models" / "demo.bdgf")).classes
 

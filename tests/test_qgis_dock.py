@@ -84,7 +84,7 @@ def test_run_adds_a_styled_layer_and_remembers_the_choices(dock, dock_model, qgi
 def test_one_run_opens_and_hashes_the_model_package_once(dock, dock_model, qgis_iface, tmp_path,
                                                          monkeypatch):
     """Dock card, parameter check and the run on the worker thread share one opened package."""
-    package_module = sys.modules[type(dock).__module__.split(".ui.")[0] + ".engine.package"]
+    package_module = sys.modules[type(dock).__module__.split(".ui.")[0] + ".engine.model.package"]
     original, hashed = package_module.ModelPackage._check_hash, []
 
     def counting(self, zf):
@@ -129,7 +129,7 @@ def test_export_job_writes_the_panel_as_a_batch_job_and_shows_the_command(
         dock, dock_model, scene_layers, qgis_iface, tmp_path):
     from osgeo import gdal
 
-    from engine.job import load_job
+    from engine.batch.job import load_job
 
     dock.model.setFilePath(dock_model)
     dock.tile.setValue(16)

@@ -98,7 +98,7 @@ def write_tiny_package(path: str | Path, scene: dict, seed: int = 0, hsi_bands: 
 
     hsi_bands: make the card expect another spectral band count (a model that does not fit the scene).
     """
-    from engine.package import write_package
+    from engine.model.package import write_package
 
     card = {**tiny_card(scene), **card_changes}
     if hsi_bands is not None:
@@ -111,7 +111,7 @@ def write_tiny_package(path: str | Path, scene: dict, seed: int = 0, hsi_bands: 
 
 def tiny_graphs(card: dict, seed: int = 0) -> dict[str, bytes]:
     """Random ONNX graphs of the shapes a card without PCA declares: channels, features, patch, classes."""
-    from engine.card import feature_channels
+    from engine.model.card import feature_channels
 
     channels, feats = sum(m["bands"] for m in card["modalities"]), feature_channels(card)
     rng = np.random.default_rng(seed)

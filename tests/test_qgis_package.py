@@ -32,7 +32,7 @@ def test_zip_holds_the_plugin_and_nothing_else(plugin_zip):
     names = zipfile.ZipFile(plugin_zip).namelist()
     assert all(name.startswith("bdgf/") for name in names)
     for required in ("bdgf/metadata.txt", "bdgf/__init__.py", "bdgf/plugin.py", "bdgf/README.md",
-                     "bdgf/ui/provider.py", "bdgf/ui/dock.py", "bdgf/engine/classify.py",
+                     "bdgf/ui/provider.py", "bdgf/ui/dock.py", "bdgf/engine/classify/run.py",
                      "bdgf/resources/icon.svg"):
         assert required in names, required
     for name in names:

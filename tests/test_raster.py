@@ -8,8 +8,8 @@ import pytest
 from osgeo import gdal, osr
 
 from engine.errors import BDGFError, InputMismatchError
-from engine.labels import read_label_window, read_labels
-from engine.raster import (
+from engine.raster.labels import read_label_window, read_labels
+from engine.raster.read import (
     Grid,
     aligned_vrt,
     combine_valid,
@@ -325,7 +325,7 @@ def test_windows_agree_with_full_read(tmp_path, ref_grid):
 def test_burn_field_reprojects_polygons_onto_the_grid():
     from osgeo import ogr
 
-    from engine.labels import burn_field
+    from engine.raster.labels import burn_field
 
     utm = osr.SpatialReference()
     utm.ImportFromEPSG(32632)

@@ -34,7 +34,7 @@ NOT_FROM_PIP = {
 # batch`, run outside QGIS). They are listed in requirements-dev.txt, never in requirements.txt, which is
 # what the plugin and the training toolkit need at run time.
 BATCH_ONLY = {
-    "ray": {"engine/batch.py"},
+    "ray": {"engine/batch/run.py"},
 }
 # Listed package -> why it is listed although no .py file imports it.
 LISTED_NOT_IMPORTED = {
@@ -153,8 +153,8 @@ def test_split_between_run_time_and_dev():
 
 
 def test_the_batch_command_names_the_pinned_ray():
-    """engine/job.py tells the machines that run jobs which Ray to install: the version pinned here."""
-    from engine.job import RAY_REQUIREMENT
+    """engine/batch/job.py tells the machines that run jobs which Ray to install: the version pinned here."""
+    from engine.batch.job import RAY_REQUIREMENT
 
     text = (REPO / "requirements-dev.txt").read_text(encoding="utf-8")
     assert re.search(rf"^{re.escape(RAY_REQUIREMENT)}$", text, re.M), RAY_REQUIREMENT
@@ -172,7 +172,7 @@ def test_setup_installs_both_files():
 def test_the_scan_sees_the_known_imports():
     """Guards the scanner itself: it must find imports in engine/, training/ and tests/."""
     found = third_party_imports()
-    assert "engine/backends.py" in found["numpy"]
+    assert "engine/model/backends.py" in found["numpy"]
     assert any(f.startswith("training/") for f in found["sklearn"])
     assert any(f.startswith("tests/") for f in found["pytest"])
     assert "engine" not in found and "training" not in found and "tests" not in found

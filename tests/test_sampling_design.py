@@ -1,11 +1,11 @@
-"""Sampling design (engine/sampling_design.py): Cochran's sample size, allocation with a floor per class,
+"""Sampling design (accuracy/sampling_design.py): Cochran's sample size, allocation with a floor per class,
 and seeded stratified random points drawn from a real GeoTIFF."""
 import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from engine import sampling_design
-from engine.sampling_design import (
+from engine.accuracy import sampling_design
+from engine.accuracy.sampling_design import (
     SamplingDesignError,
     allocate,
     cochran_sample_size,

@@ -1,4 +1,4 @@
-"""Where to label next (engine/suggest.py): points spread out, balanced across the map's classes, the most
+"""Where to label next (trust/suggest.py): points spread out, balanced across the map's classes, the most
 uncertain of each class, deterministic; written as a GeoPackage that training reads back as vector labels."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from osgeo import gdal, ogr, osr
 
 from engine.errors import BDGFError
-from engine.outputs import write_class_raster
-from engine.raster import Grid
-from engine.suggest import SuggestSettings, suggest_and_write, suggest_samples
+from engine.raster.read import Grid
+from engine.raster.write import write_class_raster
+from engine.trust.suggest import SuggestSettings, suggest_and_write, suggest_samples
 
 H, W = 60, 80
 CLASSES = [{"value": v, "name": n, "color": c} for v, n, c in
@@ -125,7 +125,7 @@ def test_counts_stay_balanced_for_any_count(scene):
 def test_small_candidate_pools_give_the_same_points(scene, monkeypatch):
     """Each class keeps only its best candidates while reading; when the spacing uses them up it reads
     again with more: the points are those of unbounded pools."""
-    import engine.suggest as suggest
+    import engine.trust.suggest as suggest
 
     settings = SuggestSettings(count=40, min_distance_px=9, seed=3)
     full = suggest_samples(scene["classes"], scene["uncertainty"], settings)

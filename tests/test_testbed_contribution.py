@@ -49,7 +49,7 @@ def testbed(tmp_path_factory) -> dict:
     """Scene, quick model and contribution means on the hard-quick testbed (seed 0)."""
     from bench.testbed.rows import HARD_QUICK
     from bench.testbed.runs import make_testbed, seed_config
-    from engine.classify import classify
+    from engine.classify.run import classify
     from engine.settings import ClassifyOutputs, ClassifySettings
 
     work = tmp_path_factory.mktemp("testbed_contribution")

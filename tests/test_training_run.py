@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.package import ModelPackage
+from engine.model.package import ModelPackage
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

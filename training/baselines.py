@@ -1,7 +1,7 @@
 """Classical per-pixel baselines for the benchmark: Random Forest and RBF-SVM (scikit-learn).
 
 Features: the stacked bands of every configured layer, aligned on the spectral grid with
-`engine.raster.read_aligned_stack` (bilinear), SAR converted to dB (10 log10, floored at -40 dB),
+`engine.raster.read.read_aligned_stack` (bilinear), SAR converted to dB (10 log10, floored at -40 dB),
 then standardised with the mean / std of the training pixels. Training pixels: the config's
 train raster; test pixels: its test raster minus training pixels, valid in every layer (the same
 rule as training.prepare, so the test set equals the one BDGF is evaluated on when all layers share
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine import labels as label_io
-from engine import raster
-from engine.metrics import compute_metrics, confusion_matrix
+from engine.accuracy.metrics import compute_metrics, confusion_matrix
+from engine.raster import labels as label_io
+from engine.raster import read as raster
 from training.config import ConfigError, RunConfig, load_config
 
 BASELINES = ("rf", "svm")
@@ -88,7 +88,7 @@ def make_model(name: str, seed: int, n_jobs: int = 1):
 
 
 def run_baseline(name: str, data: PixelData, seed: int = 0, n_jobs: int = 1) -> dict:
-    """Fit on the training pixels, predict the test pixels; metrics as engine.metrics.to_dict."""
+    """Fit on the training pixels, predict the test pixels; metrics as engine.accuracy.metrics.to_dict."""
     x_train, x_test = _standardise(data)
     model = make_model(name, seed, n_jobs)
     t0 = time.perf_counter()

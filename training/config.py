@@ -56,8 +56,8 @@ from typing import Any
 
 from engine.errors import BDGFError
 from engine.nn.config import BDGFConfig
-from engine.nodata import Nodata, check_nodata
 from engine.palette import default_colour
+from engine.raster.nodata import Nodata, check_nodata
 
 ROLES = ("sar", "lidar", "other")
 
@@ -75,7 +75,7 @@ class LayerConfig:
     band_names: list[str] | None = None
     wavelengths_nm: list[float] | None = None
     units: str | None = None
-    nodata: Nodata = None  # None: the file's own; a number replaces it; engine.nodata.NO_NODATA: none
+    nodata: Nodata = None  # None: the file's own; a number replaces it; engine.raster.nodata.NO_NODATA: none
 
 
 @dataclass

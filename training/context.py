@@ -13,7 +13,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from engine.errors import BDGFError
-from engine.raster import GdalMessages
+from engine.raster.read import GdalMessages
 
 
 @dataclass

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.metrics import ConfusionMatrix
+from engine.accuracy.metrics import ConfusionMatrix
+from engine.model.tiling import round_up
 from engine.nn.balance import contribution_shares, feature_change
 from engine.noise import position_noise
-from engine.tiling import round_up
 from training.checkpoint import atomic_write, atomic_write_json
 from training.context import RunContext
 from training.prepare import Prepared

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 
 import engine
-from engine.card import build_card
+from engine.model.card import build_card
+from engine.model.package import write_package
+from engine.model.tiling import card_halo
 from engine.nn.config import BDGFConfig
 from engine.nn.export import export_classifier, export_dense, export_features
-from engine.package import write_package
-from engine.tiling import card_halo
 from training.prepare import Prepared
 
 
@@ -95,7 +95,7 @@ def add_dense_graphs(source: str | Path, target: str | Path | None = None) -> st
     """Re-write a package written before the dense classifier graphs with them: exported from its own
     classifier weights (nothing retrained; card, graphs and weights kept). target: default `source`
     (replaced atomically). Returns the new content hash."""
-    from engine.package import ONNX_MEMBERS, ModelPackage
+    from engine.model.package import ONNX_MEMBERS, ModelPackage
 
     package = ModelPackage(source)
     classifier = _package_classifier(package)
@@ -108,11 +108,11 @@ def add_dense_graphs(source: str | Path, target: str | Path | None = None) -> st
 def add_branch_outputs(source: str | Path, target: str | Path | None = None, branches: bool = True) -> str:
     """Re-write a package with its classifier graphs (classifier.onnx and the dense pair, added when missing)
     exported again from its own classifier weights, with the branch probabilities output the trust outputs
-    need (engine/uncertainty.py): nothing retrained; card (its capabilities follow the graphs),
+    need (engine/trust/uncertainty.py): nothing retrained; card (its capabilities follow the graphs),
     features.onnx and weights kept; the fused probabilities are computed as before. branches=False writes
     the graphs as packages exported before that output (tests). target: default `source` (replaced
     atomically). Returns the new content hash."""
-    from engine.package import ModelPackage
+    from engine.model.package import ModelPackage
 
     package = ModelPackage(source)
     classifier = _package_classifier(package)

@@ -5,7 +5,7 @@
 Owns `write_geotiff` (a (bands, H, W) or (H, W) array -> tiled, DEFLATE-compressed GeoTIFF with band
 names, band metadata, nodata and an optional class colour table) and `srs_wkt` (EPSG code or user string
 -> WKT). Dataset importers and the synthetic scenes write through it; the engine's block-wise outputs
-(engine/outputs.py) are a different job (streamed writing of maps larger than memory) and stay there.
+(engine/raster/write.py) are a different job (streamed writing of maps larger than memory) and stay there.
 """
 from __future__ import annotations
 

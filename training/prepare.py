@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal, ogr
 
-from engine import labels as label_io
-from engine import raster
 from engine.errors import BDGFError
 from engine.normalise import Normaliser
+from engine.raster import labels as label_io
+from engine.raster import read as raster
 from training.config import ClassConfig, ConfigError, LayerConfig, RunConfig, default_classes
 from training.splits import check_training_classes, split_labels
 

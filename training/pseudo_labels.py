@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from engine.nn.bdgf import BDGFClassifier
-from engine.uncertainty import branch_agreement as agreement_share
+from engine.trust.uncertainty import branch_agreement as agreement_share
 from training.config import TrainingConfig
 from training.context import RunContext
 from training.stage_classifier import PatchSource, train_classifier

@@ -21,11 +21,11 @@ import torch
 import torch.distributed as dist
 
 from engine.errors import BDGFError
+from engine.model.package import ModelPackage
+from engine.model.tiling import card_halo, core_size
 from engine.nn.bdgf import BDGFClassifier
 from engine.nn.config import BRANCHES, MASKING_MODES, BDGFConfig
 from engine.nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
-from engine.package import ModelPackage
-from engine.tiling import card_halo, core_size
 from training import checkpoint as ckpt
 from training import plots
 from training.config import ConfigError, RunConfig, load_config, network_config, training_config

@@ -1,5 +1,5 @@
 """Stage 3: diffusion features of the whole scene, tile by tile with a halo, exactly as the engine tiles
-(engine.tiling: plan_tiles / effective_halo / tile_noise, noise keyed by the global pixel position), cached on
+(model.tiling: plan_tiles / effective_halo / tile_noise, noise keyed by the global pixel position), cached on
 disk as float16 .npy keyed by a hash of the DDPM weights, the settings and the input stack.
 
 The feature map covers the prepared area plus a margin of patch//2 pixels on every side (computed
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.model.tiling import core_size, effective_halo, plan_tiles, tile_noise
 from engine.nn.ddpm import DiffusionFeatureExtractor
-from engine.tiling import core_size, effective_halo, plan_tiles, tile_noise
 from training import checkpoint as ckpt
 from training.context import RunContext
 from training.stage_ddpm import as_tensor

@@ -1,5 +1,5 @@
-"""Accuracy outputs of bdgf:accuracy: engine.assessment computes and formats, this picks the files."""
-from ..engine.assessment import assess
+"""Accuracy outputs of bdgf:accuracy: accuracy.assessment computes and formats, this picks the files."""
+from ..engine.accuracy.assessment import assess
 
 
 def write_reports(reference, predicted, classes, grid, paths, title, notes=(), probability_sample=False):

@@ -119,7 +119,7 @@ class AccuracyAlgorithm(BDGFAlgorithm):
         feedback.pushInfo(self.tr("Classification: {}").format(classification.source()))
         feedback.pushInfo(self.tr("Reference: {}{}").format(
             reference.source(), self.tr(", field {}").format(field) if field else ""))
-        from ..engine.raster import GdalMessages
+        from ..engine.raster.read import GdalMessages
 
         with GdalMessages(forward=feedback.pushWarning):  # GDAL's warnings reach the log, as in classify
             predicted, truth = class_and_reference(classification.source(), reference, field, context,
@@ -127,8 +127,8 @@ class AccuracyAlgorithm(BDGFAlgorithm):
         feedback.setProgress(50)
         paths = {key: self.parameterAsFileOutput(parameters, key, context)
                  for key in (self.OUTPUT_HTML, self.OUTPUT_CSV, self.OUTPUT_JSON)}
-        from ..engine.assessment import class_values, classes_from_raster
-        from ..engine.raster import grid_of
+        from ..engine.accuracy.assessment import class_values, classes_from_raster
+        from ..engine.raster.read import grid_of
         from .accuracy_report import write_reports
 
         if classes is None:

@@ -14,7 +14,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..engine.missing import missing_layer_message
+from ..engine.model.missing_modality import missing_layer_message
 from ..engine.settings import BACKENDS, DEVICE_LABELS, DEVICES
 from .alg_modelinfo import model_parameter
 from .class_style import ClassStylePostProcessor, SidecarStylePostProcessor
@@ -170,7 +170,7 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         problems = mismatch_messages(package.card, slots, check_layers, nodata=nodata, scale=scale)
         if self._trust_paths(parameters, context):
             try:  # what the package cannot give (the engine checks it again before any work)
-                from ..engine.uncertainty import check_request
+                from ..engine.trust.uncertainty import check_request
 
                 check_request(self._outputs(parameters, context), package.card, package.path)
             except BDGFError as exc:
@@ -245,7 +245,7 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         feedback.pushInfo(self.tr("Model: {} ({}), {}").format(
             package.name, package.path, package.content_hash))
         for modality, _slot, layer in pairs:
-            if layer is None:  # allowed by the card (engine.missing); the engine logs the figure again
+            if layer is None:  # allowed by the card (missing_modality); the engine logs it again
                 feedback.pushInfo(self.tr("Input {}: none, {}").format(
                     modality["name"], missing_layer_message(package.card, modality["name"])))
             else:
@@ -257,9 +257,9 @@ class ClassifyAlgorithm(BDGFAlgorithm):
                 feedback.pushInfo(f"{key}: {path}")
 
     def _run_engine(self, feedback, package, pairs, settings, outputs, nodata=None, scale=None):
-        from ..engine.classify import classify
+        from ..engine.classify.run import classify
         from ..engine.errors import BDGFError, Cancelled
-        from ..engine.outputs import qml_path_for
+        from ..engine.raster.write import qml_path_for
 
         files = [f for path in outputs.paths() for f in (path, qml_path_for(path))]
         created = [f for f in files if not os.path.exists(f)]

@@ -1,6 +1,6 @@
 """bdgf:environment — reports what QGIS's Python can run (diagnostics for bug reports).
 
-The engine side (engine/diagnostics.py) checks this Python: packages, where they are imported from, the
+The engine side (engine/model/environment.py) checks this Python: packages, where they are imported from, the
 ONNX Runtime provider a tiny test session really used, CUDA / cuDNN, install commands. This module adds
 QGIS's own lines; the dock's *Diagnostics* dialog shows the same text (`environment_text`).
 """
@@ -9,7 +9,7 @@ import json
 from qgis.core import Qgis, QgsApplication, QgsProcessingOutputString
 from qgis.PyQt.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
 
-from ..engine.diagnostics import environment_report, format_report, install_hint
+from ..engine.model.environment import environment_report, format_report, install_hint
 from .common import PLUGIN_DIR, BDGFAlgorithm, plugin_version
 
 

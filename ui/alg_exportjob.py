@@ -73,7 +73,7 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
 
     def _refused_layers(self, slots):
         """Layers a job cannot name: not read by GDAL from a file or URL (memory, web services, ...)."""
-        from ..engine.job import layer_source_problem
+        from ..engine.batch.job import layer_source_problem
 
         layers = [slots.get(key) for key in (self.SPECTRAL, self.SAR, self.LIDAR)]
         layers += list(slots.get(self.EXTRA_AUX) or [])
@@ -104,8 +104,7 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
         return package, problems
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
-        from ..engine.errors import BDGFError
-        from ..engine.job import (
+        from ..engine.batch.job import (
             BatchJob,
             SceneJob,
             batch_command,
@@ -113,7 +112,8 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
             scene_name_for,
             write_job,
         )
-        from ..engine.uncertainty import check_request
+        from ..engine.errors import BDGFError
+        from ..engine.trust.uncertainty import check_request
 
         package, problems = self._problems(parameters, context)
         if problems:

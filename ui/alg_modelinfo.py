@@ -47,7 +47,7 @@ class ModelInfoAlgorithm(BDGFAlgorithm):
         card, error = load_card(path)
         if error:
             raise QgsProcessingException(error)
-        from ..engine.card import format_card
+        from ..engine.model.card import format_card
 
         text = format_card(card)
         for line in text.splitlines():

@@ -82,9 +82,14 @@ class SamplingDesignAlgorithm(BDGFAlgorithm):
         missing = missing_packages()
         if missing:
             raise QgsProcessingException(missing_message(missing))
-        from ..engine.assessment import classes_from_raster
+        from ..engine.accuracy.assessment import classes_from_raster
+        from ..engine.accuracy.sampling_design import (
+            count_classes,
+            design_sample,
+            draw_sample,
+            parse_class_accuracies,
+        )
         from ..engine.errors import BDGFError
-        from ..engine.sampling_design import count_classes, design_sample, draw_sample, parse_class_accuracies
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         path = layer.source()

@@ -1,5 +1,5 @@
 """bdgf:suggestsamples — where to label next: the most uncertain pixels of a classification, spread out and
-balanced across its classes, as a point layer to label (engine/suggest.py)."""
+balanced across its classes, as a point layer to label (engine/trust/suggest.py)."""
 from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
@@ -67,7 +67,7 @@ class SuggestSamplesAlgorithm(BDGFAlgorithm):
         if missing:
             raise QgsProcessingException(missing_message(missing))
         from ..engine.errors import BDGFError, Cancelled
-        from ..engine.suggest import SuggestSettings, suggest_and_write
+        from ..engine.trust.suggest import SuggestSettings, suggest_and_write
 
         classes = self.parameterAsRasterLayer(parameters, self.CLASSES, context).source()
         uncertainty = self.parameterAsRasterLayer(parameters, self.UNCERTAINTY, context).source()

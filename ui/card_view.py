@@ -4,8 +4,8 @@ from html import escape
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QLabel, QSizePolicy
 
-from ..engine.card import supported_outputs
-from ..engine.missing import runs_without_line
+from ..engine.model.card import supported_outputs
+from ..engine.model.missing_modality import runs_without_line
 from .common import tr
 
 
@@ -36,7 +36,7 @@ def card_html(card):
 
 
 def outputs_html(card):
-    """One line per output of bdgf:classify: supported or not, and why not (engine.card.supported_outputs)."""
+    """One line per output of bdgf:classify: supported or not, and why not (model.card.supported_outputs)."""
     lines = []
     for name, ok, why in supported_outputs(card):
         mark = ("<span style='color:#1a9850'>&#10003;</span>" if ok

@@ -241,9 +241,9 @@ class ClassifyDock(QgsDockWidget):
         self._update_check()
 
     def _trust_supported(self):
-        """Each box as the card allows it (engine.card.supported_outputs, what `engine info` shows): branch
+        """Each box as the card allows it (model.card.supported_outputs, what `engine info` shows): branch
         disagreement needs graphs that give each branch's probabilities, and two branches or more."""
-        from ..engine.card import supported_outputs
+        from ..engine.model.card import supported_outputs
 
         support = supported_outputs(self.card)[1:] if self.card else [(None, True, "")] * len(TRUST_BOXES)
         for (key, box), (_name, ok, why) in zip(self.trust.items(), support):

@@ -49,7 +49,7 @@ def bands_plausible(role: str, bands: int) -> bool:
 
 
 def bands_fit(expected: int | None, found: int) -> bool:
-    """The card's rule for a layer's band count (engine.inputs.check_inputs): equal, when known."""
+    """The card's rule for a layer's band count (engine.classify.inputs.check_inputs): equal, when known."""
     return expected is None or int(expected) == int(found)
 
 

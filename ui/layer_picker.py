@@ -22,7 +22,7 @@ class LayerPicker(QWidget):
     `set_expected(modality, card)` gives the card's modality for this picker (None: no card, or a
     modality the card does not have) and the card: a layer whose band count differs is then shown in red
     with expected vs found; no layer too, unless the card says the model can run without the modality
-    (engine.missing: then its test accuracy without it, in grey).
+    (engine.model.missing_modality: then its test accuracy without it, in grey).
     `user_chosen` is True once the user picked a layer in the combo (the dock then keeps it).
     """
 
@@ -59,7 +59,7 @@ class LayerPicker(QWidget):
         self._update(self.combo.currentLayer())
 
     def set_expected(self, modality, card=None):
-        from ..engine.missing import missing_figures, without_phrase
+        from ..engine.model.missing_modality import missing_figures, without_phrase
 
         self.modality = modality
         can = modality is not None and card is not None and modality["name"] in missing_figures(card)

@@ -19,7 +19,7 @@ def open_package(path):
     if not path:
         return None, tr("No model package chosen.")
     try:
-        from ..engine.package import ModelPackage
+        from ..engine.model.package import ModelPackage
     except ImportError as exc:
         return None, tr("Cannot read model packages: {}").format(exc)
     from ..engine.errors import BDGFError
@@ -83,7 +83,7 @@ def mismatch_messages(card, slots, check_layers=True, nodata=None, scale=None):
     """Plain messages with expected and found values; [] when the layers fit the card.
 
     Band counts, missing layers and the per-layer nodata / input scale are the engine's rule
-    (engine.inputs.check_inputs, called here when check_layers); the rest is what the engine cannot
+    (engine.classify.inputs.check_inputs, called here when check_layers); the rest is what the engine cannot
     know: layers given in slots the model does not use.
     """
     pairs = assign_modalities(card, slots)
@@ -101,8 +101,8 @@ def mismatch_messages(card, slots, check_layers=True, nodata=None, scale=None):
             found=len(slots["EXTRA_AUX"]), expected=n_extra, all=expected))
     if not check_layers:
         return problems
+    from ..engine.classify.inputs import check_inputs
     from ..engine.errors import BDGFError
-    from ..engine.inputs import check_inputs
 
     try:
         check_inputs(card, engine_inputs(pairs), nodata=nodata, scale=scale)
@@ -112,5 +112,5 @@ def mismatch_messages(card, slots, check_layers=True, nodata=None, scale=None):
 
 
 def engine_inputs(pairs):
-    """{modality name: raster source} for engine.classify (modalities without a layer left out)."""
+    """{modality name: raster source} for engine.classify.run (modalities without a layer left out)."""
     return {modality["name"]: layer.source() for modality, _slot, layer in pairs if layer is not None}

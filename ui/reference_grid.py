@@ -40,7 +40,7 @@ def rasterize_vector(layer, field, grid, context, feedback):
         ogr_layer.CreateFeature(out)
     if skipped:
         feedback.reportError(tr("{} feature(s) skipped: class value not an integer.").format(skipped))
-    from ..engine.labels import burn_field
+    from ..engine.raster.labels import burn_field
 
     return burn_field(ogr_layer, "class", grid)
 
@@ -48,8 +48,8 @@ def rasterize_vector(layer, field, grid, context, feedback):
 def class_and_reference(class_path, layer, field, context, feedback):
     """(classification, reference) int arrays on the classification grid; 0 = nodata / unlabelled."""
     from ..engine.errors import BDGFError
-    from ..engine.labels import read_labels
-    from ..engine.raster import grid_of
+    from ..engine.raster.labels import read_labels
+    from ..engine.raster.read import grid_of
 
     try:
         grid = grid_of(class_path)

@@ -1,7 +1,7 @@
 """Which Python packages a run needs and whether QGIS's Python has them (imported lazily)."""
 import importlib
 
-from ..engine.diagnostics import install_hint
+from ..engine.model.environment import install_hint
 from ..engine.settings import BACKEND_PACKAGES
 from .common import tr
 

@@ -96,7 +96,7 @@ def _setup(data: dict) -> list[str]:
         f"{st['cross_scene_seed']}, same sensors; DDPM seed 0; its classifier is not used) is plugged in "
         "with `--cross-model-ddpm`; the classifier (unchanged architecture) is trained on its features of "
         "this scene. The seed spread of that row covers the classifier only.",
-        "- Baselines: `training.baselines` on the bands stacked with `engine.raster.read_aligned_stack` "
+        "- Baselines: `training.baselines` on the bands stacked with `engine.raster.read.read_aligned_stack` "
         "(SAR in dB), standardised on the training pixels; RF 300 trees; SVM RBF with C and gamma chosen by "
         "3-fold CV on the training pixels. Same train / test pixels as BDGF"
         + (" (test pixel counts match)." if data.get("test_pixels_match") else

@@ -63,7 +63,7 @@ def export_features(extractor, target=None, tile: int = 32) -> bytes:
     return _export(extractor, (x, noise), target, ["x", "noise"], ["feats"], axes)
 
 
-BRANCH_OUTPUT = "branch_probs"  # the branch softmaxes (B, n_branches, n_classes), engine.package reads it
+BRANCH_OUTPUT = "branch_probs"  # the branch softmaxes (B, n_branches, n_classes), model/package.py reads it
 
 
 def export_classifier(classifier, target=None, batch: int = 2, branches: bool = True) -> bytes:

@@ -1,0 +1,154 @@
+"""One accuracy assessment of a class map against reference labels and its HTML / CSV / JSON files.
+
+The pixel metrics with the coverage (`engine.accuracy.metrics`) and the area-adjusted estimates with the map
+classes as strata (`engine.accuracy.area`), computed once: `bdgf:accuracy` and
+`python -m engine accuracy` both go through `assess`.
+
+    assessment = assess(reference, class_map, classes, grid, probability_sample=False)
+    assessment.write_json("accuracy.json")
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..raster.read import Grid
+from .area import AreaAccuracy, Estimate, area_accuracy, class_pixel_counts, html_section, pixel_area
+from .area import to_markdown as area_markdown
+from .metrics import AccuracyMetrics, ConfusionMatrix, html_report
+
+GREY = "#808080"
+
+
+@dataclass
+class Assessment:
+    classes: list[dict]  # {"value", "name", "color"} in the matrix order
+    metrics: AccuracyMetrics  # pixel counting over the reference pixels, with the coverage
+    area: AreaAccuracy  # area-adjusted estimates, map classes as strata
+
+    @property
+    def names(self) -> list[str]:
+        return [str(c["name"]) for c in self.classes]
+
+    @property
+    def colours(self) -> list[str]:
+        return [c.get("color") or GREY for c in self.classes]
+
+    def scores(self) -> dict[str, float]:
+        """The numbers bdgf:accuracy returns (OA = OA_CLASSIFIED, kept for compatibility)."""
+        m = self.metrics
+        return {"OA": m.oa, "OA_CLASSIFIED": m.oa_classified, "OA_ALL_REFERENCE": m.oa_all_reference,
+                "COVERAGE": m.coverage, "AA": m.aa, "KAPPA": m.kappa,
+                "OA_AREA_ADJUSTED": self.area.overall.value}
+
+    def to_dict(self) -> dict:
+        return {**self.metrics.to_dict(self.names), "area_adjusted": self.area.to_dict(self.names)}
+
+    def to_markdown(self) -> str:
+        return self.metrics.to_markdown(self.names) + "\n" + area_markdown(self.area, self.names)
+
+    def html(self, title: str, notes: Sequence[str] = ()) -> str:
+        swatches = [f'<span class="sw" style="background:{c}"></span>' for c in self.colours]
+        return html_report(self.metrics, self.names, self.colours, title=title, notes=notes,
+                           sections=[html_section(self.area, self.names, swatches)])
+
+    def write_html(self, path, title: str, notes: Sequence[str] = ()) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(self.html(title, notes))
+
+    def write_json(self, path) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh, indent=2, allow_nan=False)
+
+    def write_csv(self, path) -> None:
+        """Sections separated by an empty row: per class, confusion matrix, summary, ignored reference
+        values, area-adjusted estimates."""
+        m, a, names = self.metrics, self.area, self.names
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(["class", "value", "reference_pixels", "producers_accuracy", "users_accuracy", "f1"])
+            for i, value in enumerate(m.values):
+                out.writerow([names[i], value, int(m.support[i]), _cell(m.producers[i]), _cell(m.users[i]),
+                              _cell(m.f1[i])])
+            out.writerow([])
+            out.writerow(["reference \\ predicted", *names, "total"])
+            for i, row in enumerate(m.matrix):
+                out.writerow([names[i], *(int(c) for c in row), int(row.sum())])
+            out.writerow([])
+            for key, value in (("OA", m.oa), ("OA_CLASSIFIED", m.oa_classified),
+                               ("OA_ALL_REFERENCE", m.oa_all_reference), ("COVERAGE", m.coverage),
+                               ("AA", m.aa), ("KAPPA", m.kappa)):
+                out.writerow([key, _cell(value)])
+            for key, value in (("REFERENCE_PIXELS", m.n_reference), ("CLASSIFIED_REFERENCE_PIXELS", m.n),
+                               ("UNCLASSIFIED_REFERENCE_PIXELS", m.unclassified), ("IGNORED", m.ignored)):
+                out.writerow([key, value])
+            if m.ignored_values:
+                out.writerow([])
+                out.writerow(["ignored_reference_value", "pixels"])
+                for value, count in sorted(m.ignored_values.items()):
+                    out.writerow([value, count])
+            out.writerow([])
+            out.writerow(["area_adjusted", a.sampling])
+            fields = ["users_accuracy", "producers_accuracy", "area_proportion", "area_pixels", "area_ha"]
+            out.writerow(["class", "value", "mapped_pixels", "map_weight", "sample_pixels"]
+                         + [f"{f}{suffix}" for f in fields for suffix in ("", "_se", "_ci95_half_width")])
+            for i, c in enumerate(a.classes):
+                estimates = (c.users, c.producers, c.proportion, c.area_pixels, c.area_ha)
+                out.writerow([names[i], c.value, c.mapped_pixels, _cell(c.weight), c.sample_pixels]
+                             + [x for est in estimates for x in _estimate_cells(est)])
+            out.writerow(["OA_AREA_ADJUSTED", *_estimate_cells(a.overall)])
+
+
+def assess(reference: np.ndarray, class_map: np.ndarray, classes: Sequence[dict], grid: Grid, *,
+           probability_sample: bool) -> Assessment:
+    """Both assessments of `class_map` (the whole map on `grid`; 0 = unclassified) against `reference`
+    (same grid; 0 = unlabelled). The map's pixel counts per class are the strata."""
+    values = [int(c["value"]) for c in classes]
+    metrics = ConfusionMatrix(values).update(reference, class_map).metrics()
+    area_m2, note = pixel_area(grid.geotransform, grid.crs_wkt)
+    area = area_accuracy(metrics.matrix, class_pixel_counts(class_map, values), values,
+                         probability_sample=probability_sample, pixel_area_m2=area_m2, area_note=note,
+                         unclassified_samples=metrics.unclassified)
+    return Assessment(classes=[dict(c) for c in classes], metrics=metrics, area=area)
+
+
+def class_values(*arrays: np.ndarray) -> list[int]:
+    """The non-zero values found in any of the arrays, sorted."""
+    found: set[int] = set()
+    for array in arrays:
+        found |= set(np.unique(array).tolist())
+    return sorted(int(v) for v in found - {0})
+
+
+def classes_from_raster(class_path: str, values: Sequence[int]) -> list[dict]:
+    """Classes when no model card is given: names and colours from the class raster's category names and
+    colour table when it has them, else the value and grey."""
+    from osgeo import gdal
+
+    ds = gdal.Open(str(class_path))  # keep the dataset alive while its band is used
+    band = ds.GetRasterBand(1)
+    names = band.GetCategoryNames() or []
+    table = band.GetColorTable()
+    classes = []
+    for value in values:
+        name = names[value] if value < len(names) and names[value] else str(value)
+        colour = GREY
+        if table is not None and value < table.GetCount():
+            colour = "#{:02x}{:02x}{:02x}".format(*table.GetColorEntry(value)[:3])
+        classes.append({"value": int(value), "name": name, "color": colour})
+    return classes
+
+
+def _cell(x: float) -> str:
+    return "" if x is None or math.isnan(x) else f"{float(x):.6f}"
+
+
+def _estimate_cells(est: Estimate | None) -> list[str]:
+    if est is None:
+        return ["", "", ""]
+    return [_cell(est.value), _cell(est.se), _cell(est.half_width)]

@@ -1,0 +1,88 @@
+"""`python -m engine accuracy --map M --reference R [--field F] [--json]`: the same assessment as
+bdgf:accuracy (coverage, both OAs, confusion matrix, area-adjusted estimates) without QGIS."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import BDGFError
+
+SAMPLING = {"not-probability": False, "stratified": True}
+
+
+def add_parser(sub) -> None:
+    run = sub.add_parser("accuracy", help="assess a class map against reference labels (coverage, OA, areas)")
+    run.add_argument("--map", required=True, help="class raster (0 = unclassified)")
+    run.add_argument("--reference", required=True,
+                     help="reference labels: a raster (0 = unlabelled) or a vector layer (give --field)")
+    run.add_argument("--field", help="integer class field of a vector reference")
+    run.add_argument("--layer", help="layer of a multi-layer vector reference (default: the first)")
+    run.add_argument("--model", help="model package (.bdgf), for the class names and colours")
+    run.add_argument("--sampling", choices=tuple(SAMPLING), default="not-probability",
+                     help="'stratified': the reference is a stratified random sample with the map classes as "
+                          "strata (e.g. labelled bdgf:samplingdesign points); otherwise the area figures are "
+                          "labelled indicative only (default)")
+    run.add_argument("--html", help="write the HTML report here")
+    run.add_argument("--csv", help="write the CSV tables here")
+    run.add_argument("--json", action="store_true", help="print the assessment as JSON on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..raster.labels import read_labels
+    from ..raster.read import grid_of
+    from .assessment import assess, class_values, classes_from_raster
+
+    grid = grid_of(args.map)
+    class_map = read_labels(args.map, grid)
+    reference = _reference(args, grid)
+    if args.model:
+        from ..model.package import ModelPackage
+
+        classes = ModelPackage(args.model).classes
+    else:
+        classes = classes_from_raster(args.map, class_values(class_map, reference))
+    assessment = assess(reference, class_map, classes, grid, probability_sample=SAMPLING[args.sampling])
+    if args.html:
+        assessment.write_html(args.html, title=f"Accuracy of {args.map}",
+                              notes=[f"Classification: {args.map}", f"Reference: {args.reference}"])
+    if args.csv:
+        assessment.write_csv(args.csv)
+    if args.json:
+        print(json.dumps(assessment.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(assessment.to_markdown(), end="")
+    return 0
+
+
+def _reference(args, grid):
+    from osgeo import gdal
+
+    from ..raster.labels import burn_field, read_labels
+
+    if _open(args.reference, gdal.OF_RASTER) is not None:
+        return read_labels(args.reference, grid)
+    vector = _open(args.reference, gdal.OF_VECTOR)
+    if vector is None:
+        raise BDGFError(f"Cannot open the reference {args.reference}: neither a raster nor a vector layer.")
+    layer = vector.GetLayerByName(args.layer) if args.layer else vector.GetLayer(0)
+    if layer is None:
+        raise BDGFError(f"The reference {args.reference} has no layer {args.layer!r}.")
+    defn = layer.GetLayerDefn()
+    fields = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    if not args.field or args.field not in fields:
+        raise BDGFError(f"The reference {args.reference} is a vector layer: give its integer class field "
+                        f"with --field (fields: {', '.join(fields)}).")
+    return burn_field(layer, args.field, grid)
+
+
+def _open(path: str, kind: int):
+    """The dataset when GDAL opens `path` as `kind` (raster or vector), else None; quietly."""
+    from osgeo import gdal
+
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        return gdal.OpenEx(path, kind)
+    except RuntimeError:  # when the host enabled gdal.UseExceptions()
+        return None
+    finally:
+        gdal.PopErrorHandler()

@@ -1,0 +1,200 @@
+"""Tiling: tile plan with a halo, position-keyed tile noise, patch batches, the default batch size.
+
+Tiles have a core of T x T pixels (origins at multiples of T on the reference grid) and a halo on every
+side; noise is keyed by the global pixel position. Together these make a pixel's class independent of
+the tiling. Training computes its feature cache with the same functions.
+
+    halo = effective_halo(card["halo"], card["patch_size"], card["stride"])
+    for t in plan_tiles((0, 0, 332, 485), tile=128, halo=halo, stride=4): ...
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tile:
+    row0: int  # window origin on the reference grid (multiple of the stride, may be negative)
+    col0: int
+    height: int  # window size (multiples of the stride)
+    width: int
+    core: tuple[int, int, int, int]  # (row0, col0, h, w) written, on the reference grid
+
+    def core_in_window(self) -> tuple[slice, slice]:
+        r, c, h, w = self.core
+        return slice(r - self.row0, r - self.row0 + h), slice(c - self.col0, c - self.col0 + w)
+
+
+def iter_tiles(area: tuple[int, int, int, int], tile: int, halo: int, stride: int) -> Iterator[Tile]:
+    """Tiles covering `area` (row0, col0, h, w), row by row; tile origins at multiples of `tile` on the
+    grid. A generator: a scene of 10^12 pixels has 10^9 tiles, far too many to hold in a list."""
+    r0, c0, h, w = area
+    for tr in range(r0 // tile * tile, r0 + h, tile):
+        for tc in range(c0 // tile * tile, c0 + w, tile):
+            cr0, cc0 = max(tr, r0), max(tc, c0)
+            cr1, cc1 = min(tr + tile, r0 + h), min(tc + tile, c0 + w)
+            wh = round_up(cr1 - tr, stride) + 2 * halo
+            ww = round_up(cc1 - tc, stride) + 2 * halo
+            yield Tile(tr - halo, tc - halo, wh, ww, (cr0, cc0, cr1 - cr0, cc1 - cc0))
+
+
+def count_tiles(area: tuple[int, int, int, int], tile: int) -> int:
+    """len(list(iter_tiles(area, tile, ...))) without building them."""
+    r0, c0, h, w = area
+    rows = len(range(r0 // tile * tile, r0 + h, tile))
+    return rows * len(range(c0 // tile * tile, c0 + w, tile))
+
+
+def plan_tiles(area: tuple[int, int, int, int], tile: int, halo: int, stride: int) -> list[Tile]:
+    """iter_tiles as a list (training's feature cache, small scenes)."""
+    return list(iter_tiles(area, tile, halo, stride))
+
+
+def plan_blocks(height: int, width: int, tile: int, block_px: int) -> list[tuple[int, int, int, int]]:
+    """Blocks (row0, col0, h, w) covering a height x width grid, row by row, for a batch job: a side of
+    `block_px` rounded up to a multiple of the tile core, origins at multiples of that side, clipped at
+    the grid's edges. Each block's tiles are exactly the whole-scene run's tiles."""
+    side = round_up(max(int(block_px), 1), tile)
+    return [(r, c, min(side, height - r), min(side, width - c))
+            for r in range(0, height, side) for c in range(0, width, side)]
+
+
+def round_up(n: int, m: int) -> int:
+    """Smallest multiple of m that is >= n."""
+    return -(-n // m) * m
+
+
+def card_halo(receptive_radius: int, stride: int) -> int:
+    """The halo a model card records: the DDPM's receptive radius on the stride grid, so a tile's core
+    pixels see all the context they would see in one whole-scene pass."""
+    return round_up(int(receptive_radius), int(stride))
+
+
+def effective_halo(halo: int, patch_size: int, stride: int) -> int:
+    """Halo the tiler uses: the card halo plus the patch radius, because patches centred on the core
+    edge read features up to patch//2 pixels outside the core."""
+    return round_up(int(halo) + int(patch_size) // 2, int(stride))
+
+
+def core_size(requested: int | None, card_tile: int, stride: int) -> int:
+    """Tile core in pixels: the request (or the card's), rounded up to the stride so that tile origins
+    stay on the DDPM's stride grid."""
+    return round_up(int(requested or card_tile), int(stride))
+
+
+@dataclass(frozen=True)
+class TileNoise:
+    """A tile window's noise, made where it is used: `array()` on the host (numpy, what the CPU paths and
+    ONNX Runtime take), `tensor(device)` on a GPU (engine.nn.noise: the same values up to the last bit of
+    log and cos, without building ~0.5 GB per tile on the host and copying it over)."""
+
+    seed: int
+    tile: Tile
+    channels: int
+    steps: int
+
+    def array(self) -> np.ndarray:
+        return self._host
+
+    @cached_property  # once per tile: the modality-contribution passes reuse it
+    def _host(self) -> np.ndarray:
+        return tile_noise(self.seed, self.tile, self.channels, self.steps)
+
+    def tensor(self, device):
+        from ..nn.noise import position_noise
+
+        t = self.tile
+        return position_noise(self.seed, t.row0, t.col0, t.height, t.width, self.channels, self.steps, device)
+
+
+def noise_array(noise) -> np.ndarray:
+    """A TileNoise's host array; an array as it is."""
+    return noise.array() if isinstance(noise, TileNoise) else noise
+
+
+def tile_noise(seed: int, t: Tile, channels: int, steps: int, chunk_bytes: int = 32 << 20) -> np.ndarray:
+    """position_noise for a tile window, generated a few rows at a time: same values (rows are keyed
+    by their global position) without the ~6x uint64 temporaries of one whole-window call."""
+    from ..noise import position_noise
+
+    out = np.empty((steps, channels, t.height, t.width), np.float32)
+    rows = max(1, chunk_bytes // (8 * steps * channels * t.width))
+    for r in range(0, t.height, rows):
+        h = min(rows, t.height - r)
+        out[:, :, r:r + h] = position_noise(seed, t.row0 + r, t.col0, h, t.width, channels, steps)
+    return out
+
+
+# ---------------------------------------------------------------- patches
+
+def patch_batches(x: np.ndarray, feats: np.ndarray, rows: np.ndarray, cols: np.ndarray, patch: int,
+                  batch: int):
+    """Yield (x_patches, d_patches, slice) for pixels (rows, cols) of a window, `batch` at a time.
+
+    Patches are gathered from sliding-window views (no per-pixel Python loop); rows/cols are the
+    patch centres in window coordinates.
+    """
+    r = patch // 2
+    xv = np.lib.stride_tricks.sliding_window_view(x[0], (patch, patch), axis=(1, 2))
+    dv = np.lib.stride_tricks.sliding_window_view(feats[0], (patch, patch), axis=(1, 2))
+    # (H', W', C, P, P) views: indexing the two leading axes gathers (B, C, P, P) in one copy
+    xv, dv = np.moveaxis(xv, 0, 2), np.moveaxis(dv, 0, 2)
+    for s in range(0, len(rows), batch):
+        rr, cc = rows[s:s + batch] - r, cols[s:s + batch] - r
+        yield xv[rr, cc], dv[rr, cc], slice(s, s + len(rr))
+
+
+# On a GPU the per-call costs (Python, kernel launches, transfers) swamp the work at the CPU's sizes:
+# bench.gpu (H200, docs/bench/gpu.md) measured the `cpu` preset at 30,518 px/s with tiles of 128 px, batches
+# of 1,024 and dense windows of 8,192 px, and 50,861 px/s at 512 / 16,384 / 262,144 (noise still made on the
+# host then). Tiles and windows change no class (tile invariance); the batch is capped lower than measured
+# so that the paper-size network fits on an 8 GB GPU.
+GPU_TILE = 512
+STRIP_PX = {"cpu": 8192, "cuda": 1 << 18}
+
+
+def default_core(card_tile: int, device: str) -> int:
+    """Tile core when the user sets none: the card's, at least GPU_TILE on a GPU."""
+    return max(int(card_tile), GPU_TILE) if device == "cuda" else int(card_tile)
+
+
+def default_batch(channels: int, feat_channels: int, patch: int, device: str = "cpu") -> int:
+    """Classifier batch (pixels per call) from the free RAM: ~16x the patch bytes per sample within a
+    tenth of the available memory. On the CPU 64: the per-token tensors of a batch then stay in the
+    caches (`cpu` preset, 1 thread, us per pixel at 64 / 256: dense eager 110 / 138, dense ONNX Runtime
+    150 / 170, patchwise ONNX Runtime 278 / 323); CUDA takes up to 8192 (see GPU_TILE)."""
+    per_sample = 4 * (channels + feat_channels) * patch * patch * 16
+    budget = _available_memory() // 10
+    cap = 8192 if device == "cuda" else 64
+    return int(min(cap, max(16, budget // per_sample // 16 * 16)))
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 2 << 30
+
+
+def patch_index(rows: np.ndarray, cols: np.ndarray, width: int, patch: int) -> np.ndarray:
+    """(B, P*P) int64: flat positions (row * width + col) in a window `width` wide of the row-major
+    patches centred on (rows, cols): the dense classifier's gather index (engine.nn.dense)."""
+    r = patch // 2
+    offsets = np.arange(-r, r + 1, dtype=np.int64)
+    flat = (offsets[:, None] * width + offsets[None, :]).reshape(-1)
+    return (np.asarray(rows, np.int64) * width + np.asarray(cols, np.int64))[:, None] + flat[None, :]
+
+
+def dense_strip_rows(window_width: int, patch: int, rows: int, budget_px: int = STRIP_PX["cpu"]) -> int:
+    """Core rows per call of the dense classifier's per-window step: windows of about `budget_px`
+    pixels (the strip + the patch radius above and below), at least `patch` rows so that the
+    recomputed radius rows stay a minor share; at most `rows` (the whole core)."""
+    return max(1, min(rows, max(patch, budget_px // max(window_width, 1) - 2 * (patch // 2))))
