@@ -5,7 +5,7 @@ A `quick`-preset model (its own budget) trained on the hard-quick testbed scene 
 48 x 64 px, 150 HSI bands, SAR VV + VH, nDSM) per seed and per `training.spectral_dropout`; then, on the
 pixels of the aux-only classes (trees / grass and roof / paved: one spectrum per pair, told apart by height
 and SAR) and of the spectral-only pair (soil / sand), the mean effect of putting a modality at the neutral
-fill (engine.trust.contribution.fill_modality; features recomputed, as the engine's contribution does):
+fill (engine.normalise.fill_modality; features recomputed, as the engine's contribution does):
 - drop: p(c) with every layer minus p(c) with the modality filled, clipped at 0, c the mapped class: the
   engine's contribution (README, "Trust outputs");
 - pair drop: the same on q = p(c) / (p(c) + p(c')), c' the pair partner of c: what the modality adds to
@@ -61,8 +61,7 @@ def scene_probabilities(model: Path, folder: Path, fills: dict) -> tuple[np.ndar
     from bench.gpu import classify_scene
     from engine.model.backends import TorchBackend
     from engine.model.package import ModelPackage
-    from engine.normalise import Normaliser
-    from engine.trust.contribution import fill_modality
+    from engine.normalise import Normaliser, fill_modality
 
     package = ModelPackage(str(model))
     card = package.card

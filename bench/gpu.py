@@ -177,7 +177,7 @@ def network_check(weights: RandomInitWeights, device: str, side: int = 24) -> di
     the CPU, same weights, every pixel of a side x side core (TF32 off)."""
     import torch
 
-    from engine.model.tiling import patch_batches, patch_index
+    from engine.model.pixel_probs import patch_batches, patch_index
     from engine.nn.bdgf import BDGFClassifier
     from engine.nn.dense import DenseClassifier
 
@@ -227,7 +227,7 @@ def pixels_profile(weights: RandomInitWeights, device: str, batch: int = 8192, t
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from engine.model.tiling import patch_index
+    from engine.model.pixel_probs import patch_index
     from engine.nn.bdgf import BDGFClassifier
     from engine.nn.dense import DenseClassifier
 

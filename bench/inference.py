@@ -278,7 +278,7 @@ def flops_per_pixel(model: str, tile: int, halo: int, batch: int) -> dict:
     import torch
 
     from engine.model.package import ModelPackage
-    from engine.model.tiling import dense_strip_rows, patch_index
+    from engine.model.pixel_probs import dense_strip_rows, patch_index
     from engine.nn.bdgf import BDGFClassifier
     from engine.nn.config import BDGFConfig
     from engine.nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM

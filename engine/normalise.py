@@ -8,7 +8,7 @@ both then call `apply`, so a pixel is transformed identically in both.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +19,18 @@ from .errors import BDGFError
 # the training range to [-1, 1]). Nodata pixels, the spectral cells the DDPM's masking hides, and a modality
 # removed to measure its contribution (engine.trust.contribution) all hold it.
 NEUTRAL_FILL = 0.0
+
+
+def fill_modality(x: np.ndarray, channels: Sequence[int], m: int,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """x (1, C, H, W) with modality m's channels (`channels` per modality, card order) at NEUTRAL_FILL at
+    every pixel: a copy, or `out` (x itself: in place). The one rule for a modality that is not there: the
+    contribution's removed modality (trust.contribution), a layer left out of a run (model.missing_modality);
+    training's modality dropout fills the same channels with the same value."""
+    out = x.copy() if out is None else out
+    start = int(sum(channels[:m]))
+    out[:, start:start + int(channels[m])] = NEUTRAL_FILL
+    return out
 
 
 @dataclass

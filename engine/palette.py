@@ -17,3 +17,6 @@ DEFAULT_PALETTE: tuple[str, ...] = (
 def default_colour(index: int) -> str:
     """Colour of the class at 0-based `index`; beyond the palette's length it starts over."""
     return DEFAULT_PALETTE[index % len(DEFAULT_PALETTE)]
+
+
+UNSTYLED = "#808080"  # a class whose raster has no colour for it (accuracy reports, sampling designs)

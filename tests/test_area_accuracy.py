@@ -13,9 +13,9 @@ from engine.accuracy.area import (
     area_accuracy,
     class_pixel_counts,
     html_section,
-    pixel_area,
     to_markdown,
 )
+from engine.raster.grid import pixel_area
 
 # Olofsson et al. (2014), section 5 / Table 8: sample counts with rows = MAP class, columns = REFERENCE
 # class, in the order deforestation, forest gain, stable forest, stable non-forest.

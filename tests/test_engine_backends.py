@@ -131,7 +131,8 @@ def test_features_are_identical_in_any_window_with_the_engine_halo(package):
 
 def test_gpu_runs_get_larger_tiles_batches_and_dense_windows():
     """A GPU is starved at the CPU's sizes (docs/bench/gpu.md); a user's tile size is never overridden."""
-    from engine.model.tiling import GPU_TILE, STRIP_PX, default_batch, default_core, dense_strip_rows
+    from engine.model.pixel_probs import STRIP_PX, dense_strip_rows
+    from engine.model.tiling import GPU_TILE, default_batch, default_core
 
     assert default_core(128, "cpu") == 128 and default_core(128, "cuda") == GPU_TILE == 512
     assert default_core(1024, "cuda") == 1024

@@ -20,7 +20,8 @@ from osgeo import gdal
 from engine.classify.run import classify
 from engine.errors import BDGFError, ModelPackageError
 from engine.model.package import ModelPackage, write_package
-from engine.raster.read import aligned_vrt, grid_of, intersection_window, read_window, reference_grid
+from engine.raster.grid import intersection_window
+from engine.raster.read import aligned_vrt, grid_of, read_window, reference_grid
 from engine.settings import ClassifyOutputs, ClassifySettings
 from tests.fault_inputs import (
     card_disagreeing_with,

@@ -217,7 +217,7 @@ def test_only_figures_of_auxiliary_modalities_with_an_oa_count():
 
 def test_the_fill_is_the_contributions_rule():
     from engine.model.missing_modality import fill_missing
-    from engine.trust.contribution import fill_modality
+    from engine.normalise import fill_modality
 
     x = np.arange(2 * 7 * 3 * 3, dtype=np.float32).reshape(2, 7, 3, 3) + 1
     filled = fill_missing(x.copy(), [4, 2, 1], [1])

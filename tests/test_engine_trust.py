@@ -303,7 +303,7 @@ def test_the_upgrade_command_adds_the_branch_output(old_model, tmp_path, capsys)
 
 
 def test_requests_are_checked_against_the_card():
-    from engine.trust.uncertainty import check_request
+    from engine.model.card import check_request
 
     card = {"classes": [{}] * 4, "capabilities": ["branch_probabilities"],
             "network": {"classifier": {"branches": ["cnn"]}}}

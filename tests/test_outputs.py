@@ -7,14 +7,13 @@ import pytest
 from osgeo import gdal, osr
 
 from engine.errors import BDGFError, Cancelled
-from engine.raster.read import Grid
+from engine.raster.grid import Grid
+from engine.raster.style import paletted_qml, qml_path_for
 from engine.raster.write import (
     ClassRasterWriter,
     ConfidenceRasterWriter,
     ProbabilityRasterWriter,
     class_dtype,
-    paletted_qml,
-    qml_path_for,
     read_classes,
     write_class_raster,
 )

@@ -8,14 +8,12 @@ import pytest
 from osgeo import gdal, osr
 
 from engine.errors import BDGFError, InputMismatchError
+from engine.raster.grid import Grid, crs_label, intersection_window
 from engine.raster.labels import read_label_window, read_labels
 from engine.raster.read import (
-    Grid,
     aligned_vrt,
     combine_valid,
-    crs_label,
     describe_raster,
-    intersection_window,
     open_raster,
     read_aligned_stack,
     read_window,

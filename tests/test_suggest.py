@@ -11,7 +11,7 @@ import pytest
 from osgeo import gdal, ogr, osr
 
 from engine.errors import BDGFError
-from engine.raster.read import Grid
+from engine.raster.grid import Grid
 from engine.raster.write import write_class_raster
 from engine.trust.suggest import SuggestSettings, suggest_and_write, suggest_samples
 

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +21,13 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
+from engine.raster.atomic import write_bytes
+
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """`data` to `path` all or nothing, fsynced (engine.raster.atomic, the one rule), its folder made."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, data, sync=True)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:

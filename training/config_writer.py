@@ -35,18 +35,16 @@ the result and documents the full schema. The subset written here (paths relativ
 """
 from __future__ import annotations
 
-import os
+import numbers
 from collections.abc import Sequence
-
-import numpy as np
 
 
 def _toml_value(v) -> str:
     if isinstance(v, bool):  # before int: bool is an int subclass
         return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
+    if isinstance(v, numbers.Integral):  # numpy's integers too
         return str(int(v))
-    if isinstance(v, (float, np.floating)):
+    if isinstance(v, numbers.Real):
         return repr(float(v))
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -57,10 +55,20 @@ def _toml_value(v) -> str:
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
-def write_config(path: str, *, name: str, spectral: str | dict, aux: Sequence[dict] = (),
-                 labels: dict, classes: Sequence[dict], dataset: dict | None = None) -> str:
-    """Write the training config TOML (schema in the module docstring). Paths relative to `path`.
-    `labels` may hold a "split" dict, written as [labels.split]."""
+def write_config(path: str, **config) -> str:
+    """Write the training config TOML (config_text's keywords) all or nothing: a crash never leaves a
+    half-written config that loads without error. Returns the path."""
+    # imported here: QGIS imports this module (config_text), and there `engine` is not a top-level package
+    from engine.raster.atomic import write_text
+
+    return write_text(path, config_text(**config))
+
+
+def config_text(*, name: str, spectral: str | dict, aux: Sequence[dict] = (), labels: dict,
+                classes: Sequence[dict], dataset: dict | None = None, training: dict | None = None) -> str:
+    """The training config TOML (schema in the module docstring; paths relative to the file). `labels`
+    may hold a "split" dict, written as [labels.split]; `training`: a [training] table (preset, seed, ...).
+    Standard library only: the QGIS side writes configs with it."""
     lines = ["# BDGF training config; paths are relative to this file.", "", "[dataset]",
              f"name = {_toml_value(name)}"]
     for k, v in (dataset or {}).items():
@@ -76,9 +84,7 @@ def write_config(path: str, *, name: str, spectral: str | dict, aux: Sequence[di
     for c in classes:
         lines += ["", "[[classes]]", f"value = {int(c['value'])}", f"name = {_toml_value(c['name'])}",
                   f"color = {_toml_value(c['color'])}"]
-    # write then rename: a crash never leaves a half-written config that loads without error
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    if training:
+        lines += ["", "[training]"] + [f"{k} = {_toml_value(v)}" for k, v in training.items()
+                                      if v is not None]
+    return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.trust.contribution import fill_modality
+from engine.normalise import fill_modality
 from training.context import RunContext
 from training.evaluate import test_metrics
 from training.prepare import Prepared

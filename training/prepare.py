@@ -21,6 +21,7 @@ from engine.errors import BDGFError
 from engine.normalise import Normaliser
 from engine.raster import labels as label_io
 from engine.raster import read as raster
+from engine.raster.grid import Grid, intersection_window
 from training.config import ClassConfig, ConfigError, LayerConfig, RunConfig, default_classes
 from training.splits import check_training_classes, split_labels
 
@@ -35,7 +36,7 @@ class Prepared:
     valid: np.ndarray  # (H, W) bool, valid in every layer
     train: np.ndarray  # (H, W) int16 class index, -1 = none
     test: np.ndarray  # (H, W) int16
-    grid: raster.Grid  # the grid of x (the intersection window of the spectral grid)
+    grid: Grid  # the grid of x (the intersection window of the spectral grid)
     window: tuple[int, int, int, int]  # (row0, col0, h, w) of x on the spectral raster
     classes: list[ClassConfig]
     modalities: list[dict]  # model-card entries (bands before PCA)
@@ -88,7 +89,7 @@ def _modality_entry(layer: LayerConfig, info: raster.RasterInfo, bands: list[int
     return entry
 
 
-def read_layers(cfg: RunConfig) -> tuple[list[np.ndarray], np.ndarray, raster.Grid, tuple, list[dict]]:
+def read_layers(cfg: RunConfig) -> tuple[list[np.ndarray], np.ndarray, Grid, tuple, list[dict]]:
     """(arrays per modality (b, h, w), valid mask, cropped grid, window, card entries)."""
     for layer in cfg.layers:
         if not layer.path.is_file():
@@ -96,7 +97,7 @@ def read_layers(cfg: RunConfig) -> tuple[list[np.ndarray], np.ndarray, raster.Gr
     ref = raster.reference_grid(str(cfg.spectral.path))
     infos = [raster.describe_raster(str(layer.path)) for layer in cfg.layers]
     bands = [_band_list(layer, info) for layer, info in zip(cfg.layers, infos)]
-    window = raster.intersection_window(ref, [info.grid for info in infos[1:]])
+    window = intersection_window(ref, [info.grid for info in infos[1:]])
     r0, c0, h, w = window
     arrays, masks = [], []
     for layer, band_list in zip(cfg.layers, bands):
@@ -114,7 +115,7 @@ def read_layers(cfg: RunConfig) -> tuple[list[np.ndarray], np.ndarray, raster.Gr
     return arrays, valid, ref.window(r0, c0, h, w), window, entries
 
 
-def rasterize_vector(path, field_name: str, layer_name: str | None, grid: raster.Grid) -> np.ndarray:
+def rasterize_vector(path, field_name: str, layer_name: str | None, grid: Grid) -> np.ndarray:
     """Burn a class field of polygons / points onto `grid`: int32 (H, W), 0 = no feature."""
     if not path.is_file():
         raise ConfigError(f"label vector not found: {path}")
@@ -134,14 +135,14 @@ def rasterize_vector(path, field_name: str, layer_name: str | None, grid: raster
     return label_io.burn_field(layer, field_name, grid)
 
 
-def _read_label_raster(path, grid_ref: raster.Grid, window) -> np.ndarray:
+def _read_label_raster(path, grid_ref: Grid, window) -> np.ndarray:
     if not path.is_file():
         raise ConfigError(f"label raster not found: {path}")
     ds = raster.aligned_vrt(str(path), grid_ref, "nearest", [1])
     return label_io.read_label_window(ds, *window)
 
 
-def read_label_values(cfg: RunConfig, ref: raster.Grid, window, grid: raster.Grid) -> dict[str, np.ndarray]:
+def read_label_values(cfg: RunConfig, ref: Grid, window, grid: Grid) -> dict[str, np.ndarray]:
     """Label values on the cropped grid: {"train", "test"} or {"all"}; 0 / `unlabelled` = no label."""
     lab = cfg.labels
     if lab.kind == "rasters":

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ import torch
 
 from engine.model.tiling import core_size, effective_halo, plan_tiles, tile_noise
 from engine.nn.ddpm import DiffusionFeatureExtractor
+from engine.raster.atomic import atomic_file
 from training import checkpoint as ckpt
 from training.context import RunContext
 from training.stage_ddpm import as_tensor
@@ -98,12 +97,5 @@ def cached_features(ctx: RunContext, extractor: DiffusionFeatureExtractor, x: np
 
 def save_npy(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_file(path, "wb") as fh:
+        np.save(fh, array)

@@ -127,12 +127,13 @@ class AccuracyAlgorithm(BDGFAlgorithm):
         feedback.setProgress(50)
         paths = {key: self.parameterAsFileOutput(parameters, key, context)
                  for key in (self.OUTPUT_HTML, self.OUTPUT_CSV, self.OUTPUT_JSON)}
-        from ..engine.accuracy.assessment import class_values, classes_from_raster
+        from ..engine.accuracy.assessment import class_values
         from ..engine.raster.read import grid_of
+        from ..engine.raster.write import read_classes
         from .accuracy_report import write_reports
 
         if classes is None:
-            classes = classes_from_raster(classification.source(), class_values(predicted, truth))
+            classes = read_classes(classification.source(), class_values(predicted, truth))
         label, probability_sample = self.SAMPLING_OPTIONS[
             self.parameterAsEnum(parameters, self.SAMPLING, context)]
         feedback.pushInfo(self.tr("Reference sampling: {}").format(self.tr(label)))

@@ -170,7 +170,7 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         problems = mismatch_messages(package.card, slots, check_layers, nodata=nodata, scale=scale)
         if self._trust_paths(parameters, context):
             try:  # what the package cannot give (the engine checks it again before any work)
-                from ..engine.trust.uncertainty import check_request
+                from ..engine.model.card import check_request
 
                 check_request(self._outputs(parameters, context), package.card, package.path)
             except BDGFError as exc:
@@ -259,7 +259,7 @@ class ClassifyAlgorithm(BDGFAlgorithm):
     def _run_engine(self, feedback, package, pairs, settings, outputs, nodata=None, scale=None):
         from ..engine.classify.run import classify
         from ..engine.errors import BDGFError, Cancelled
-        from ..engine.raster.write import qml_path_for
+        from ..engine.raster.style import qml_path_for
 
         files = [f for path in outputs.paths() for f in (path, qml_path_for(path))]
         created = [f for f in files if not os.path.exists(f)]

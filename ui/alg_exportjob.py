@@ -113,7 +113,7 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
             write_job,
         )
         from ..engine.errors import BDGFError
-        from ..engine.trust.uncertainty import check_request
+        from ..engine.model.card import check_request
 
         package, problems = self._problems(parameters, context)
         if problems:

@@ -82,7 +82,6 @@ class SamplingDesignAlgorithm(BDGFAlgorithm):
         missing = missing_packages()
         if missing:
             raise QgsProcessingException(missing_message(missing))
-        from ..engine.accuracy.assessment import classes_from_raster
         from ..engine.accuracy.sampling_design import (
             count_classes,
             design_sample,
@@ -90,6 +89,7 @@ class SamplingDesignAlgorithm(BDGFAlgorithm):
             parse_class_accuracies,
         )
         from ..engine.errors import BDGFError
+        from ..engine.raster.write import read_classes
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         path = layer.source()
@@ -97,7 +97,7 @@ class SamplingDesignAlgorithm(BDGFAlgorithm):
         by_class = self.parameterAsString(parameters, self.USERS_ACCURACY_BY_CLASS, context) or ""
         try:
             counts = count_classes(path)
-            names = {c["value"]: c["name"] for c in classes_from_raster(path, sorted(counts))}
+            names = {c["value"]: c["name"] for c in read_classes(path, sorted(counts))}
             users = {value: default_users for value in counts}
             overrides = parse_class_accuracies(by_class)
             unknown = sorted(set(overrides) - set(counts))

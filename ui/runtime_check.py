@@ -1,25 +1,15 @@
 """Which Python packages a run needs and whether QGIS's Python has them (imported lazily)."""
-import importlib
-
-from ..engine.model.environment import install_hint
+from ..engine.model.environment import importable, install_hint
 from ..engine.settings import BACKEND_PACKAGES
 from .common import tr
 
 ALWAYS = ("numpy",)
 
 
-def is_importable(name):
-    try:
-        importlib.import_module(name)
-    except Exception:  # ImportError, or a broken install raising anything
-        return False
-    return True
-
-
 def missing_packages(backend=None):
     """The packages the backend (or, without one, any run) needs that cannot be imported."""
     names = BACKEND_PACKAGES[backend] if backend else ALWAYS
-    return [name for name in names if not is_importable(name)]
+    return [name for name in names if not importable(name)]
 
 
 def missing_message(missing, backend=None):

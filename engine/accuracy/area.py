@@ -213,28 +213,6 @@ def class_pixel_counts(class_map: np.ndarray, values: Sequence[int]) -> list[int
     return [int(lookup.get(int(v), 0)) for v in values]
 
 
-def pixel_area(geotransform: Sequence[float], crs_wkt: str) -> tuple[float | None, str]:
-    """(pixel area in m², or None; a sentence saying how hectares are derived or why there are none)."""
-    from osgeo import osr
-
-    if not crs_wkt:
-        return None, "The map has no CRS: areas are given in pixels only."
-    srs = osr.SpatialReference()
-    if srs.ImportFromWkt(crs_wkt) != 0:
-        return None, "The map's CRS could not be read: areas are given in pixels only."
-    if not srs.IsProjected():
-        return None, ("The map's CRS is not projected (degrees): pixel areas vary across the map, so areas "
-                      "are given in pixels only. Reproject the map to an equal-area CRS for hectares.")
-    gt = geotransform
-    unit, to_metre = srs.GetLinearUnitsName(), srs.GetLinearUnits()
-    area = abs(gt[1] * gt[5] - gt[2] * gt[4]) * to_metre ** 2
-    size = f"{abs(gt[1]):g} × {abs(gt[5]):g} {unit}"
-    if to_metre == 1.0:
-        return area, f"Pixel {size} = {area:g} m² (the CRS's units are metres); 1 ha = 10,000 m²."
-    return area, (f"Pixel {size}; the CRS's units are not metres: converted with 1 {unit} = {to_metre:g} m, "
-                  f"pixel area {area:g} m²; 1 ha = 10,000 m².")
-
-
 # ---------------------------------------------------------------- text and HTML
 
 def to_markdown(area: AreaAccuracy, class_names: Sequence[str]) -> str:

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..raster.read import Grid
-from .area import AreaAccuracy, Estimate, area_accuracy, class_pixel_counts, html_section, pixel_area
+from ..palette import UNSTYLED
+from ..raster.grid import Grid, pixel_area
+from .area import AreaAccuracy, Estimate, area_accuracy, class_pixel_counts, html_section
 from .area import to_markdown as area_markdown
 from .metrics import AccuracyMetrics, ConfusionMatrix, html_report
-
-GREY = "#808080"
 
 
 @dataclass
@@ -37,7 +36,7 @@ class Assessment:
 
     @property
     def colours(self) -> list[str]:
-        return [c.get("color") or GREY for c in self.classes]
+        return [c.get("color") or UNSTYLED for c in self.classes]
 
     def scores(self) -> dict[str, float]:
         """The numbers bdgf:accuracy returns (OA = OA_CLASSIFIED, kept for compatibility)."""
@@ -123,25 +122,6 @@ def class_values(*arrays: np.ndarray) -> list[int]:
     for array in arrays:
         found |= set(np.unique(array).tolist())
     return sorted(int(v) for v in found - {0})
-
-
-def classes_from_raster(class_path: str, values: Sequence[int]) -> list[dict]:
-    """Classes when no model card is given: names and colours from the class raster's category names and
-    colour table when it has them, else the value and grey."""
-    from osgeo import gdal
-
-    ds = gdal.Open(str(class_path))  # keep the dataset alive while its band is used
-    band = ds.GetRasterBand(1)
-    names = band.GetCategoryNames() or []
-    table = band.GetColorTable()
-    classes = []
-    for value in values:
-        name = names[value] if value < len(names) and names[value] else str(value)
-        colour = GREY
-        if table is not None and value < table.GetCount():
-            colour = "#{:02x}{:02x}{:02x}".format(*table.GetColorEntry(value)[:3])
-        classes.append({"value": int(value), "name": name, "color": colour})
-    return classes
 
 
 def _cell(x: float) -> str:

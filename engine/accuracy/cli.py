@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..errors import BDGFError
-
 SAMPLING = {"not-probability": False, "stratified": True}
 
 
@@ -28,19 +26,20 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..raster.labels import read_labels
+    from ..raster.labels import read_labels, read_reference
     from ..raster.read import grid_of
-    from .assessment import assess, class_values, classes_from_raster
+    from ..raster.write import read_classes
+    from .assessment import assess, class_values
 
     grid = grid_of(args.map)
     class_map = read_labels(args.map, grid)
-    reference = _reference(args, grid)
+    reference = read_reference(args.reference, grid, args.field, args.layer)
     if args.model:
         from ..model.package import ModelPackage
 
         classes = ModelPackage(args.model).classes
     else:
-        classes = classes_from_raster(args.map, class_values(class_map, reference))
+        classes = read_classes(args.map, class_values(class_map, reference))
     assessment = assess(reference, class_map, classes, grid, probability_sample=SAMPLING[args.sampling])
     if args.html:
         assessment.write_html(args.html, title=f"Accuracy of {args.map}",
@@ -54,35 +53,3 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reference(args, grid):
-    from osgeo import gdal
-
-    from ..raster.labels import burn_field, read_labels
-
-    if _open(args.reference, gdal.OF_RASTER) is not None:
-        return read_labels(args.reference, grid)
-    vector = _open(args.reference, gdal.OF_VECTOR)
-    if vector is None:
-        raise BDGFError(f"Cannot open the reference {args.reference}: neither a raster nor a vector layer.")
-    layer = vector.GetLayerByName(args.layer) if args.layer else vector.GetLayer(0)
-    if layer is None:
-        raise BDGFError(f"The reference {args.reference} has no layer {args.layer!r}.")
-    defn = layer.GetLayerDefn()
-    fields = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
-    if not args.field or args.field not in fields:
-        raise BDGFError(f"The reference {args.reference} is a vector layer: give its integer class field "
-                        f"with --field (fields: {', '.join(fields)}).")
-    return burn_field(layer, args.field, grid)
-
-
-def _open(path: str, kind: int):
-    """The dataset when GDAL opens `path` as `kind` (raster or vector), else None; quietly."""
-    from osgeo import gdal
-
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        return gdal.OpenEx(path, kind)
-    except RuntimeError:  # when the host enabled gdal.UseExceptions()
-        return None
-    finally:
-        gdal.PopErrorHandler()

@@ -18,10 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from osgeo import gdal
 
 from ..errors import BDGFError
-from ..raster.read import open_raster
+from ..raster.read import grid_of, open_raster, row_strips
 
 BLOCK_PIXELS = 1 << 22  # pixels read at a time (full-width row strips)
 
@@ -166,15 +165,6 @@ def parse_class_accuracies(text: str) -> dict[int, float]:
     return out
 
 
-def _blocks(band: gdal.Band):
-    """Full-width row strips (row-major order of the whole raster): (first row, int64 array)."""
-    width, height = band.XSize, band.YSize
-    rows = max(1, BLOCK_PIXELS // max(width, 1))
-    for row0 in range(0, height, rows):
-        h = min(rows, height - row0)
-        yield row0, band.ReadAsArray(0, row0, width, h).astype(np.int64)
-
-
 def _valid_values(found: np.ndarray, counts: np.ndarray, nodata) -> dict[int, int]:
     keep = found != 0
     if nodata is not None and float(nodata).is_integer():
@@ -187,7 +177,7 @@ def count_classes(class_path: str) -> dict[int, int]:
     ds = open_raster(class_path)
     band = ds.GetRasterBand(1)
     totals: dict[int, int] = {}
-    for _, block in _blocks(band):
+    for _, block in row_strips(band, BLOCK_PIXELS):
         found, counts = np.unique(block, return_counts=True)
         for value, count in _valid_values(found, counts, band.GetNoDataValue()).items():
             totals[value] = totals.get(value, 0) + count
@@ -204,19 +194,18 @@ def draw_sample(class_path: str, design: SampleDesign, seed: int) -> list[Sample
     ranks = {s.value: np.sort(rng.choice(s.mapped_pixels, size=s.sample_size, replace=False))
              for s in design.strata}
     seen = {value: 0 for value in ranks}
-    ds = open_raster(class_path)
-    gt = ds.GetGeoTransform()
+    grid = grid_of(class_path)
+    ds = open_raster(class_path)  # kept: a band outlives no dataset (GDAL frees it)
     band = ds.GetRasterBand(1)
     points: list[SamplePoint] = []
-    for row0, block in _blocks(band):
+    for row0, block in row_strips(band, BLOCK_PIXELS):
         width = block.shape[1]
         for value, wanted in ranks.items():
             where = np.flatnonzero(block == value)
             lo, hi = np.searchsorted(wanted, [seen[value], seen[value] + where.size])
             for flat in where[wanted[lo:hi] - seen[value]]:
                 row, col = row0 + int(flat) // width, int(flat) % width
-                x = gt[0] + (col + 0.5) * gt[1] + (row + 0.5) * gt[2]
-                y = gt[3] + (col + 0.5) * gt[4] + (row + 0.5) * gt[5]
+                x, y = grid.centre(row, col)
                 points.append(SamplePoint(x=x, y=y, row=row, col=col, value=value))
             seen[value] += where.size
     changed = {s.value: seen[s.value] for s in design.strata if seen[s.value] != s.mapped_pixels}

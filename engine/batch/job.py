@@ -20,11 +20,11 @@ import json
 import os
 import re
 import shlex
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import BDGFError
+from ..raster.atomic import write_text
 from ..settings import BACKEND_PACKAGES, OUTPUT_LABELS, ClassifyOutputs, ClassifySettings
 
 JOB_FORMAT = "bdgf-batch-job"
@@ -248,15 +248,9 @@ def write_job(job: BatchJob, path: str | os.PathLike) -> str:
     """Write a job file all or nothing (a temporary file beside it, then renamed)."""
     path = os.path.abspath(os.fspath(path))
     BatchJob.from_dict(job.to_dict(), os.path.dirname(path), path)  # what is written reads back
-    temp = f"{path}.partial-{uuid.uuid4().hex[:8]}"
     try:
-        with open(temp, "w", encoding="utf-8") as fh:
-            json.dump(job.to_dict(), fh, indent=2)
-            fh.write("\n")
-        os.replace(temp, path)
+        write_text(path, json.dumps(job.to_dict(), indent=2) + "\n")
     except OSError as exc:
-        if os.path.exists(temp):
-            os.remove(temp)
         raise BDGFError(f"Cannot write the job file {path}: {exc.strerror or exc}") from None
     return path
 

@@ -25,7 +25,6 @@ import socket
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 
 from ..classify.run import batch_size, classify_window, plan_scene
@@ -33,6 +32,7 @@ from ..errors import BDGFError
 from ..model.package import ModelPackage
 from ..model.tiling import plan_blocks
 from ..progress import Progress, SilentProgress
+from ..raster.atomic import PARTIAL, atomic_file, remove_quietly
 from ..raster.read import GdalMessages, limit_gdal_cache
 from ..settings import ClassifyOutputs, ClassifySettings
 from .job import BatchJob, SceneJob
@@ -145,10 +145,8 @@ def write_manifest(task: BlockTask, pixels_classified: int, seconds: float, work
     manifest = {"format": MANIFEST_FORMAT, "version": 1, "fingerprint": task.fingerprint,
                 "window": list(task.window), "files": files, "pixels_classified": pixels_classified,
                 "seconds": seconds, "worker": worker}
-    temp = f"{task.manifest}.partial-{uuid.uuid4().hex[:8]}"
-    with open(temp, "w", encoding="utf-8") as fh:
+    with atomic_file(task.manifest, "w") as fh:
         json.dump(manifest, fh, indent=1)
-    os.replace(temp, task.manifest)
 
 
 def check_block(task: BlockTask) -> tuple[dict | None, str]:
@@ -380,11 +378,8 @@ def _prepare(job: BatchJob, index: int, package: ModelPackage, progress: Progres
 def _remove_partials(folder: str) -> None:
     """Temporary files a killed worker left (its writers could not clean up after SIGKILL)."""
     for name in os.listdir(folder):
-        if ".partial-" in name:
-            try:
-                os.remove(os.path.join(folder, name))
-            except FileNotFoundError:
-                pass
+        if PARTIAL in name:
+            remove_quietly(os.path.join(folder, name))
 
 
 def _reuse(task: BlockTask, state: _Scene, progress: Progress) -> bool:
@@ -560,7 +555,7 @@ def _fail(state: _Scene, reason: str, progress: Progress) -> None:
 def _assemble(job: BatchJob, state: _Scene, package: ModelPackage, progress: Progress) -> None:
     """The scene's VRT over its blocks (and COG): all or nothing, like every output."""
     from ..classify.writers import product_layout
-    from ..raster.write import write_cog, write_vrt
+    from ..raster.mosaic import write_cog, write_vrt
 
     scene, report = state.job_scene, state.report
     report.pixels_classified = state.classified

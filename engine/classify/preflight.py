@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..errors import BDGFError
+from ..raster.grid import Grid
 from ..raster.nodata import NO_NODATA
-from ..raster.read import Grid, describe_raster, sample_window
+from ..raster.read import describe_raster, sample_window
 from ..raster.write import class_dtype, format_bytes
 from ..settings import ClassifyOutputs, same_file
 from .inputs import Layer

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import BDGFError
 from ..model.backends import make_backend
-from ..model.card import branch_names, feature_channels
+from ..model.card import branch_names, check_request, feature_channels
 from ..model.missing_modality import fill_missing, left_out, left_out_figures
 from ..model.package import ModelPackage
 from ..model.pixel_probs import Profile, pixel_probs
@@ -37,10 +37,10 @@ from ..model.tiling import (
 )
 from ..normalise import Normaliser
 from ..progress import Progress, SilentProgress, check_cancel
-from ..raster.read import GdalMessages, aligned_vrt, grid_of, intersection_window, read_window, reference_grid
+from ..raster.grid import intersection_window
+from ..raster.read import GdalMessages, aligned_vrt, grid_of, read_window, reference_grid
 from ..settings import ClassifyOutputs, ClassifySettings
 from ..trust.contribution import modality_contribution
-from ..trust.uncertainty import check_request
 from .inputs import Layer, check_inputs
 from .preflight import check_outputs, inspect_inputs
 from .writers import RunWriters, TileResult

@@ -16,13 +16,8 @@ import numpy as np
 
 from ..errors import BDGFError
 from ..model.card import branch_names
-from ..raster.write import (
-    ClassRasterWriter,
-    ConfidenceRasterWriter,
-    ProbabilityRasterWriter,
-    pseudocolor_qml,
-    qml_path_for,
-)
+from ..raster.style import pseudocolor_qml, qml_path_for
+from ..raster.write import ClassRasterWriter, ConfidenceRasterWriter, ProbabilityRasterWriter
 from ..settings import OUTPUT_LABELS, ClassifyOutputs
 from ..trust.contribution import category_indices, dominant_modality, modality_classes
 from ..trust.uncertainty import branch_agreement, branch_disagreement, disagreement_scale, normalised_entropy

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ModelPackageError
+from ..settings import ClassifyOutputs
 from .missing_modality import runs_without_line
 
 SCHEMA = "bdgf-model-card"
@@ -261,24 +262,55 @@ def branch_names(card: Mapping) -> list[str]:
     return [str(b) for b in branches] if isinstance(branches, list) else []
 
 
+def _branch_support(card: Mapping) -> str:
+    """Whether the package can give branch disagreement / agreement: "ok", "no-graph-output" (exported
+    without each branch's probabilities) or "one-branch". The one rule of supported_outputs and
+    check_request."""
+    if not has_capability(card, BRANCH_PROBABILITIES):
+        return "no-graph-output"
+    return "ok" if len(branch_names(card)) >= 2 else "one-branch"
+
+
 def supported_outputs(card: Mapping) -> list[tuple[str, bool, str]]:
     """(output, supported, why not / what it needs) for every output of a classification, in the order the
     CLI and QGIS list them: what `engine info`, bdgf:modelinfo and the dock show."""
-    n = len(branch_names(card))
-    if not has_capability(card, BRANCH_PROBABILITIES):
-        branch = (False, "the classifier graphs do not give each branch's probabilities: add them with "
-                         "python -m training.export_model --add-branch-outputs MODEL.bdgf")
-    elif n < 2:
-        branch = (False, f"one classifier branch ({', '.join(branch_names(card)) or '?'}): nothing to "
-                         "compare")
-    else:
-        branch = (True, f"{n} branches: {', '.join(branch_names(card))}")
+    names = ", ".join(branch_names(card))
+    branch = {"no-graph-output": (False, "the classifier graphs do not give each branch's probabilities: add "
+                                         "them with python -m training.export_model --add-branch-outputs "
+                                         "MODEL.bdgf"),
+              "one-branch": (False, f"one classifier branch ({names or '?'}): nothing to compare"),
+              "ok": (True, f"{len(branch_names(card))} branches: {names}")}[_branch_support(card)]
     m = len(card.get("modalities") or [])
     return [("class map, probabilities, confidence", True, ""),
             ("entropy (uncertainty of the fused probabilities)", True, ""),
             ("branch disagreement (Jensen-Shannon) and branch agreement", *branch),
             ("modality contribution and dominant modality", True,
              f"{m} extra feature + classifier passes per tile, one per modality")]
+
+
+def check_request(outputs: ClassifyOutputs, card: Mapping, model_path: str) -> None:
+    """ModelPackageError, before any work, when the outputs ask for branch disagreement / agreement and
+    the package cannot give them (supported_outputs' rule), with the fix."""
+    wanted = [label for label, path in (("branch disagreement", outputs.disagreement),
+                                        ("branch agreement", outputs.agreement)) if path]
+    support = _branch_support(card)
+    if not wanted or support == "ok":
+        return
+    what = " and ".join(wanted) + (" outputs need" if len(wanted) > 1 else " output needs")
+    branches = branch_names(card)
+    if support == "no-graph-output":
+        shape = f"(batch, {len(branches) or 'branches'}, {len(card['classes'])})"
+        raise ModelPackageError(
+            f"The {what} each classifier branch's probabilities, but the model package {model_path} was "
+            f"exported without them: its classifier graphs have no output 'branch_probs' {shape} and its "
+            f"card no capability '{BRANCH_PROBABILITIES}' (found: only the fused 'probs'). Add them from the "
+            "package's own weights, nothing retrained: python -m training.export_model --add-branch-outputs "
+            f"{model_path} (or retrain with this version). The class map, probabilities, confidence, "
+            "entropy and modality contribution work with this package as it is. Nothing was written.")
+    raise ModelPackageError(
+        f"The {what} two or more classifier branches to compare, but the model in {model_path} has "
+        f"one ({', '.join(branches) or 'unknown'}): its disagreement would be 0 everywhere. Use the "
+        "entropy output instead. Nothing was written.")
 
 
 def _band_summary(mod: Mapping) -> str:

@@ -16,10 +16,15 @@ import platform
 import sys
 import sysconfig
 
-REQUIRED = ("numpy", "onnxruntime")
-OPTIONAL = ("torch", "safetensors", "mamba_ssm")
-OPTIONAL_USE = {"torch": "PyTorch backend", "safetensors": "PyTorch backend",
+from ..settings import BACKEND_PACKAGES, BACKENDS
+
+# From the one table of what each backend imports (settings.BACKEND_PACKAGES): the default backend's
+# packages are required, the others' optional.
+REQUIRED = BACKEND_PACKAGES[BACKENDS[0]]
+OPTIONAL_USE = {**{name: f"the {backend!r} backend" for backend in BACKENDS[1:]
+                   for name in BACKEND_PACKAGES[backend] if name not in REQUIRED},
                 "mamba_ssm": "fused Mamba kernels, GPU only; the engine's own scan runs without it"}
+OPTIONAL = tuple(OPTIONAL_USE)
 ORT_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino")
 
 # ctypes names of the NVIDIA libraries ONNX Runtime (CUDA provider) and torch need; first found wins.
@@ -75,7 +80,7 @@ def install_hint(missing: list[str]) -> str:
 
 # ---------------------------------------------------------------- packages
 
-def _import(name: str):
+def try_import(name: str):
     """(module or None, error text or None). A broken install raises anything, not just ImportError."""
     try:
         return importlib.import_module(name), None
@@ -83,6 +88,11 @@ def _import(name: str):
         return None, f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 (a broken binary wheel: report it, never crash the report)
         return None, f"{type(exc).__name__}: {exc}"
+
+
+def importable(name: str) -> bool:
+    """Whether `name` imports in this Python (a broken install counts as missing)."""
+    return try_import(name)[0] is not None
 
 
 def _version(module) -> str | None:
@@ -269,7 +279,7 @@ def environment_report(check_cuda: bool = True) -> dict:
     }
     modules = {}
     for name in REQUIRED + OPTIONAL:
-        module, error = _import(name)
+        module, error = try_import(name)
         modules[name] = module
         report["packages"][name] = _version(module)
         report["locations"][name] = _location(module)

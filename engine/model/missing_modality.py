@@ -8,8 +8,8 @@ modality missing:
 
 Only for a modality with such a figure may its layer be left out, one auxiliary modality at a time (the
 figures are for one missing modality; training never measured two). The engine then fills that
-modality's normalised channels with `engine.normalise.NEUTRAL_FILL` at every pixel (the rule of the
-modality contribution, `engine.trust.contribution.fill_modality`, which is what training fed the network),
+modality's normalised channels with `engine.normalise.NEUTRAL_FILL` at every pixel (the one rule,
+`engine.normalise.fill_modality`, also the modality contribution's and what training fed the network),
 computes the diffusion features of the input so filled, and takes the valid mask from the layers given.
 The spectral modality is never optional: it defines the output grid.
 
@@ -114,8 +114,10 @@ def left_out_figures(card: Mapping, indices: Sequence[int]) -> dict[str, dict]:
 
 def fill_missing(x, channels: Sequence[int], missing: Sequence[int]):
     """The normalised input x (1, C, H, W) with the channels of the `missing` modalities (card indices) at
-    the neutral fill, in place: the contribution's rule (`engine.trust.contribution.fill_modality`)."""
-    from ..trust.contribution import fill_modality
+    the neutral fill, in place: the one rule (`engine.normalise.fill_modality`)."""
+    from ..normalise import (
+        fill_modality,  # numpy: this module stays standard library only (the card imports it)
+    )
 
     for m in missing:
         fill_modality(x, channels, m, out=x)

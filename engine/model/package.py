@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelPackageError
+from ..raster.atomic import atomic_file
 from .card import (
     BRANCH_PROBABILITIES,
     branch_names,
@@ -206,21 +206,11 @@ def write_package(path: str | os.PathLike, card: dict, onnx: Mapping[str, bytes]
     card["content_hash"] = content_hash
     card_text = json.dumps(card, indent=2, ensure_ascii=False, default=_json_default)
 
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".bdgf.part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(zipfile.ZipInfo(CARD_MEMBER, _ZIP_DATE), card_text.encode("utf-8"),
-                        compress_type=zipfile.ZIP_DEFLATED)
-            for name in (*ONNX_MEMBERS, WEIGHTS_MEMBER, *(m for m in DENSE_MEMBERS if m in blobs)):
-                zf.writestr(zipfile.ZipInfo(name, _ZIP_DATE), blobs[name], compress_type=zipfile.ZIP_DEFLATED)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_file(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo(CARD_MEMBER, _ZIP_DATE), card_text.encode("utf-8"),
+                    compress_type=zipfile.ZIP_DEFLATED)
+        for name in (*ONNX_MEMBERS, WEIGHTS_MEMBER, *(m for m in DENSE_MEMBERS if m in blobs)):
+            zf.writestr(zipfile.ZipInfo(name, _ZIP_DATE), blobs[name], compress_type=zipfile.ZIP_DEFLATED)
     return content_hash
 
 

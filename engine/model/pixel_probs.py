@@ -10,7 +10,42 @@ import time
 
 import numpy as np
 
-from .tiling import STRIP_PX, dense_strip_rows, patch_batches, patch_index
+# Pixels per dense window (strip + patch radius) at each device: on a GPU the per-call costs swamp the
+# work at the CPU's size (bench.gpu, docs/bench/gpu.md; tiling.GPU_TILE has the measured figures).
+STRIP_PX = {"cpu": 8192, "cuda": 1 << 18}
+
+
+def patch_batches(x: np.ndarray, feats: np.ndarray, rows: np.ndarray, cols: np.ndarray, patch: int,
+                  batch: int):
+    """Yield (x_patches, d_patches, slice) for pixels (rows, cols) of a window, `batch` at a time.
+
+    Patches are gathered from sliding-window views (no per-pixel Python loop); rows/cols are the
+    patch centres in window coordinates.
+    """
+    r = patch // 2
+    xv = np.lib.stride_tricks.sliding_window_view(x[0], (patch, patch), axis=(1, 2))
+    dv = np.lib.stride_tricks.sliding_window_view(feats[0], (patch, patch), axis=(1, 2))
+    # (H', W', C, P, P) views: indexing the two leading axes gathers (B, C, P, P) in one copy
+    xv, dv = np.moveaxis(xv, 0, 2), np.moveaxis(dv, 0, 2)
+    for s in range(0, len(rows), batch):
+        rr, cc = rows[s:s + batch] - r, cols[s:s + batch] - r
+        yield xv[rr, cc], dv[rr, cc], slice(s, s + len(rr))
+
+
+def patch_index(rows: np.ndarray, cols: np.ndarray, width: int, patch: int) -> np.ndarray:
+    """(B, P*P) int64: flat positions (row * width + col) in a window `width` wide of the row-major
+    patches centred on (rows, cols): the dense classifier's gather index (engine.nn.dense)."""
+    r = patch // 2
+    offsets = np.arange(-r, r + 1, dtype=np.int64)
+    flat = (offsets[:, None] * width + offsets[None, :]).reshape(-1)
+    return (np.asarray(rows, np.int64) * width + np.asarray(cols, np.int64))[:, None] + flat[None, :]
+
+
+def dense_strip_rows(window_width: int, patch: int, rows: int, budget_px: int = STRIP_PX["cpu"]) -> int:
+    """Core rows per call of the dense classifier's per-window step: windows of about `budget_px`
+    pixels (the strip + the patch radius above and below), at least `patch` rows so that the
+    recomputed radius rows stay a minor share; at most `rows` (the whole core)."""
+    return max(1, min(rows, max(patch, budget_px // max(window_width, 1) - 2 * (patch // 2))))
 
 
 class Profile(dict):
@@ -28,8 +63,8 @@ def pixel_probs(x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, rr: 
     """Fused probabilities (n_classes, h, w) of the valid core pixels (rr, cc) of a tile window (x (1, C,
     H, W), feats (1, F, H, W); the core is window[rows, cols]) and, with `branches`, each branch's
     (n_branches, n_classes, h, w): dense when the backend can, else patchwise. `on_batch(fraction)` after
-    each classifier call. strip_px: pixels per dense window (engine.model.tiling.dense_strip_rows' budget;
-    default engine.model.tiling.STRIP_PX of the backend's device)."""
+    each classifier call. strip_px: pixels per dense window (dense_strip_rows' budget;
+    default STRIP_PX of the backend's device)."""
     probs = np.zeros((n_classes, rows.stop - rows.start, cols.stop - cols.start), np.float32)
     branch = np.zeros((n_branches, *probs.shape), np.float32) if branches else None
 

@@ -1,4 +1,4 @@
-"""Tiling: tile plan with a halo, position-keyed tile noise, patch batches, the default batch size.
+"""Tiling: tile plan with a halo, position-keyed tile noise, the default tile core and batch per device.
 
 Tiles have a core of T x T pixels (origins at multiples of T on the reference grid) and a halo on every
 side; noise is keyed by the global pixel position. Together these make a pixel's class independent of
@@ -129,32 +129,12 @@ def tile_noise(seed: int, t: Tile, channels: int, steps: int, chunk_bytes: int =
     return out
 
 
-# ---------------------------------------------------------------- patches
-
-def patch_batches(x: np.ndarray, feats: np.ndarray, rows: np.ndarray, cols: np.ndarray, patch: int,
-                  batch: int):
-    """Yield (x_patches, d_patches, slice) for pixels (rows, cols) of a window, `batch` at a time.
-
-    Patches are gathered from sliding-window views (no per-pixel Python loop); rows/cols are the
-    patch centres in window coordinates.
-    """
-    r = patch // 2
-    xv = np.lib.stride_tricks.sliding_window_view(x[0], (patch, patch), axis=(1, 2))
-    dv = np.lib.stride_tricks.sliding_window_view(feats[0], (patch, patch), axis=(1, 2))
-    # (H', W', C, P, P) views: indexing the two leading axes gathers (B, C, P, P) in one copy
-    xv, dv = np.moveaxis(xv, 0, 2), np.moveaxis(dv, 0, 2)
-    for s in range(0, len(rows), batch):
-        rr, cc = rows[s:s + batch] - r, cols[s:s + batch] - r
-        yield xv[rr, cc], dv[rr, cc], slice(s, s + len(rr))
-
-
 # On a GPU the per-call costs (Python, kernel launches, transfers) swamp the work at the CPU's sizes:
 # bench.gpu (H200, docs/bench/gpu.md) measured the `cpu` preset at 30,518 px/s with tiles of 128 px, batches
 # of 1,024 and dense windows of 8,192 px, and 50,861 px/s at 512 / 16,384 / 262,144 (noise still made on the
 # host then). Tiles and windows change no class (tile invariance); the batch is capped lower than measured
 # so that the paper-size network fits on an 8 GB GPU.
-GPU_TILE = 512
-STRIP_PX = {"cpu": 8192, "cuda": 1 << 18}
+GPU_TILE = 512  # STRIP_PX (model.pixel_probs): the dense windows at each device
 
 
 def default_core(card_tile: int, device: str) -> int:
@@ -182,19 +162,3 @@ def _available_memory() -> int:
     except OSError:
         pass
     return 2 << 30
-
-
-def patch_index(rows: np.ndarray, cols: np.ndarray, width: int, patch: int) -> np.ndarray:
-    """(B, P*P) int64: flat positions (row * width + col) in a window `width` wide of the row-major
-    patches centred on (rows, cols): the dense classifier's gather index (engine.nn.dense)."""
-    r = patch // 2
-    offsets = np.arange(-r, r + 1, dtype=np.int64)
-    flat = (offsets[:, None] * width + offsets[None, :]).reshape(-1)
-    return (np.asarray(rows, np.int64) * width + np.asarray(cols, np.int64))[:, None] + flat[None, :]
-
-
-def dense_strip_rows(window_width: int, patch: int, rows: int, budget_px: int = STRIP_PX["cpu"]) -> int:
-    """Core rows per call of the dense classifier's per-window step: windows of about `budget_px`
-    pixels (the strip + the patch radius above and below), at least `patch` rows so that the
-    recomputed radius rows stay a minor share; at most `rows` (the whole core)."""
-    return max(1, min(rows, max(patch, budget_px // max(window_width, 1) - 2 * (patch // 2))))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 from osgeo import gdal
 
-from .read import Grid, Source, aligned_vrt, read_window
+from ..errors import BDGFError
+from .grid import Grid
+from .read import Source, aligned_vrt, read_window
 
 
 def read_labels(source: Source, ref_grid: Grid, band: int = 1) -> np.ndarray:
@@ -36,3 +38,34 @@ def burn_field(ogr_layer, field_name: str, grid: Grid) -> np.ndarray:
     ds.GetRasterBand(1).Fill(0)
     gdal.RasterizeLayer(ds, [1], ogr_layer, options=[f"ATTRIBUTE={field_name}"])
     return ds.GetRasterBand(1).ReadAsArray().astype(np.int32)
+
+
+def read_reference(path: str, grid: Grid, field: str | None = None, layer: str | None = None) -> np.ndarray:
+    """Reference labels on `grid`, int32 (H, W), 0 = none: a label raster (nearest neighbour), or a vector
+    layer (`layer`, default the first) whose integer `field` is burnt. BDGFError naming the fields when the
+    vector's field is not given or not found."""
+    if _open(path, gdal.OF_RASTER) is not None:
+        return read_labels(path, grid)
+    vector = _open(path, gdal.OF_VECTOR)
+    if vector is None:
+        raise BDGFError(f"Cannot open the reference {path}: neither a raster nor a vector layer.")
+    found = vector.GetLayerByName(layer) if layer else vector.GetLayer(0)
+    if found is None:
+        raise BDGFError(f"The reference {path} has no layer {layer!r}.")
+    defn = found.GetLayerDefn()
+    fields = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    if not field or field not in fields:
+        raise BDGFError(f"The reference {path} is a vector layer: give its integer class field "
+                        f"with --field (fields: {', '.join(fields)}).")
+    return burn_field(found, field, grid)
+
+
+def _open(path: str, kind: int):
+    """The dataset when GDAL opens `path` as `kind` (raster or vector), else None; quietly."""
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        return gdal.OpenEx(path, kind)
+    except RuntimeError:  # when the host enabled gdal.UseExceptions()
+        return None
+    finally:
+        gdal.PopErrorHandler()

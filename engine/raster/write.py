@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Mapping, Sequence
-from xml.etree import ElementTree as ET
 
 import numpy as np
 from osgeo import gdal
 
 from ..errors import BDGFError
-from .read import GdalMessages, Grid
+from ..palette import UNSTYLED
+from .atomic import remove_quietly, replace_all, temp_path
+from .grid import Grid
+from .read import GdalMessages
+from .style import paletted_qml, qml_path_for
 
 CREATION_OPTIONS = ("TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER")
 CLASS_NODATA = 0
@@ -56,8 +58,7 @@ class GeoTiffWriter:
         directory = os.path.dirname(self.path)
         if not os.path.isdir(directory):
             raise BDGFError(f"Output folder does not exist: {directory}")
-        stem = os.path.splitext(os.path.basename(self.path))[0]
-        self.temp_path = os.path.join(directory, f"{stem}.partial-{uuid.uuid4().hex[:8]}.tif")
+        self.temp_path = temp_path(self.path, ".tif")
         options = list(creation_options)
         if band_count > 1:
             options.append("INTERLEAVE=BAND")
@@ -142,8 +143,7 @@ class GeoTiffWriter:
                 raise self._failure(messages.errors + messages.warnings, "write")
             self._check_readable()
             for final, text in self._sidecars().items():
-                temp = f"{final}.partial-{uuid.uuid4().hex[:8]}"
-                self._sidecar_temps[final] = temp
+                temp = self._sidecar_temps[final] = temp_path(final)
                 with open(temp, "w", encoding="utf-8") as fh:
                     fh.write(text)
         except OSError as exc:
@@ -159,14 +159,13 @@ class GeoTiffWriter:
             return self.path
         if self._ds is not None:
             self.close()
+        moves = [(self.temp_path, self.path)]
+        if os.path.exists(self.temp_path + ".aux.xml"):
+            moves.append((self.temp_path + ".aux.xml", self.path + ".aux.xml"))
+        else:
+            remove_quietly(self.path + ".aux.xml")  # a stale sidecar would override the new metadata
         try:
-            os.replace(self.temp_path, self.path)
-            if os.path.exists(self.temp_path + ".aux.xml"):
-                os.replace(self.temp_path + ".aux.xml", self.path + ".aux.xml")
-            else:
-                _remove(self.path + ".aux.xml")  # a stale sidecar would override the new metadata
-            for final, temp in self._sidecar_temps.items():
-                os.replace(temp, final)
+            replace_all([*moves, *((temp, final) for final, temp in self._sidecar_temps.items())])
         except OSError as exc:
             self.abort()
             raise BDGFError(f"Cannot write the output {self.path}: {exc}. Is it open in another "
@@ -178,10 +177,7 @@ class GeoTiffWriter:
         """Discard everything written so far; no output file remains (an earlier file at the output path,
         from another run, is left as it was)."""
         self._ds = None
-        _remove(self.temp_path)
-        _remove(self.temp_path + ".aux.xml")
-        for temp in self._sidecar_temps.values():
-            _remove(temp)
+        remove_quietly(self.temp_path, self.temp_path + ".aux.xml", *self._sidecar_temps.values())
         self.finished = True
 
     def _check_readable(self) -> None:
@@ -244,13 +240,6 @@ def format_bytes(n: float) -> str:
     while n >= 1024 and i < len(units) - 1:
         n, i = n / 1024, i + 1
     return f"{n:.0f} bytes" if i == 0 else f"{n:.1f} {units[i]}"
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
 
 
 class ClassRasterWriter(GeoTiffWriter):
@@ -360,8 +349,10 @@ def write_class_raster(path: str | os.PathLike, grid: Grid, classes: Sequence[Ma
     return writer.path
 
 
-def read_classes(path: str | os.PathLike, band: int = 1) -> list[dict]:
-    """Classes stored in a class raster: [{"value", "name", "color"}] for every named category."""
+def read_classes(path: str | os.PathLike, values: Sequence[int] | None = None, band: int = 1) -> list[dict]:
+    """Classes stored in a class raster, [{"value", "name", "color"}]: every named category, or with
+    `values` one entry per value (a map without a model card: its category name, else the value; its
+    colour-table entry, else palette.UNSTYLED)."""
     ds = gdal.Open(os.fspath(path))
     if ds is None:
         raise BDGFError(f"Cannot open raster {os.fspath(path)}: {gdal.GetLastErrorMsg()}")
@@ -369,207 +360,18 @@ def read_classes(path: str | os.PathLike, band: int = 1) -> list[dict]:
     rb = ds.GetRasterBand(band)
     names = rb.GetCategoryNames() or []
     table = rb.GetRasterColorTable()
-    classes = []
-    for value, name in enumerate(names):
-        if value == CLASS_NODATA or not name:
-            continue
-        r, g, b_, _ = table.GetColorEntry(value) if table and value < table.GetCount() else (0, 0, 0, 0)
-        classes.append({"value": value, "name": name, "color": f"#{r:02x}{g:02x}{b_:02x}"})
-    return classes
+
+    def colour(value: int, default: str) -> str:
+        if table is None or value >= table.GetCount():
+            return default
+        return "#{:02x}{:02x}{:02x}".format(*table.GetColorEntry(value)[:3])
+
+    if values is not None:
+        return [{"value": int(v), "name": names[v] if v < len(names) and names[v] else str(v),
+                 "color": colour(int(v), UNSTYLED)} for v in values]
+    return [{"value": value, "name": name, "color": colour(value, "#000000")}
+            for value, name in enumerate(names) if value != CLASS_NODATA and name]
 
 
-# ---------------------------------------------------------------- mosaics (batch jobs)
-
-COG_OPTIONS = ("COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS")
 
 
-def write_vrt(path: str | os.PathLike, sources: Sequence[str], classes: Sequence[Mapping] | None = None,
-              band_names: Sequence[str] | None = None, metadata: Mapping[str, str] | None = None,
-              qml: str | None = None) -> str:
-    """A VRT mosaic of `sources` (rasters of one grid's blocks, same bands), all or nothing like the
-    writers: built under a temporary name beside `path` (sources relative to it), checked, renamed.
-    With `classes`: the class raster's colour table, category names and sidecar `.qml`; `qml`: a
-    sidecar style of another raster (a trust output's ramp)."""
-    staged = _Staged(path)
-    try:
-        size = None
-        with GdalMessages() as messages:
-            try:
-                ds = gdal.BuildVRT(staged.temp_path, [os.path.abspath(s) for s in sources])
-                if ds is not None:
-                    _describe_bands(ds, classes, band_names, metadata)
-                    ds.FlushCache()
-                    size = ds.RasterXSize, ds.RasterYSize, ds.RasterCount
-                    ds = None
-            except RuntimeError as exc:
-                messages.errors.append(str(exc))
-                ds, size = None, None
-        if size is None or messages.errors:
-            raise staged.failure(messages.errors, "build")
-        return staged.commit(size, _sidecars(staged.path, classes, qml))
-    except BaseException:
-        staged.abort()
-        raise
-
-
-def write_cog(path: str | os.PathLike, source: str, classes: Sequence[Mapping] | None = None,
-              qml: str | None = None) -> str:
-    """`source` (e.g. the scene's VRT) copied into one Cloud-Optimized GeoTIFF (GDAL's COG driver: tiled,
-    DEFLATE, overviews; nearest-neighbour overviews for a class raster), all or nothing like the writers.
-    Colour table, category names (its .aux.xml) and band descriptions come from `source`; with `classes`
-    the sidecar `.qml` too (`qml`: another raster's style, as in write_vrt)."""
-    staged = _Staged(path)
-    options = list(COG_OPTIONS) + (["RESAMPLING=NEAREST"] if classes else [])
-    try:
-        with GdalMessages() as messages:
-            try:
-                src = gdal.Open(os.fspath(source))
-                size = src.RasterXSize, src.RasterYSize, src.RasterCount
-                out = gdal.Translate(staged.temp_path, src, format="COG", creationOptions=options)
-                ok = out is not None
-                out = src = None
-            except RuntimeError as exc:
-                messages.errors.append(str(exc))
-                ok = False
-        if not ok or messages.errors:
-            raise staged.failure(messages.errors, "write")
-        return staged.commit(size, _sidecars(staged.path, classes, qml))
-    except BaseException:
-        staged.abort()
-        raise
-
-
-def _describe_bands(ds: gdal.Dataset, classes, band_names, metadata) -> None:
-    if metadata:
-        ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
-    for i, name in enumerate(band_names or []):
-        ds.GetRasterBand(i + 1).SetDescription(str(name))
-    if classes:
-        band = ds.GetRasterBand(1)
-        names = [""] * (max(int(c["value"]) for c in classes) + 1)
-        for c in classes:
-            names[int(c["value"])] = str(c["name"])
-        band.SetCategoryNames(names)
-
-
-def _sidecars(path: str, classes, qml: str | None = None) -> dict[str, str]:
-    if classes:
-        return {qml_path_for(path): paletted_qml(classes)}
-    return {qml_path_for(path): qml} if qml else {}
-
-
-class _Staged:
-    """A file GDAL writes whole (VRT, COG) under `<stem>.partial-<id><ext>` beside `path`, then checked and
-    renamed with its .aux.xml and sidecars: the GeoTiffWriter rule for files not written window by window."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = os.path.abspath(os.fspath(path))
-        directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory):
-            raise BDGFError(f"Output folder does not exist: {directory}")
-        stem, ext = os.path.splitext(os.path.basename(self.path))
-        self.temp_path = os.path.join(directory, f"{stem}.partial-{uuid.uuid4().hex[:8]}{ext}")
-        self._temps = [self.temp_path, self.temp_path + ".aux.xml"]
-
-    def commit(self, size: tuple[int, int, int], sidecars: Mapping[str, str]) -> str:
-        problems = read_back_problems(self.temp_path, *size)
-        if problems:
-            raise self.failure(problems, "write")
-        moves = [(self.temp_path, self.path)]
-        if os.path.exists(self.temp_path + ".aux.xml"):
-            moves.append((self.temp_path + ".aux.xml", self.path + ".aux.xml"))
-        else:
-            _remove(self.path + ".aux.xml")  # a stale sidecar would override the new metadata
-        try:
-            for final, text in sidecars.items():
-                temp = f"{final}.partial-{uuid.uuid4().hex[:8]}"
-                self._temps.append(temp)
-                with open(temp, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                moves.append((temp, final))
-            for temp, final in moves:
-                os.replace(temp, final)
-        except OSError as exc:
-            raise self.failure([exc.strerror or str(exc)], "write") from None
-        return self.path
-
-    def abort(self) -> None:
-        for temp in self._temps:
-            _remove(temp)
-
-    def failure(self, messages: Sequence[str], what: str) -> BDGFError:
-        reason = messages[0] if messages else gdal.GetLastErrorMsg() or "GDAL failed"
-        return BDGFError(f"Cannot {what} the output {self.path}: {reason}. Nothing was written under that "
-                         "name (an earlier file there is kept).")
-
-
-# ---------------------------------------------------------------- QGIS style
-
-def qml_path_for(raster_path: str | os.PathLike) -> str:
-    """QGIS loads `<raster without extension>.qml` as the layer's default style."""
-    return os.path.splitext(os.fspath(raster_path))[0] + ".qml"
-
-
-def _qml_root() -> tuple[ET.Element, ET.Element]:
-    """(qgis root, pipe) of a QGIS 3.22+ raster style document."""
-    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "AllStyleCategories",
-                               "hasScaleBasedVisibilityFlag": "0", "minScale": "1e+08", "maxScale": "0"})
-    return root, ET.SubElement(root, "pipe")
-
-
-def _qml_renderer(pipe: ET.Element, attributes: Mapping[str, str]) -> ET.Element:
-    """The raster renderer with its transparency and (unused: fixed limits) min / max origin."""
-    renderer = ET.SubElement(pipe, "rasterrenderer", {"opacity": "1", "alphaBand": "-1", "nodataColor": "",
-                                                      **attributes})
-    ET.SubElement(renderer, "rasterTransparency")
-    origin = ET.SubElement(renderer, "minMaxOrigin")
-    for tag, text in (("limits", "None"), ("extent", "WholeRaster"), ("statAccuracy", "Estimated"),
-                      ("cumulativeCutLower", "0.02"), ("cumulativeCutUpper", "0.98"), ("stdDevFactor", "2")):
-        ET.SubElement(origin, tag).text = text
-    return renderer
-
-
-def _qml_text(root: ET.Element, pipe: ET.Element) -> str:
-    """Close the pipe (neutral colour adjustments, resampling) and serialise the document."""
-    ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0", "gamma": "1"})
-    ET.SubElement(pipe, "huesaturation", {
-        "saturation": "0", "grayscaleMode": "0", "colorizeOn": "0", "colorizeRed": "255",
-        "colorizeGreen": "128", "colorizeBlue": "128", "colorizeStrength": "100", "invertColors": "0"})
-    ET.SubElement(pipe, "rasterresampler", {"maxOversampling": "2"})
-    ET.SubElement(pipe, "resamplingStage").text = "resamplingFilter"
-    ET.SubElement(root, "blendMode").text = "0"
-    ET.indent(root)
-    body = ET.tostring(root, encoding="unicode")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
-
-
-def paletted_qml(classes: Sequence[Mapping], band: int = 1) -> str:
-    """A QGIS (3.22+) raster style with a paletted renderer: value, colour and label per class."""
-    root, pipe = _qml_root()
-    provider = ET.SubElement(pipe, "provider")
-    ET.SubElement(provider, "resampling", {
-        "enabled": "false", "maxOversampling": "2",
-        "zoomedInResamplingMethod": "nearestNeighbour", "zoomedOutResamplingMethod": "nearestNeighbour"})
-    renderer = _qml_renderer(pipe, {"type": "paletted", "band": str(band)})
-    palette = ET.SubElement(renderer, "colorPalette")
-    for c in sorted(classes, key=lambda c: int(c["value"])):
-        ET.SubElement(palette, "paletteEntry", {
-            "value": str(int(c["value"])), "color": str(c["color"]).lower(), "alpha": "255",
-            "label": str(c["name"])})
-    return _qml_text(root, pipe)
-
-
-def pseudocolor_qml(ramp, band: int = 1, low: float = 0.0, high: float = 1.0) -> str:
-    """A QGIS (3.22+) raster style: single-band pseudocolour of `band`, interpolated between the (value,
-    colour) stops of `ramp`, fixed to low..high (not stretched to the data: 0.5 means the same everywhere)."""
-    root, pipe = _qml_root()
-    renderer = _qml_renderer(pipe, {"type": "singlebandpseudocolor", "band": str(band),
-                                    "classificationMin": f"{low:g}", "classificationMax": f"{high:g}"})
-    shader = ET.SubElement(ET.SubElement(renderer, "rastershader"), "colorrampshader", {
-        "colorRampType": "INTERPOLATED", "classificationMode": "1", "clip": "0",
-        "minimumValue": f"{low:g}", "maximumValue": f"{high:g}", "labelPrecision": "2"})
-    for value, colour in ramp:
-        at = low + value * (high - low)
-        ET.SubElement(shader, "item", {"alpha": "255", "value": f"{at:g}", "label": f"{at:.2f}",
-                                       "color": colour})
-    return _qml_text(root, pipe)

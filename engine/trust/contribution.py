@@ -5,11 +5,11 @@ is replaced by its neutral fill, clipped at 0:
 
     contribution_m = max(0, p(c* | all modalities) - p(c* | m filled)),   c* = the class in the class map
 
-The fill is `engine.normalise.NEUTRAL_FILL` (0, the normalised training mean): what nodata pixels hold and
-what the DDPM's masking writes into the spectral cells it hides. It replaces the modality's channels over
-the whole tile window (core and halo), so both the network input and the diffusion features change: each
-modality costs one more features + classifier pass of the tile (M + 1 passes in all). The pass reuses the
-tile's own noise, so nothing but the modality differs.
+The fill is `engine.normalise.fill_modality` (NEUTRAL_FILL, 0, the normalised training mean): what nodata
+pixels hold and what the DDPM's masking writes into the spectral cells it hides. It replaces the modality's
+channels over the whole tile window (core and halo), so both the network input and the diffusion features
+change: each modality costs one more features + classifier pass of the tile (M + 1 passes in all). The
+pass reuses the tile's own noise, so nothing but the modality differs.
 
 A value near 0 for every modality: no single modality holds the class (the others carry it, or removing one
 even raises its probability). The dominant modality is the one with the largest contribution; `NONE` when
@@ -24,22 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..normalise import NEUTRAL_FILL
+from ..normalise import fill_modality
 from ..palette import default_colour
 
 NONE = -1  # dominant_modality where no modality's removal lowers the predicted class's probability
-
-
-def fill_modality(x: np.ndarray, channels: Sequence[int], m: int,
-                  out: np.ndarray | None = None) -> np.ndarray:
-    """x (1, C, H, W) with modality m's channels (`channels` per modality, card order) at NEUTRAL_FILL at
-    every pixel: a copy, or `out` (x itself: in place). The one rule for a modality that is not there: the
-    contribution's removed modality, and a layer left out of a run (missing_modality); training's modality
-    dropout fills the same channels with the same value."""
-    out = x.copy() if out is None else out
-    start = int(sum(channels[:m]))
-    out[:, start:start + int(channels[m])] = NEUTRAL_FILL
-    return out
 
 
 def modality_contribution(x: np.ndarray, probs: np.ndarray, valid: np.ndarray, channels: Sequence[int],

@@ -2,8 +2,8 @@
 classes, as a point layer to label (README, "Trust outputs"; QGIS: bdgf:suggestsamples).
 
     suggestion = suggest_samples("classes.tif", "entropy.tif", SuggestSettings(count=50, min_distance_px=10))
-    write_points("to_label.gpkg", suggestion)   # fields: rank, class_value, class_name, uncertainty, row,
-                                                # col and an empty `label` for the true class value
+    write_suggestion("to_label.gpkg", suggestion)  # fields: rank, class_value, class_name, uncertainty,
+                                                   # row, col and an empty `label` for the true class value
 
 The rule (greedy, deterministic):
 - candidates: the pixels classified in the class map (not 0 / nodata) whose uncertainty (band `band` of the
@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
-from osgeo import gdal, ogr, osr
 
 from ..errors import BDGFError
 from ..progress import Progress, SilentProgress, check_cancel
-from ..raster.read import GdalMessages, grid_of, open_raster
+from ..raster.points import write_points
+from ..raster.read import grid_of, open_raster, row_strips
 from ..raster.write import read_classes
 from ..settings import same_file
 
@@ -143,14 +142,12 @@ def suggest_samples(classes_path: str, uncertainty_path: str, settings: SuggestS
             break
         for value in short:
             caps[value] = max(caps.get(value, POOL_MIN), len(pools[value][0])) * 8
-    ds = open_raster(classes_path)
-    gt, crs = ds.GetGeoTransform(), ds.GetProjection() or ""
+    grid = grid_of(classes_path)
     names = {c["value"]: c["name"] for c in read_classes(classes_path)}
     points = []
     for rank, (value, flat, u) in enumerate(chosen, 1):
         row, col = divmod(int(flat), width)
-        x = gt[0] + (col + 0.5) * gt[1] + (row + 0.5) * gt[2]
-        y = gt[3] + (col + 0.5) * gt[4] + (row + 0.5) * gt[5]
+        x, y = grid.centre(row, col)
         points.append(SuggestedPoint(rank, row, col, x, y, int(value), names.get(value, f"class {value}"),
                                      float(u)))
     per_class = {v: sum(p.value == v for p in points) for v in sorted(counts)}
@@ -159,7 +156,7 @@ def suggest_samples(classes_path: str, uncertainty_path: str, settings: SuggestS
         warnings.append(f"{len(points)} of the {settings.count} points asked for: no other candidate is "
                         f"{settings.min_distance_px:g} px or more from the chosen ones. Lower the minimum "
                         "distance for more.")
-    return Suggestion(points, per_class, dict(sorted(counts.items())), crs, settings, warnings)
+    return Suggestion(points, per_class, dict(sorted(counts.items())), grid.crs_wkt, settings, warnings)
 
 
 def _pools(classes_path, uncertainty_path, settings: SuggestSettings, caps: dict[int, int],
@@ -173,12 +170,11 @@ def _pools(classes_path, uncertainty_path, settings: SuggestSettings, caps: dict
     ties = np.random.default_rng([settings.seed, 0])
     pools: dict[int, tuple] = {}
     counts: dict[int, int] = {}
-    rows = max(1, STRIP_PIXELS // max(width, 1))
-    for row0 in range(0, height, rows):
+    strips = zip(row_strips(cls_band, STRIP_PIXELS, np.int64), row_strips(unc_band, STRIP_PIXELS, np.float64))
+    for (row0, cls), (_, unc) in strips:
         check_cancel(progress)
-        h = min(rows, height - row0)
-        cls = cls_band.ReadAsArray(0, row0, width, h).astype(np.int64).ravel()
-        unc = unc_band.ReadAsArray(0, row0, width, h).astype(np.float64).ravel()
+        h = cls.shape[0]
+        cls, unc = cls.ravel(), unc.ravel()
         tie = ties.random(cls.size)
         ok = (cls != 0) & np.isfinite(unc)
         if cls_nodata is not None:
@@ -245,72 +241,24 @@ def _choose(pools: dict, counts: dict, width: int, settings: SuggestSettings) ->
 
 # ---------------------------------------------------------------- the point layer
 
-FIELDS = (("rank", ogr.OFTInteger), ("class_value", ogr.OFTInteger), ("class_name", ogr.OFTString),
-          ("uncertainty", ogr.OFTReal), ("row", ogr.OFTInteger), ("col", ogr.OFTInteger),
-          (LABEL_FIELD, ogr.OFTInteger))
+FIELDS = (("rank", "int"), ("class_value", "int"), ("class_name", "str"), ("uncertainty", "real"),
+          ("row", "int"), ("col", "int"), (LABEL_FIELD, "int"))
 
 
-def write_points(path: str, suggestion: Suggestion) -> str:
-    """The points as a GeoPackage point layer LAYER_NAME (FIELDS; `label` empty), written under a temporary
-    name beside `path`, read back, then renamed: all or nothing, like the raster writers. Returns the path."""
-    path = os.path.abspath(os.fspath(path))
-    stem = os.path.splitext(os.path.basename(path))[0]
-    temp = os.path.join(os.path.dirname(path), f"{stem}.partial-{uuid.uuid4().hex[:8]}.gpkg")
-    try:
-        with GdalMessages() as messages:
-            try:
-                _write_gpkg(temp, suggestion)
-                written = ogr.Open(temp)
-                count = written.GetLayerByName(LAYER_NAME).GetFeatureCount() if written else -1
-                written = None
-            except RuntimeError as exc:  # when the host enabled exceptions
-                messages.errors.append(str(exc))
-                count = -1
-        if messages.errors or count != len(suggestion.points):
-            reason = messages.errors[0] if messages.errors else "it does not read back"
-            raise BDGFError(f"Cannot write the suggested points to {path}: {reason}. Nothing was written "
-                            "under that name (an earlier file there is kept).")
-        os.replace(temp, path)
-    finally:
-        for leftover in (temp, temp + "-wal", temp + "-shm", temp + "-journal"):
-            if os.path.exists(leftover):
-                os.remove(leftover)
-    return path
-
-
-def _write_gpkg(temp: str, suggestion: Suggestion) -> None:
-    source = ogr.GetDriverByName("GPKG").CreateDataSource(temp)
-    if source is None:
-        raise RuntimeError(gdal.GetLastErrorMsg() or "GeoPackage driver failed")
-    srs = None
-    if suggestion.crs_wkt:
-        srs = osr.SpatialReference()
-        srs.ImportFromWkt(suggestion.crs_wkt)
-        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    layer = source.CreateLayer(LAYER_NAME, srs, ogr.wkbPoint)
-    for name, kind in FIELDS:
-        layer.CreateField(ogr.FieldDefn(name, kind))
-    defn = layer.GetLayerDefn()
-    layer.StartTransaction()
-    for p in suggestion.points:
-        feature = ogr.Feature(defn)
-        for name, value in (("rank", p.rank), ("class_value", p.value), ("class_name", p.name),
-                            ("uncertainty", p.uncertainty), ("row", p.row), ("col", p.col)):
-            feature.SetField(name, value)
-        feature.SetFieldNull(LABEL_FIELD)
-        point = ogr.Geometry(ogr.wkbPoint)
-        point.AddPoint_2D(p.x, p.y)
-        feature.SetGeometry(point)
-        layer.CreateFeature(feature)
-    layer.CommitTransaction()
-    source = None  # closes: the file is complete
+def write_suggestion(path: str, suggestion: Suggestion) -> str:
+    """The points as a GeoPackage point layer LAYER_NAME (FIELDS; `label` empty for the user to fill), all
+    or nothing (raster.points). Returns the path."""
+    rows = [(p.x, p.y, {"rank": p.rank, "class_value": p.value, "class_name": p.name,
+                        "uncertainty": p.uncertainty, "row": p.row, "col": p.col})
+            for p in suggestion.points]
+    return write_points(path, LAYER_NAME, FIELDS, rows, suggestion.crs_wkt, what="suggested points")
 
 
 def suggest_and_write(classes_path: str, uncertainty_path: str, out_path: str,
                       settings: SuggestSettings | None = None,
                       progress: Progress | None = None) -> Suggestion:
-    """check_output, suggest_samples, write_points: every check before any work, then all or nothing."""
+    """check_output, suggest_samples, write_suggestion: every check before any work, then all or nothing."""
     out_path = check_output(out_path, classes_path, uncertainty_path)
     suggestion = suggest_samples(classes_path, uncertainty_path, settings, progress)
-    write_points(out_path, suggestion)
+    write_suggestion(out_path, suggestion)
     return suggestion

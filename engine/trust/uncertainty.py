@@ -15,7 +15,7 @@ Three measures, each on 0..1 (README, "Trust outputs"):
   sense of the other two.
 
 The last two need each branch's probabilities: packages whose graphs give them (the card's capability
-`branch_probabilities`); `check_request` refuses them for other packages before any work.
+`branch_probabilities`); `engine.model.card.check_request` refuses them for other packages before any work.
 
     h = normalised_entropy(probs)                 # probs (n_classes, ...) -> (...)
     jsd = branch_disagreement(branch_probs)       # (n_branches, n_classes, ...) -> (...)
@@ -24,13 +24,8 @@ The last two need each branch's probabilities: packages whose graphs give them (
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import numpy as np
-
-from ..errors import BDGFError
-from ..model.card import BRANCH_PROBABILITIES, branch_names, has_capability
-from ..settings import ClassifyOutputs
 
 
 def _entropy(p: np.ndarray, axis: int) -> np.ndarray:
@@ -70,28 +65,3 @@ def branch_agreement(branch_probs: np.ndarray, fused_class: np.ndarray) -> np.nd
     """Share of branches (axis 0 of (n_branches, n_classes, ...)) whose argmax is `fused_class` (...),
     float32."""
     return (branch_probs.argmax(1) == fused_class[None]).mean(0).astype(np.float32)
-
-
-def check_request(outputs: ClassifyOutputs, card: Mapping, model_path: str) -> None:
-    """BDGFError, before any work, when the outputs ask for branch disagreement / agreement and the
-    package cannot give each branch's probabilities (or has a single branch)."""
-    wanted = [label for label, path in (("branch disagreement", outputs.disagreement),
-                                        ("branch agreement", outputs.agreement)) if path]
-    if not wanted:
-        return
-    what = " and ".join(wanted) + (" outputs need" if len(wanted) > 1 else " output needs")
-    branches = branch_names(card)
-    shape = f"(batch, {len(branches) or 'branches'}, {len(card['classes'])})"
-    if not has_capability(card, BRANCH_PROBABILITIES):
-        raise BDGFError(
-            f"The {what} each classifier branch's probabilities, but the model package {model_path} was "
-            f"exported without them: its classifier graphs have no output 'branch_probs' {shape} and its "
-            f"card no capability '{BRANCH_PROBABILITIES}' (found: only the fused 'probs'). Add them from the "
-            "package's own weights, nothing retrained: python -m training.export_model --add-branch-outputs "
-            f"{model_path} (or retrain with this version). The class map, probabilities, confidence, "
-            "entropy and modality contribution work with this package as it is. Nothing was written.")
-    if len(branches) < 2:
-        raise BDGFError(
-            f"The {what} two or more classifier branches to compare, but the model in {model_path} has "
-            f"one ({', '.join(branches) or 'unknown'}): its disagreement would be 0 everywhere. Use the "
-            "entropy output instead. Nothing was written.")
