@@ -6,7 +6,8 @@ from qgis.PyQt.QtCore import Qt, QUrl
 from qgis.PyQt.QtGui import QDesktopServices, QIcon
 from qgis.PyQt.QtWidgets import QAction
 
-from .ui.common import HELP_PAGE, tr
+from .ui.i18n import tr
+from .ui.plugin_files import HELP_PAGE
 
 ICON = os.path.join(os.path.dirname(__file__), "resources", "icon.svg")
 MENU = "BDGF land cover"

@@ -15,7 +15,7 @@ import sys
 from .accuracy import cli as accuracy_cli
 from .batch import cli as batch_cli
 from .classify import cli as classify_cli
-from .errors import BDGFError, Cancelled
+from .errors import BDGFError, Cancelled, one_line
 from .model import cli as model_cli
 from .trust import cli as trust_cli
 
@@ -44,12 +44,6 @@ def _parser() -> argparse.ArgumentParser:
     for command in COMMANDS.values():
         command.add_parser(sub)
     return parser
-
-
-def one_line(message: str) -> str:
-    """A multi-line message (e.g. one line per modality) folded into one line."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    return " ".join(lines[:1] + ["; ".join(lines[1:])]).strip()
 
 
 def _left_behind(args) -> str:

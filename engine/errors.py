@@ -15,3 +15,10 @@ class InputMismatchError(BDGFError):
 
 class Cancelled(Exception):
     """The user cancelled the run."""
+
+
+def one_line(message: str) -> str:
+    """A multi-line message (e.g. one line per modality) folded into one line: what a command line, a log
+    line or a batch summary shows."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return " ".join(lines[:1] + ["; ".join(lines[1:])]).strip()

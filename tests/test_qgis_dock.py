@@ -375,7 +375,7 @@ def test_also_write_boxes_add_the_trust_layers_styled_and_hidden(fresh_dock, doc
 
     # on the main thread, as the no-SAR test above (a second background run in this file crashed the suite)
     results = run_in_process("bdgf:classify", dock.parameters(), feedback=QgsProcessingFeedback())
-    dock._add_result(results, dock.card)
+    dock.add_result(results, dock.card)
     layers = {layer.source(): layer for layer in dock.trust_layers}
     assert set(layers) == {str(tmp_path / f"map_{s}.tif") for s in
                            ("entropy", "disagreement", "agreement", "contribution", "dominant_modality")}
@@ -387,9 +387,9 @@ def test_also_write_boxes_add_the_trust_layers_styled_and_hidden(fresh_dock, doc
     assert entropy.renderer().type() == "singlebandpseudocolor"  # the engine's 0..1 ramp, from its .qml
     assert layers[str(tmp_path / "map_dominant_modality.tif")].renderer().type() == "paletted"
     assert "random-init test model" in entropy.name()
-    dock._save()
+    dock.save_settings()
     assert QgsSettings().value("bdgf/dock/trust/contribution", False, bool) is True
     QgsProject.instance().removeMapLayers([dock.last_layer.id(), *(layer.id() for layer in layers.values())])
     for box in dock.trust.values():
         box.setChecked(False)
-    dock._save()
+    dock.save_settings()

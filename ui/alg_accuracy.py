@@ -13,8 +13,8 @@ from qgis.core import (
 )
 
 from .alg_modelinfo import model_parameter
-from .common import BDGFAlgorithm
-from .model_card import load_card
+from .algorithm import BDGFAlgorithm
+from .model_inputs import load_card
 from .reference_grid import class_and_reference
 from .runtime_check import missing_message, missing_packages
 

@@ -17,11 +17,11 @@ from qgis.core import (
 from ..engine.model.missing_modality import missing_layer_message
 from ..engine.settings import BACKENDS, DEVICE_LABELS, DEVICES
 from .alg_modelinfo import model_parameter
+from .algorithm import BDGFAlgorithm
 from .class_style import ClassStylePostProcessor, SidecarStylePostProcessor
-from .common import BDGFAlgorithm
 from .feedback_progress import FeedbackProgress
 from .layer_info import layer_summary
-from .model_card import assign_modalities, engine_inputs, mismatch_messages, open_package
+from .model_inputs import assign_modalities, engine_inputs, mismatch_messages, open_package
 from .runtime_check import missing_message, missing_packages
 
 TRUST_LABELS = {"ENTROPY": "Entropy (uncertainty, 0..1)",

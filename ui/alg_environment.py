@@ -10,7 +10,8 @@ from qgis.core import Qgis, QgsApplication, QgsProcessingOutputString
 from qgis.PyQt.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
 
 from ..engine.model.environment import environment_report, format_report, install_hint
-from .common import PLUGIN_DIR, BDGFAlgorithm, plugin_version
+from .algorithm import BDGFAlgorithm
+from .plugin_files import PLUGIN_DIR, plugin_version
 
 
 def qgis_lines():

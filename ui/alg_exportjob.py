@@ -13,8 +13,8 @@ from qgis.core import (
 )
 
 from .alg_classify import TRUST_LABELS, ClassifyAlgorithm
-from .common import PLUGIN_DIR
-from .model_card import assign_modalities
+from .model_inputs import assign_modalities
+from .plugin_files import PLUGIN_DIR
 
 
 class ExportJobAlgorithm(ClassifyAlgorithm):

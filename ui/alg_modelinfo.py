@@ -7,8 +7,8 @@ from qgis.core import (
     QgsProcessingParameterFile,
 )
 
-from .common import BDGFAlgorithm
-from .model_card import load_card
+from .algorithm import BDGFAlgorithm
+from .model_inputs import load_card
 
 MODEL_FILTER = "BDGF model package (*.bdgf)"
 

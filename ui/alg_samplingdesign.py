@@ -20,7 +20,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from .common import BDGFAlgorithm
+from .algorithm import BDGFAlgorithm
 from .runtime_check import missing_message, missing_packages
 
 REFERENCE_FIELD = "reference"

@@ -9,7 +9,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from .common import BDGFAlgorithm
+from .algorithm import BDGFAlgorithm
 from .feedback_progress import FeedbackProgress
 from .runtime_check import missing_message, missing_packages
 

@@ -6,7 +6,7 @@ from qgis.PyQt.QtWidgets import QLabel, QSizePolicy
 
 from ..engine.model.card import supported_outputs
 from ..engine.model.missing_modality import runs_without_line
-from .common import tr
+from .i18n import tr
 
 
 def card_html(card):

@@ -3,7 +3,7 @@ import os
 
 from qgis.core import QgsProject, QgsRasterLayer
 
-from .common import PLUGIN_DIR
+from .plugin_files import PLUGIN_DIR
 
 DEMO_DIR = os.path.join(PLUGIN_DIR, "resources", "demo")
 DEMO_MODEL = os.path.join(PLUGIN_DIR, "resources", "models", "demo.bdgf")

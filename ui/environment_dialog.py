@@ -12,7 +12,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .alg_environment import environment_text
-from .common import tr
+from .i18n import tr
 
 
 class EnvironmentDialog(QDialog):

@@ -1,5 +1,5 @@
 """One-line descriptions of raster layers (band count, CRS, size) for logs and the dock."""
-from .common import tr
+from .i18n import tr
 
 
 def layer_brief(layer):

@@ -54,7 +54,7 @@ def bands_fit(expected: int | None, found: int) -> bool:
 
 
 def expected_bands(card: dict | None) -> dict[str, int] | None:
-    """{role: band count} of the first card modality with each picker role (as model_card pairs them);
+    """{role: band count} of the first card modality with each picker role (as ui/model_inputs.py pairs them);
     None without a card."""
     if card is None:
         return None

@@ -4,7 +4,7 @@ from qgis.core import QgsMapLayerProxyModel
 from qgis.gui import QgsMapLayerComboBox
 from qgis.PyQt.QtWidgets import QComboBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from .common import tr
+from .i18n import tr
 from .layer_info import layer_brief
 from .layer_matching import bands_fit
 

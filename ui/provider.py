@@ -12,7 +12,7 @@ from .alg_exportjob import ExportJobAlgorithm
 from .alg_modelinfo import ModelInfoAlgorithm
 from .alg_samplingdesign import SamplingDesignAlgorithm
 from .alg_suggestsamples import SuggestSamplesAlgorithm
-from .common import tr
+from .i18n import tr
 
 ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icon.svg")
 ALGORITHMS = (ClassifyAlgorithm, ExportJobAlgorithm, SuggestSamplesAlgorithm, AccuracyAlgorithm,

@@ -8,7 +8,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-from .common import tr
+from .i18n import tr
 
 
 def rasterize_vector(layer, field, grid, context, feedback):

@@ -1,7 +1,7 @@
 """Which Python packages a run needs and whether QGIS's Python has them (imported lazily)."""
 from ..engine.model.environment import importable, install_hint
 from ..engine.settings import BACKEND_PACKAGES
-from .common import tr
+from .i18n import tr
 
 ALWAYS = ("numpy",)
 

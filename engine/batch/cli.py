@@ -42,7 +42,8 @@ class _Lines:
 def run(args: argparse.Namespace) -> int:
     from ..errors import BDGFError
     from .job import load_job
-    from .run import print_summary, run_batch
+    from .run import run_batch
+    from .summary import print_summary
 
     job = load_job(args.job)
     if args.workers is not None and args.workers < 1:

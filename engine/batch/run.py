@@ -18,240 +18,37 @@ Ray is imported only inside this module's functions: `import engine` never needs
 from __future__ import annotations
 
 import collections
-import hashlib
-import json
+import functools
 import os
-import socket
-import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from ..classify.run import batch_size, classify_window, plan_scene
-from ..errors import BDGFError
+from ..classify.run import plan_scene
+from ..errors import BDGFError, one_line
 from ..model.package import ModelPackage
 from ..model.tiling import plan_blocks
 from ..progress import Progress, SilentProgress
-from ..raster.atomic import PARTIAL, atomic_file, remove_quietly
 from ..raster.read import GdalMessages, limit_gdal_cache
-from ..settings import ClassifyOutputs, ClassifySettings
+from ..settings import ClassifySettings
+from .blocks import BlockDone, BlockTask, check_block, remove_partials, scene_fingerprint
 from .job import BatchJob, SceneJob
+from .summary import BatchSummary, SceneReport
+from .worker import BlockWorker
 
-ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
-MANIFEST_FORMAT = "bdgf-block"
+ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # engine/, shipped to the nodes
 TASKS_PER_WORKER = 2  # queued on each actor, so that it never waits for the driver
 WORKER_REPLACEMENTS = 2  # per worker asked for: a worker that dies is replaced, its blocks computed again
 START_TIMEOUT_S = 600  # no worker started by then: the cluster lacks the resources asked for
 
 
-# ---------------------------------------------------------------- what runs where
-
-@dataclass(frozen=True)
-class BlockTask:
-    """One block of one scene: its window on the reference grid and where its files go."""
-
-    scene: int  # index in job.scenes
-    window: tuple[int, int, int, int]
-    prefix: str  # <scene dir>/blocks/r000000_c000000: files <prefix>.<product>.tif, manifest <prefix>.json
-    products: tuple[str, ...]
-    fingerprint: str
-
-    def outputs(self) -> ClassifyOutputs:
-        paths = {p: f"{self.prefix}.{p}.tif" for p in self.products}
-        return ClassifyOutputs(**paths)
-
-    @property
-    def manifest(self) -> str:
-        return self.prefix + ".json"
-
-    @property
-    def pixels(self) -> int:
-        return self.window[2] * self.window[3]
-
-
-@dataclass(frozen=True)
-class BlockDone:
-    task: BlockTask
-    pixels_classified: int
-    seconds: float
-    worker: str
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass
-class SceneReport:
-    """How a scene went: 'done' or 'failed' (with the reason), its blocks and its outputs."""
-
-    name: str
-    status: str = "pending"
-    error: str | None = None
-    blocks: int = 0
-    computed: int = 0
-    reused: int = 0
-    pixels: int = 0  # of the reference grid
-    pixels_classified: int = 0
-    outputs: list[str] = field(default_factory=list)
-
-
-@dataclass
-class BatchSummary:
-    scenes: list[SceneReport]
-    workers: int
-    threads_per_worker: int
-    seconds: float
-    ray_start_seconds: float
-    compute_seconds: float  # first block handed out -> last block written
-    pixels_computed: int  # of the blocks computed in this run
-
-    @property
-    def failed(self) -> list[SceneReport]:
-        return [s for s in self.scenes if s.status != "done"]
-
-    @property
-    def pixels_per_second(self) -> float | None:
-        return round(self.pixels_computed / self.compute_seconds, 1) if self.compute_seconds > 0 else None
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out["pixels_per_second"] = self.pixels_per_second
-        out["failed"] = [s.name for s in self.failed]
-        return out
-
-
-# ---------------------------------------------------------------- block files and manifests
-
-def scene_fingerprint(job: BatchJob, scene: SceneJob, content_hash: str, tile: int) -> str:
-    """What a block's pixels depend on: model, layers and their per-layer settings, tile size, backend,
-    products. A manifest with another fingerprint is stale."""
-    key = {"model": content_hash, "inputs": scene.inputs(), "bands": scene.bands, "nodata": scene.nodata,
-           "scale": scene.scale, "tile": tile, "backend": job.settings.backend, "products": job.products()}
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_manifest(task: BlockTask, pixels_classified: int, seconds: float, worker: str) -> None:
-    """The block's manifest, written last (temporary file + rename): its presence means the block is done."""
-    files = {}
-    for product, path in zip(task.products, task.outputs().paths()):
-        files[product] = {"name": os.path.basename(path), "bytes": os.path.getsize(path),
-                          "sha256": _sha256(path)}
-    manifest = {"format": MANIFEST_FORMAT, "version": 1, "fingerprint": task.fingerprint,
-                "window": list(task.window), "files": files, "pixels_classified": pixels_classified,
-                "seconds": seconds, "worker": worker}
-    with atomic_file(task.manifest, "w") as fh:
-        json.dump(manifest, fh, indent=1)
-
-
-def check_block(task: BlockTask) -> tuple[dict | None, str]:
-    """(manifest, '') when the block's files are complete and match its manifest, else (None, why not)."""
-    try:
-        with open(task.manifest, encoding="utf-8") as fh:
-            manifest = json.load(fh)
-    except FileNotFoundError:
-        return None, "not done"
-    except (OSError, ValueError) as exc:
-        return None, f"unreadable manifest ({exc})"
-    if manifest.get("fingerprint") != task.fingerprint:
-        return None, "made with another model, layers or settings"
-    if manifest.get("window") != list(task.window):
-        return None, "another window"
-    files = manifest.get("files", {})
-    for product, path in zip(task.products, task.outputs().paths()):
-        entry = files.get(product)
-        if not entry or not os.path.isfile(path):
-            return None, f"{product} file missing"
-        if os.path.getsize(path) != entry.get("bytes") or _sha256(path) != entry.get("sha256"):
-            return None, f"{os.path.basename(path)} differs from its manifest (size or checksum)"
-    return manifest, ""
-
-
-# ---------------------------------------------------------------- the worker (a Ray actor)
-
-def open_backend(package: ModelPackage, settings: ClassifySettings, threads: int, progress: Progress):
-    """The model's backend on `threads` CPU threads (a worker gets its share of its node's cores)."""
-    if settings.backend == "onnx":
-        from ..model.backends import OnnxBackend
-
-        backend = OnnxBackend(package, settings.device, threads=threads, progress=progress)
-        progress.log(f"Device actually used: {backend.describe()}")
-        return backend
-    import torch
-
-    from ..model.backends import make_backend
-
-    torch.set_num_threads(threads)
-    return make_backend(package, settings.backend, settings.device, progress)
-
-
-class _Collect(SilentProgress):
-    """A worker's log: kept and sent back with the block (the driver prints it once)."""
-
-    def __init__(self):
-        self.lines: list[str] = []
-
-    def log(self, message: str) -> None:
-        if message not in self.lines:
-            self.lines.append(message)
-
-
-class BlockWorker:
-    """A Ray actor: one opened model and backend, plans per scene; classifies and writes blocks.
-
-    The model arrives through Ray's object store (the driver's copy, so cluster nodes need no copy of the
-    file); its content hash is checked against the driver's."""
-
-    PLANS_KEPT = 4  # scenes whose layers stay open
-
-    def __init__(self, model: list, content_hash: str, job: BatchJob, threads: int):
-        import ray
-
-        limit_gdal_cache()
-        self.job = job
-        self.log = _Collect()
-        with tempfile.TemporaryDirectory(prefix="bdgf-worker-") as folder:
-            path = os.path.join(folder, "model.bdgf")
-            with open(path, "wb") as fh:
-                fh.write(ray.get(model[0]))  # [ObjectRef]: fetched here, also when Ray restarts the actor
-            self.package = ModelPackage(path)
-            if self.package.content_hash != content_hash:
-                raise BDGFError(f"The model a worker received has content hash {self.package.content_hash}, "
-                                f"the driver's has {content_hash}.")
-            self.backend = open_backend(self.package, job.settings, threads, self.log)
-        self.plans: collections.OrderedDict = collections.OrderedDict()
-        self.name = f"{socket.gethostname()}:{os.getpid()}"
-
-    def ready(self) -> tuple[str, int, str]:
-        return self.name, os.getpid(), self.backend.describe()
-
-    def _plan(self, scene: int):
-        if scene not in self.plans:
-            s = self.job.scenes[scene]
-            self.plans[scene] = plan_scene(self.package, s.inputs(), None, self.job.settings,
-                                           bands=s.bands, nodata=s.nodata, scale=s.scale)
-            while len(self.plans) > self.PLANS_KEPT:
-                self.plans.popitem(last=False)
-        self.plans.move_to_end(scene)
-        return self.plans[scene]
-
-    def run(self, task: BlockTask) -> BlockDone:
-        log = _Collect()
-        with GdalMessages(forward=lambda text: log.log(f"Warning: {text}")):
-            plan = self._plan(task.scene)
-            batch = batch_size(plan, self.job.settings, self.backend)
-            result = classify_window(plan, self.backend, task.outputs(), task.window, batch, progress=log,
-                                     qml=False)
-        write_manifest(task, result.pixels_classified, result.seconds, self.name)
-        return BlockDone(task, result.pixels_classified, result.seconds, self.name, tuple(log.lines))
-
-
 # ---------------------------------------------------------------- Ray
+
+def _fetch(refs: list) -> bytes:
+    """The bytes behind [ObjectRef] (a list: Ray passes it through unresolved), inside a worker."""
+    import ray
+
+    return ray.get(refs[0])
+
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     """Start Ray for a batch run: a local Ray (address None; `num_cpus` cores, default all) or a running
@@ -273,7 +70,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         if not address:
             raise BDGFError(f"Cannot start a local Ray: {exc}") from None
         raise BDGFError(
-            f"Cannot connect to the Ray cluster at {address}: {_one_line(str(exc))}. Check the address "
+            f"Cannot connect to the Ray cluster at {address}: {one_line(str(exc))}. Check the address "
             "(`ray status` on the head node prints it) and, when the cluster uses token authentication, "
             "set RAY_AUTH_MODE=token here with the cluster's token (~/.ray/auth_token or RAY_AUTH_TOKEN)."
         ) from None
@@ -358,7 +155,7 @@ def _prepare(job: BatchJob, index: int, package: ModelPackage, progress: Progres
                 os.rmdir(empty)
             except OSError:
                 pass
-        state.report.status, state.report.error = "failed", _one_line(str(exc))
+        state.report.status, state.report.error = "failed", one_line(str(exc))
         progress.log(f"Scene {scene.name}: FAILED before any work: {state.report.error}")
         return state
     for warning in [*sorted(state.warnings), *(f"Warning: {w}" for w in plan.warnings)]:
@@ -369,17 +166,10 @@ def _prepare(job: BatchJob, index: int, package: ModelPackage, progress: Progres
                              job.products(), fingerprint) for b in blocks]
     state.report.blocks = state.left = len(blocks)
     state.report.pixels = plan.grid.width * plan.grid.height
-    _remove_partials(os.path.join(folder, "blocks"))
+    remove_partials(os.path.join(folder, "blocks"))
     progress.log(f"Scene {scene.name}: {plan.grid.describe()}; {len(blocks)} block(s) of up to "
                  f"{blocks[0][2]} x {blocks[0][3]} px (tile {plan.tile} px + halo {plan.halo} px)")
     return state
-
-
-def _remove_partials(folder: str) -> None:
-    """Temporary files a killed worker left (its writers could not clean up after SIGKILL)."""
-    for name in os.listdir(folder):
-        if PARTIAL in name:
-            remove_quietly(os.path.join(folder, name))
 
 
 def _reuse(task: BlockTask, state: _Scene, progress: Progress) -> bool:
@@ -411,7 +201,10 @@ def _compute(job, scenes, pending, package, address, workers, progress):
         with open(job.model, "rb") as fh:
             model_ref = ray.put(fh.read())
         actor_class = ray.remote(BlockWorker).options(num_cpus=threads, num_gpus=gpus)
-        pool = _Pool(ray, lambda: actor_class.remote([model_ref], package.content_hash, job, threads), n)
+        # the model reaches each worker through the object store, fetched in the actor (also when Ray
+        # restarts it): the driver's copy, so cluster nodes need no copy of the file
+        fetch = functools.partial(_fetch, [model_ref])
+        pool = _Pool(ray, lambda: actor_class.remote(fetch, package.content_hash, job, threads), n)
         compute = _dispatch(ray, job, scenes, pending, pool, package, progress)
         return (n, threads), ray_seconds, compute
     finally:
@@ -540,7 +333,7 @@ def _cause(exc: BaseException) -> str:
     last line of a Ray error's text (where Ray quotes the worker's traceback)."""
     cause = getattr(exc, "cause", None)
     if isinstance(cause, BaseException):
-        return _one_line(str(cause))
+        return one_line(str(cause))
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     errors = [line for line in lines if "Error: " in line]
     return (errors[-1] if errors else lines[0] if lines else type(exc).__name__)[:500]
@@ -559,7 +352,7 @@ def _assemble(job: BatchJob, state: _Scene, package: ModelPackage, progress: Pro
 
     scene, report = state.job_scene, state.report
     report.pixels_classified = state.classified
-    _remove_partials(os.path.join(job.scene_dir(scene), "blocks"))  # left by workers that died
+    remove_partials(os.path.join(job.scene_dir(scene), "blocks"))  # left by workers that died
     if not state.classified:
         _fail(state, "no pixel was classified: every pixel is nodata in at least one layer (check each "
                      "layer's nodata value and that the layers cover the same place)", progress)
@@ -580,30 +373,10 @@ def _assemble(job: BatchJob, state: _Scene, package: ModelPackage, progress: Pro
                     write_cog(cog, vrt, classes=classes, qml=qml)
                 report.outputs.append(cog)
     except BDGFError as exc:
-        _fail(state, _one_line(str(exc)), progress)
+        _fail(state, one_line(str(exc)), progress)
         return
     report.status = "done"
     progress.log(f"Scene {scene.name}: done ({report.computed} block(s) computed, {report.reused} reused, "
                  f"{report.pixels_classified} px classified): {', '.join(report.outputs)}")
 
 
-def _one_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return " ".join(lines[:1] + ["; ".join(lines[1:])]).strip()
-
-
-def print_summary(summary: BatchSummary, out=sys.stdout) -> None:
-    for s in summary.scenes:
-        if s.status == "done":
-            print(f"{s.name}: done, {s.blocks} block(s) ({s.computed} computed, {s.reused} reused), "
-                  f"{s.pixels_classified} px classified -> {', '.join(s.outputs)}", file=out)
-        else:
-            print(f"{s.name}: FAILED: {s.error}", file=out)
-    failed = summary.failed
-    rate = summary.pixels_per_second
-    print(f"{len(summary.scenes)} scene(s): {len(summary.scenes) - len(failed)} done, {len(failed)} failed"
-          + (f" ({', '.join(s.name for s in failed)})" if failed else "")
-          + f"; {summary.pixels_computed} px computed in {summary.compute_seconds:.1f} s"
-          + (f" ({rate:,.0f} px/s, {summary.workers} worker(s) x {summary.threads_per_worker} thread(s))"
-             if rate else "")
-          + f"; {summary.seconds:.1f} s in all", file=out)

@@ -1,8 +1,8 @@
-"""Opening a model package (once) and matching the card's modalities to the layers the user picked."""
+"""The opened model (each package opened once per file version) and which layer feeds which modality."""
 import os
 import threading
 
-from .common import tr
+from .i18n import tr
 
 SLOT_ROLES = (("SPECTRAL", "spectral"), ("SAR", "sar"), ("LIDAR", "lidar"))
 
