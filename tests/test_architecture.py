@@ -239,3 +239,131 @@ def test_product_import_graph_has_no_cycle_and_no_wrong_way_arrow():
     assert len(graph) > 50  # the walk found the product
     assert find_cycle(graph) is None
     assert wrong_way_arrows(graph) == []
+
+
+# ---------------------------------------------------------------- engine/ in rooms (docs/ARCHITECTURE.md)
+
+ENGINE_ROOMS = ("model", "raster", "classify", "trust", "accuracy", "batch", "nn")
+# A room imports rooms on lower floors only (the ground floor: engine's own top-level modules).
+ROOM_FLOORS = {"ground": 1, "nn": 2, "raster": 2, "model": 3, "trust": 3, "classify": 4, "accuracy": 4,
+               "batch": 5, "__main__": 6}
+MAX_LINES = 450
+
+
+def engine_room(module: str) -> str | None:
+    """The room of an engine module (dotted name): a room package, '__main__' or 'ground'; None outside."""
+    parts = module.split(".")
+    if parts[0] != "engine":
+        return None
+    if len(parts) > 1 and parts[1] in ENGINE_ROOMS + ("__main__",):
+        return parts[1]
+    return "ground"
+
+
+def upward_arrows(graph: dict[str, set[str]]) -> list[str]:
+    """Imports between engine rooms that do not go to a lower floor."""
+    bad = []
+    for a, targets in graph.items():
+        for b in targets:
+            ra, rb = engine_room(a), engine_room(b)
+            if ra and rb and ra != rb and ROOM_FLOORS[rb] >= ROOM_FLOORS[ra]:
+                bad.append(f"{a} -> {b}")
+    return sorted(bad)
+
+
+def test_room_checker_catches_upward_arrows():
+    graph = {"engine.raster.read": {"engine.model.card", "engine.errors"},
+             "engine.batch.run": {"engine.classify.run"}, "engine.trust.suggest": {"engine.model.card"},
+             "engine.errors": {"engine.raster.read"}}
+    assert upward_arrows(graph) == ["engine.errors -> engine.raster.read",
+                                    "engine.raster.read -> engine.model.card",
+                                    "engine.trust.suggest -> engine.model.card"]
+
+
+def test_engine_rooms_import_downwards_only():
+    graph = module_graph(REPO)
+    rooms = {engine_room(m) for m in graph if m.startswith("engine.")}
+    assert rooms == set(ROOM_FLOORS)  # every room exists, and nothing outside the table
+    assert upward_arrows(graph) == []
+
+
+def test_engine_top_level_has_the_rooms_and_at_most_eight_modules():
+    top = sorted(p.name for p in (REPO / "engine").iterdir() if p.suffix == ".py")
+    packages = sorted(p.name for p in (REPO / "engine").iterdir() if (p / "__init__.py").is_file())
+    assert packages == sorted(ENGINE_ROOMS)
+    assert len([name for name in top if name != "__init__.py"]) <= 8, top
+
+
+def imports_anything(source: str) -> bool:
+    """Whether a module's source has any import statement (at any level)."""
+    return any(isinstance(node, (ast.Import, ast.ImportFrom)) for node in ast.walk(ast.parse(source)))
+
+
+def test_room_init_checker():
+    assert imports_anything('"""map"""\nfrom .read import x\n')
+    assert imports_anything('"""map"""\ndef f():\n    import os\n')
+    assert not imports_anything('"""model/: what a .bdgf holds.\n\ncard  the card\n"""\n')
+
+
+def test_room_inits_are_docstring_maps_that_import_nothing():
+    for room in ENGINE_ROOMS:
+        path = REPO / "engine" / room / "__init__.py"
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        assert ast.get_docstring(tree), f"{path}: no docstring map"
+        assert not imports_anything(source), f"{path} imports"
+        if room != "nn":  # nn/ keeps its own map; the rooms' maps name every module of the room
+            modules = {p.stem for p in path.parent.glob("*.py") if p.name != "__init__.py"}
+            named = {line.split()[0] for line in ast.get_docstring(tree).splitlines()[1:] if line.strip()}
+            assert modules <= named, f"{path}: not in the map: {sorted(modules - named)}"
+
+
+def test_module_level_checker_catches_osgeo_torch_and_onnxruntime():
+    assert module_level_imports("from osgeo import gdal\n", "osgeo") == ["osgeo"]
+    assert module_level_imports("import torch.nn as nn\n", "torch") == ["torch.nn"]
+    assert module_level_imports("def f():\n    import onnxruntime\n", "onnxruntime") == []
+
+
+def test_heavy_imports_at_module_level_only_in_their_rooms():
+    """torch and onnxruntime at module level only in engine/nn/ (elsewhere inside the functions that need
+    them: `import engine` stays light); osgeo at module level only in engine/raster/ (GDAL's room)."""
+    offenders = []
+    for path in sorted((REPO / "engine").rglob("*.py")):
+        rel = path.relative_to(REPO).as_posix()
+        source = path.read_text(encoding="utf-8")
+        for top, home in (("torch", "engine/nn/"), ("onnxruntime", "engine/nn/"),
+                          ("osgeo", "engine/raster/")):
+            if module_level_imports(source, top) and not rel.startswith(home):
+                offenders.append(f"{rel}: {top}")
+    assert offenders == []
+
+
+def product_modules(root: Path) -> list[str]:
+    """Every Python module of the product (engine, training, ui, the plugin's entry points), as paths."""
+    found = [p.relative_to(root).as_posix() for room in ROOMS for p in (root / room).rglob("*.py")]
+    return sorted(found + [name for name in ("plugin.py", "__init__.py") if (root / name).is_file()])
+
+
+def test_no_product_module_is_over_the_line_limit():
+    long = {m: n for m in product_modules(REPO)
+            if (n := len((REPO / m).read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def modules_named_in(text: str) -> set[str]:
+    """Module paths a Markdown page names in backticks: `engine/raster/read.py`, `plugin.py`."""
+    import re
+
+    return set(re.findall(r"`((?:engine|training|ui)/[\w/]+\.py|plugin\.py|__init__\.py)`", text))
+
+
+def test_architecture_page_checker():
+    text = "| `engine/raster/read.py` | x |\n`ui/dock.py` and `<room>/cli.py`, `tests/test_a.py`, `plugin.py`"
+    assert modules_named_in(text) == {"engine/raster/read.py", "ui/dock.py", "plugin.py"}
+
+
+def test_architecture_page_names_every_module_and_no_other():
+    named = modules_named_in((REPO / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8"))
+    existing = set(product_modules(REPO))
+    assert sorted(existing - named) == [], "modules the page does not name"
+    assert sorted(named - existing) == [], "modules the page names that do not exist"

@@ -1,5 +1,5 @@
-"""Reference labels on the classification raster's pixel grid (vector layers rasterised with GDAL)."""
-from osgeo import ogr, osr
+"""Reference labels on the classification raster's pixel grid (vector layers reprojected by QGIS, burnt
+by engine/raster/labels.py)."""
 from qgis.core import (
     NULL,
     QgsCoordinateReferenceSystem,
@@ -17,32 +17,23 @@ def rasterize_vector(layer, field, grid, context, feedback):
     if index < 0:
         raise QgsProcessingException(tr("The reference layer '{}' has no class field '{}' (fields: {}).")
                                      .format(layer.name(), field, ", ".join(layer.fields().names())))
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(grid.crs_wkt)
     crs = QgsCoordinateReferenceSystem.fromWkt(grid.crs_wkt)
     transform = QgsCoordinateTransform(layer.crs(), crs, context.transformContext())
-    source = ogr.GetDriverByName("Memory").CreateDataSource("reference")
-    ogr_layer = source.CreateLayer("reference", srs)
-    ogr_layer.CreateField(ogr.FieldDefn("class", ogr.OFTInteger))
-    skipped = 0
+    shapes, skipped = [], 0
     for feature in layer.getFeatures():
         value, geometry = feature.attribute(index), feature.geometry()
         if value is None or value == NULL or geometry.isEmpty() or str(value).strip() == "":
             continue
         try:
             geometry.transform(transform)
-            out = ogr.Feature(ogr_layer.GetLayerDefn())
-            out.SetField("class", int(value))
+            shapes.append((bytes(geometry.asWkb()), int(value)))
         except (ValueError, TypeError):
             skipped += 1
-            continue
-        out.SetGeometry(ogr.CreateGeometryFromWkb(bytes(geometry.asWkb())))
-        ogr_layer.CreateFeature(out)
     if skipped:
         feedback.reportError(tr("{} feature(s) skipped: class value not an integer.").format(skipped))
-    from ..engine.raster.labels import burn_field
+    from ..engine.raster.labels import burn_shapes
 
-    return burn_field(ogr_layer, "class", grid)
+    return burn_shapes(shapes, grid)
 
 
 def class_and_reference(class_path, layer, field, context, feedback):

@@ -2,8 +2,9 @@
 
 Everything is checked before the first output file is created (`_plan`); then tiles are read, normalised,
 turned into diffusion features and classified one at a time, so memory does not grow with the scene.
-Inputs (`inputs`), normalisation (`normalise`), tiling (`tiling`) and writers (`outputs`) live in their
-own modules; this one only sequences them.
+Inputs (`classify.inputs`), checks before work (`classify.preflight`), normalisation (`normalise`), tiling
+(`model.tiling`), a tile's probabilities (`model.pixel_probs`) and the writers (`classify.writers`) live in
+their own modules; this one only sequences them.
 
     result = classify({"hsi": "hsi.tif", "sar": "sar.tif", "dsm": "dsm.tif"}, ModelPackage("m.bdgf"),
                       ClassifyOutputs("classes.tif"), ClassifySettings(device="cpu"))

@@ -8,8 +8,10 @@ reference pixel means the same thing in both.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
-from osgeo import gdal
+from osgeo import gdal, ogr, osr
 
 from ..errors import BDGFError
 from .grid import Grid
@@ -28,6 +30,24 @@ def read_label_window(ds: gdal.Dataset, row0: int, col0: int, h: int, w: int, ba
     labels = np.rint(data[0]).astype(np.int64)
     labels[~valid | (labels < 0)] = 0
     return labels.astype(np.int32)
+
+
+def burn_shapes(shapes: Iterable[tuple[bytes, int]], grid: Grid) -> np.ndarray:
+    """Burn (geometry as WKB in the grid's CRS, integer class) pairs onto `grid`: int32 (H, W), 0 = none;
+    a later shape wins where shapes overlap. The QGIS side hands its features over this way (it
+    reprojects them with QGIS), so only this room touches OGR."""
+    srs = osr.SpatialReference()
+    if grid.crs_wkt:
+        srs.ImportFromWkt(grid.crs_wkt)
+    source = ogr.GetDriverByName("Memory").CreateDataSource("shapes")
+    layer = source.CreateLayer("shapes", srs if grid.crs_wkt else None)
+    layer.CreateField(ogr.FieldDefn("class", ogr.OFTInteger))
+    for wkb, value in shapes:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("class", int(value))
+        feature.SetGeometry(ogr.CreateGeometryFromWkb(bytes(wkb)))
+        layer.CreateFeature(feature)
+    return burn_field(layer, "class", grid)
 
 
 def burn_field(ogr_layer, field_name: str, grid: Grid) -> np.ndarray:
