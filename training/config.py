@@ -25,8 +25,10 @@ name the key and the allowed keys. Schema (``?`` = optional)::
     test = "test.tif"
     raster = "gt.tif"                  # (b) one label raster + [labels.split]
     vector = "gt.gpkg"                 # (c) polygons / points + field (+ layer ?) + [labels.split]
-    field = "class"
+    field = "class"                    #     (integer values; a real or text field of whole numbers)
     layer = "samples"                  # ? default: first layer
+    test = "test.gpkg"                 # ? (c) only: test labels (a vector with the same field, or a
+                                       #   label raster) instead of [labels.split]
     unlabelled = 0                     # ? label value meaning "no label" (default 0)
 
     [labels.split]                     # (b) and (c): training pixels taken from the labels
@@ -34,6 +36,12 @@ name the key and the allowed keys. Schema (``?`` = optional)::
     ratio = 0.1                        # ... or a fraction per class (exactly one of the two)
     seed = 0                           # ? default 0
     block_size = 0                     # ? > 0: spatially disjoint square blocks of this side (px)
+    by = "feature"                     # ? (c) only: whole features (a polygon never on both sides);
+                                       #   default "pixel"
+
+    [[labels.extra]]                   # ? more training labels, merged into the training side after the
+    vector = "to_label.gpkg"           #   split (e.g. bdgf:suggestsamples points, labelled): vector,
+    field = "label"                    #   field, layer ?; features without a value are skipped
 
     [[classes]]                        # ? default: one per label value found (generated names/colours)
     value = 1
@@ -78,12 +86,23 @@ class LayerConfig:
     nodata: Nodata = None  # None: the file's own; a number replaces it; engine.raster.nodata.NO_NODATA: none
 
 
+SPLIT_BY = ("pixel", "feature")
+
+
 @dataclass
 class SplitConfig:
     per_class: int | None = None
     ratio: float | None = None
     seed: int = 0
     block_size: int = 0
+    by: str = "pixel"  # "feature": whole labelled features (vector labels only)
+
+
+@dataclass
+class VectorLabels:
+    path: Path
+    field: str
+    layer: str | None = None
 
 
 @dataclass
@@ -97,6 +116,8 @@ class LabelsConfig:
     layer: str | None = None
     unlabelled: int = 0
     split: SplitConfig | None = None
+    # training labels added after the split ([[labels.extra]])
+    extra: list[VectorLabels] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -241,7 +262,7 @@ def _layer(table: dict, role: str | None, base: Path, where: str) -> LayerConfig
 
 
 def _split(table: dict, where: str) -> SplitConfig:
-    _check_keys(table, {"per_class", "ratio", "seed", "block_size"}, where)
+    _check_keys(table, {"per_class", "ratio", "seed", "block_size", "by"}, where)
     if ("per_class" in table) == ("ratio" in table):
         raise ConfigError(f"{where} needs exactly one of 'per_class' (count) or 'ratio' (fraction)")
     split = SplitConfig(seed=_typed(table.get("seed", 0), int, f"{where}.seed"),
@@ -256,36 +277,68 @@ def _split(table: dict, where: str) -> SplitConfig:
             raise ConfigError(f"{where}.ratio must lie in (0, 1), found {split.ratio}")
     if split.block_size < 0:
         raise ConfigError(f"{where}.block_size must be >= 0, found {split.block_size}")
+    split.by = _typed(table.get("by", "pixel"), str, f"{where}.by")
+    if split.by not in SPLIT_BY:
+        raise ConfigError(f"{where}.by must be one of {', '.join(SPLIT_BY)}, found {split.by!r}")
+    if split.by == "feature" and split.block_size:
+        raise ConfigError(f"{where}: by = \"feature\" keeps whole features together; it takes no block_size")
     return split
 
 
+def _extra(items: Any, base: Path) -> list[VectorLabels]:
+    if not isinstance(items, list):
+        raise ConfigError("[[labels.extra]] must be an array of tables")
+    out = []
+    for i, table in enumerate(items):
+        where = f"labels.extra[{i}]"
+        _check_keys(table, {"vector", "field", "layer"}, where, {"vector", "field"})
+        out.append(VectorLabels(_path(table["vector"], base, f"{where}.vector"),
+                                _typed(table["field"], str, f"{where}.field"),
+                                _typed(table["layer"], str, f"{where}.layer") if "layer" in table else None))
+    return out
+
+
 def _labels(table: dict, base: Path) -> LabelsConfig:
-    allowed = {"train", "test", "raster", "vector", "field", "layer", "unlabelled", "split"}
+    allowed = {"train", "test", "raster", "vector", "field", "layer", "unlabelled", "split", "extra"}
     _check_keys(table, allowed, "[labels]")
     unlabelled = _typed(table.get("unlabelled", 0), int, "labels.unlabelled")
-    present = {"train/test": "train" in table or "test" in table, "raster": "raster" in table,
-               "vector": "vector" in table}
+    extra = _extra(table.get("extra", []), base)
+    present = {"train/test": "train" in table, "raster": "raster" in table, "vector": "vector" in table}
     forms = [name for name, found in present.items() if found]
     if len(forms) != 1:
         raise ConfigError("[labels] needs exactly one of: 'train' + 'test' (label rasters), 'raster' + "
                           f"[labels.split], or 'vector' + 'field' + [labels.split]; found {forms or 'none'}")
     if forms[0] == "train/test":
-        _check_keys(table, {"train", "test", "unlabelled"}, "[labels] (train + test form)", {"train", "test"})
+        _check_keys(table, {"train", "test", "unlabelled", "extra"}, "[labels] (train + test form)",
+                    {"train", "test"})
         return LabelsConfig("rasters", train=_path(table["train"], base, "labels.train"),
-                            test=_path(table["test"], base, "labels.test"), unlabelled=unlabelled)
+                            test=_path(table["test"], base, "labels.test"), unlabelled=unlabelled,
+                            extra=extra)
+    if forms[0] == "vector" and "test" in table:  # given test labels: nothing to split
+        _check_keys(table, {"vector", "field", "layer", "test", "unlabelled", "extra"},
+                    "[labels] (vector + test form)", {"field"})
+        return LabelsConfig("vector", vector=_path(table["vector"], base, "labels.vector"),
+                            field=_typed(table["field"], str, "labels.field"),
+                            layer=_typed(table["layer"], str, "labels.layer") if "layer" in table else None,
+                            test=_path(table["test"], base, "labels.test"), unlabelled=unlabelled,
+                            extra=extra)
     if "split" not in table:
-        raise ConfigError(f"[labels] with '{forms[0]}' needs a [labels.split] table (per_class or ratio)")
+        raise ConfigError(f"[labels] with '{forms[0]}' needs a [labels.split] table (per_class or ratio)"
+                          + (" or test labels ('test')" if forms[0] == "vector" else ""))
     split = _split(table["split"], "[labels.split]")
     if forms[0] == "raster":
-        _check_keys(table, {"raster", "unlabelled", "split"}, "[labels] (raster form)")
+        _check_keys(table, {"raster", "unlabelled", "split", "extra"}, "[labels] (raster form)")
+        if split.by != "pixel":
+            raise ConfigError("[labels.split] by = \"feature\" needs vector labels; a label raster has no "
+                              "features (use block_size for spatially apart training and test pixels)")
         return LabelsConfig("raster", raster=_path(table["raster"], base, "labels.raster"),
-                            unlabelled=unlabelled, split=split)
-    _check_keys(table, {"vector", "field", "layer", "unlabelled", "split"}, "[labels] (vector form)",
+                            unlabelled=unlabelled, split=split, extra=extra)
+    _check_keys(table, {"vector", "field", "layer", "unlabelled", "split", "extra"}, "[labels] (vector form)",
                 {"field"})
     return LabelsConfig("vector", vector=_path(table["vector"], base, "labels.vector"),
                         field=_typed(table["field"], str, "labels.field"),
                         layer=_typed(table["layer"], str, "labels.layer") if "layer" in table else None,
-                        unlabelled=unlabelled, split=split)
+                        unlabelled=unlabelled, split=split, extra=extra)
 
 
 def _classes(items: Any) -> list[ClassConfig]:

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from engine.errors import BDGFError
 from engine.raster.read import GdalMessages
+from training.progress_stream import BAR_STAGES, ProgressWriter
 
 
 @dataclass
@@ -25,6 +26,8 @@ class RunContext:
     amp_dtype: torch.dtype | None = None  # bf16 / fp16 autocast on CUDA only
     log: logging.Logger | None = None
     gdal_messages: GdalMessages | None = None  # GDAL's warnings -> log, while logging is set up
+    stream: ProgressWriter | None = None  # --progress-stream: machine-readable progress on stdout
+    stage: str = "prepare"  # the stage running now (the stream's events name it)
 
     @property
     def is_main(self) -> bool:
@@ -48,10 +51,47 @@ class RunContext:
             dist.barrier()
 
     def progress(self, total: int, desc: str, initial: int = 0):
-        """tqdm bar with ETA on rank 0 (disabled elsewhere, or by TQDM_DISABLE=1)."""
+        """tqdm bar with ETA on rank 0 (disabled elsewhere, or by TQDM_DISABLE=1); with a progress stream,
+        the stage's bars (BAR_STAGES) also move the whole run's percent."""
         off = not self.is_main or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
-        return tqdm(total=total, initial=initial, desc=desc, disable=off, leave=False,
-                    dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
+        bar = tqdm(total=total, initial=initial, desc=desc, disable=off, leave=False,
+                   dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
+        if self.stream is None or not self.is_main or BAR_STAGES.get(desc) != self.stage:
+            return bar
+        return _StreamedBar(bar, self.stream, self.stage, total, initial)
+
+    def start_stage(self, stage: str) -> None:
+        """A stage begins (the stream says so at once)."""
+        self.stage = stage
+        if self.stream is not None and self.is_main:
+            self.stream.update(stage, force=True)
+
+
+class _StreamedBar:
+    """A tqdm bar whose updates (and losses, from set_postfix) also go to the progress stream."""
+
+    def __init__(self, bar, stream: ProgressWriter, stage: str, total: int, initial: int):
+        self.bar, self.stream, self.stage, self.total, self.n = bar, stream, stage, total, initial
+        self.loss: float | None = None
+
+    def update(self, n: int = 1) -> None:
+        self.bar.update(n)
+        self.n += n
+        self.stream.update(self.stage, self.n, self.total, self.loss, force=self.n >= self.total)
+
+    def set_postfix(self, refresh: bool = False, **values) -> None:
+        self.bar.set_postfix(refresh=refresh, **values)
+        loss = values.get("loss")
+        try:
+            self.loss = None if loss is None else float(loss)
+        except ValueError:
+            pass
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def __getattr__(self, name):
+        return getattr(self.bar, name)
 
 
 def make_context(device: str = "auto") -> RunContext:

@@ -23,7 +23,7 @@ from engine.raster import labels as label_io
 from engine.raster import read as raster
 from engine.raster.grid import Grid, intersection_window
 from training.config import ClassConfig, ConfigError, LayerConfig, RunConfig, default_classes
-from training.splits import check_training_classes, split_labels
+from training.splits import check_training_classes, split_features, split_labels
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -115,24 +115,37 @@ def read_layers(cfg: RunConfig) -> tuple[list[np.ndarray], np.ndarray, Grid, tup
     return arrays, valid, ref.window(r0, c0, h, w), window, entries
 
 
-def rasterize_vector(path, field_name: str, layer_name: str | None, grid: Grid) -> np.ndarray:
-    """Burn a class field of polygons / points onto `grid`: int32 (H, W), 0 = no feature."""
+def _label_layer(path, field_name: str, layer_name: str | None):
+    """(data source, OGR layer) of a label vector whose class field holds whole numbers."""
     if not path.is_file():
         raise ConfigError(f"label vector not found: {path}")
     try:
         src = ogr.Open(str(path))
     except RuntimeError as exc:
         raise ConfigError(f"cannot open label vector {path}: {exc}") from exc
+    if src is None:
+        raise ConfigError(f"cannot open label vector {path}: not a vector file GDAL can read")
     names = [src.GetLayer(i).GetName() for i in range(src.GetLayerCount())]
     if layer_name is not None and layer_name not in names:
         raise ConfigError(f"label vector {path.name} has no layer {layer_name!r}; layers: {', '.join(names)}")
     layer = src.GetLayerByName(layer_name) if layer_name else src.GetLayer(0)
-    defn = layer.GetLayerDefn()
-    fields = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
-    if field_name not in fields:
-        raise ConfigError(f"label vector {path.name} (layer {layer.GetName()}) has no field {field_name!r}; "
-                          f"fields: {', '.join(fields) or 'none'}")
+    problem = label_io.class_field_problem(layer, field_name)
+    if problem:
+        raise ConfigError(f"label vector {path.name} (layer {layer.GetName()}): {problem}")
+    return src, layer
+
+
+def rasterize_vector(path, field_name: str, layer_name: str | None, grid: Grid) -> np.ndarray:
+    """Burn a class field of polygons / points onto `grid`: int32 (H, W), 0 = no feature."""
+    _src, layer = _label_layer(path, field_name, layer_name)
     return label_io.burn_field(layer, field_name, grid)
+
+
+def rasterize_features(path, field_name: str, layer_name: str | None, grid: Grid) -> tuple[np.ndarray,
+                                                                                            np.ndarray]:
+    """(classes, 1-based feature numbers) of a label vector on `grid` (engine.raster.labels.burn_features)."""
+    _src, layer = _label_layer(path, field_name, layer_name)
+    return label_io.burn_features(layer, field_name, grid)
 
 
 def _read_label_raster(path, grid_ref: Grid, window) -> np.ndarray:
@@ -142,19 +155,47 @@ def _read_label_raster(path, grid_ref: Grid, window) -> np.ndarray:
     return label_io.read_label_window(ds, *window)
 
 
-def read_label_values(cfg: RunConfig, ref: Grid, window, grid: Grid) -> dict[str, np.ndarray]:
-    """Label values on the cropped grid: {"train", "test"} or {"all"}; 0 / `unlabelled` = no label."""
+def _is_raster(path) -> bool:
+    from osgeo import gdal
+
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        return gdal.OpenEx(str(path), gdal.OF_RASTER) is not None
+    except RuntimeError:
+        return False
+    finally:
+        gdal.PopErrorHandler()
+
+
+def read_label_values(cfg: RunConfig, ref: Grid, window, grid: Grid) -> tuple[dict[str, np.ndarray],
+                                                                               np.ndarray | None]:
+    """Label values on the cropped grid, 0 / `unlabelled` = no label: ({"train", "test"} or {"all"}, plus
+    "extra" with [[labels.extra]]), and each pixel's feature number when the split keeps features whole."""
     lab = cfg.labels
+    features = None
     if lab.kind == "rasters":
         out = {"train": _read_label_raster(lab.train, ref, window),
                "test": _read_label_raster(lab.test, ref, window)}
     elif lab.kind == "raster":
         out = {"all": _read_label_raster(lab.raster, ref, window)}
+    elif lab.test is not None:
+        test = _read_label_raster(lab.test, ref, window) if _is_raster(lab.test) else \
+            rasterize_vector(lab.test, lab.field, None, grid)
+        out = {"train": rasterize_vector(lab.vector, lab.field, lab.layer, grid), "test": test}
+    elif lab.split.by == "feature":
+        classes, features = rasterize_features(lab.vector, lab.field, lab.layer, grid)
+        out = {"all": classes}
     else:
         out = {"all": rasterize_vector(lab.vector, lab.field, lab.layer, grid)}
+    if lab.extra:
+        extra = np.zeros(grid.height * grid.width, np.int32).reshape(grid.height, grid.width)
+        for more in lab.extra:
+            values = rasterize_vector(more.path, more.field, more.layer, grid)
+            extra = np.where(values > 0, values, extra)
+        out["extra"] = extra
     for values in out.values():
         values[values == lab.unlabelled] = 0
-    return out
+    return out, features
 
 
 def class_table(cfg: RunConfig, values: dict[str, np.ndarray]) -> list[ClassConfig]:
@@ -226,16 +267,23 @@ def prepare(cfg: RunConfig, pca_components: int = 0, log=print) -> Prepared:
     """Read, align, label, split and normalise a configured scene."""
     arrays, valid, grid, window, modalities = read_layers(cfg)
     ref = raster.reference_grid(str(cfg.spectral.path))
-    values = read_label_values(cfg, ref, window, grid)
+    values, features = read_label_values(cfg, ref, window, grid)
     classes = class_table(cfg, values)
     names = [c.name for c in classes]
-    if cfg.labels.kind == "rasters":
+    if "train" in values:
         train = to_indices(values["train"], classes, valid)
         test = to_indices(values["test"], classes, valid)
         test[train >= 0] = -1
+    elif features is not None:
+        train, test = split_features(to_indices(values["all"], classes, valid), features, cfg.labels.split,
+                                     len(classes))
     else:
         labels = to_indices(values["all"], classes, valid)
         train, test = split_labels(labels, cfg.labels.split, len(classes))
+    if "extra" in values:  # more training labels (e.g. labelled suggested samples): training side only
+        extra = to_indices(values["extra"], classes, valid)
+        train = np.where(extra >= 0, extra, train).astype(train.dtype)
+        test[extra >= 0] = -1
     check_training_classes(train, names)
     fit_pixels = statistics_pixels(valid)
     stats = [percentile_stats(array, fit_pixels) for array in arrays]

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import json
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,7 @@ from training.export_model import export_package, trained_card
 from training.missing_modality import missing_inputs, missing_modality_metrics
 from training.prepare import Prepared, prepare
 from training.presets import PRESETS, preset
+from training.progress_stream import ProgressWriter
 from training.pseudo_labels import self_train
 from training.splits import validation_fraction, validation_split
 from training.stage_classifier import PatchSource, predict, train_classifier
@@ -51,6 +53,35 @@ from training.stage_ddpm import StopRequested, train_ddpm
 from training.stage_features import cached_features
 
 STOPPED_EXIT = 3
+CANCELLED_EXIT = 130  # the shells' 128 + SIGINT
+TERMINATED_EXIT = 143  # 128 + SIGTERM
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread by SIGTERM (POSIX) or CTRL_BREAK (Windows, SIGBREAK): a BaseException like
+    KeyboardInterrupt, so that it unwinds through the atomic writers (no half-written file) and no
+    `except Exception` stops it."""
+
+
+def _interrupt(signum, frame) -> None:
+    raise Interrupted
+
+
+def on_termination():
+    """Turn SIGTERM and, on Windows, SIGBREAK (what a launcher sends a process group there: CTRL_BREAK_EVENT)
+    into Interrupted; returns the function that restores the previous handlers."""
+    previous = {}
+    for name in ("SIGTERM", "SIGBREAK"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            with contextlib.suppress(ValueError, OSError):  # not in the main thread
+                previous[number] = signal.signal(number, _interrupt)
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(number, handler)
+    return restore
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -73,6 +104,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ab.add_argument("--no-mutual", action="store_true", help="plain cross-entropies, no mutual learning")
     ab.add_argument("--cross-model-ddpm", metavar="OTHER_RUN_DIR",
                     help="use the DDPM of another run (its model.bdgf) instead of pre-training one")
+    ap.add_argument("--progress-stream", action="store_true",
+                    help="print machine-readable progress lines on stdout (training/progress_stream.py)")
     ap.add_argument("--stop-after", metavar="STAGE:N", help=argparse.SUPPRESS)  # ddpm:N | classifier:N
     return ap.parse_args(argv)
 
@@ -175,6 +208,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
                                    "data": prep.summary, "cross_model_ddpm": args.cross_model_ddpm})
 
     # (2) DDPM
+    ctx.start_stage("ddpm")
     t0 = time.perf_counter()
     cross = None
     ddpm_history: list[dict] = []
@@ -202,6 +236,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     ctx.info(f"seed {seed}: stage 2 (DDPM pre-training): {timings['ddpm']:.1f} s")
 
     # (3) diffusion features
+    ctx.start_stage("features")
     t0 = time.perf_counter()
     extractor = DiffusionFeatureExtractor(ddpm)
     feats, feat_path = cached_features(ctx, extractor, prep.x, prep.window, net.patch_size, tile, halo,
@@ -210,6 +245,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     ctx.info(f"seed {seed}: stage 3 (diffusion features): {timings['features']:.1f} s")
 
     # (4) classifier
+    ctx.start_stage("classifier")
     t0 = time.perf_counter()
     fit, val = validation_split(prep.train, validation_fraction(prep.train, tcfg), seed, len(prep.classes),
                                 tcfg.val_block_size)
@@ -251,6 +287,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
         return {}
 
     # (5) evaluation
+    ctx.start_stage("evaluation")
     t0 = time.perf_counter()
     valid_flat, evaluated = evaluation_pixels(prep, tcfg.eval_stride, tcfg.eval_test_pixels, seed)
     probs = predict(ctx, classifier, source, valid_flat, desc="prediction map")
@@ -279,6 +316,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     ctx.info(f"seed {seed}: stage 5 (evaluation): {timings['evaluation']:.1f} s")
 
     # (6) model package
+    ctx.start_stage("export")
     t0 = time.perf_counter()
     # oa = OA over the classified test pixels, always next to the coverage and the OA over all of them
     card_metrics = {"oa": metrics["oa"], "coverage": metrics["coverage"],
@@ -350,16 +388,22 @@ def main(argv=None) -> int:
         with contextlib.suppress(RuntimeError):  # only allowed before any parallel work
             torch.set_num_interop_threads(args.threads)
     ctx = make_context(args.device)
+    if args.progress_stream:
+        ctx.stream = ProgressWriter(lambda line: print(line, flush=True))
     if ctx.is_main and not args.resume and (out / "ckpt").exists():
         shutil.rmtree(out / "ckpt")  # fresh run: old checkpoints must not leak in
     ctx.barrier()
     log = setup_logging(ctx, out)
     started = time.perf_counter()
+    restore_signals = on_termination()
     try:
         cfg = load_config(args.config)
         seeds = parse_seeds(args.seeds, training_config(cfg.training).seed)
+        if ctx.stream is not None:
+            ctx.stream.seeds = len(seeds)
         ctx.info(f"BDGF training: config {args.config}, out {out}, device {ctx.device}"
                  f"{f' (AMP {ctx.amp_dtype})' if ctx.amp_dtype else ''}, world {ctx.world}, seeds {seeds}")
+        ctx.start_stage("prepare")
         t0 = time.perf_counter()
         pca = training_config(cfg.training, preset(args.preset, [1, 1], 2)[1]).pca_components
         prep = prepare(cfg, pca_components=pca, log=ctx.info)
@@ -369,7 +413,9 @@ def main(argv=None) -> int:
                                                                 "normalization": prep.normalization})
         cache_dir = Path(args.cache_dir) if args.cache_dir else out / "cache"
         results = {}
-        for seed in seeds:
+        for index, seed in enumerate(seeds):
+            if ctx.stream is not None:
+                ctx.stream.seed_started(index)
             seed_out = out if len(seeds) == 1 else out / f"seed_{seed}"
             results[seed] = run_seed(ctx, args, cfg, prep, seed, seed_out, cache_dir)
         if ctx.is_main and len(seeds) > 1:
@@ -377,6 +423,8 @@ def main(argv=None) -> int:
             oa = summary["oa"]
             ctx.info(f"seeds {seeds}: OA {100 * oa['mean']:.2f} ± {100 * oa['std']:.2f} %")
         ctx.info(f"done in {time.perf_counter() - started:.1f} s")
+        if ctx.stream is not None and ctx.is_main:
+            ctx.stream.done(run_summary(out, results))
         return 0
     except StopRequested as exc:
         ctx.info(str(exc))
@@ -385,10 +433,33 @@ def main(argv=None) -> int:
         log.error(str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, Interrupted) as exc:  # Ctrl+C, a scheduler's SIGTERM, QGIS's Cancel
+        signal_name = "SIGTERM" if isinstance(exc, Interrupted) else "Ctrl+C"
+        packages = sorted(str(p) for p in out.rglob("model.bdgf"))
+        written = f"model package(s) already written: {', '.join(packages)}" if packages else \
+            "no model package was written"
+        message = (f"cancelled ({signal_name}): {written}; the checkpoints in {out / 'ckpt'} are kept: rerun "
+                   "with --resume to continue")
+        log.warning(message)
+        print(message, file=sys.stderr)
+        return CANCELLED_EXIT if signal_name == "Ctrl+C" else TERMINATED_EXIT
     finally:
+        restore_signals()
         close_logging(ctx)
         if ctx.distributed and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def run_summary(out: Path, results: dict[int, dict]) -> dict:
+    """What the launcher needs from a finished run: the package(s), the figures, the report."""
+    def figures(seed: int, r: dict) -> dict:
+        return {"seed": seed, "package": str(out / r["package"]) if len(results) == 1 else
+                str(out / f"seed_{seed}" / r["package"]), "oa": r["oa"], "aa": r["aa"], "kappa": r["kappa"],
+                "coverage": r["coverage"], "oa_all_reference": r["oa_all_reference"],
+                "missing_modality": r.get("missing_modality") or {}}
+    runs = [figures(seed, r) for seed, r in results.items()]
+    report = out / "report.md" if len(results) == 1 else out / "summary.md"
+    return {"runs": runs, "report": str(report)}
 
 
 def _relative(path: Path, base: Path) -> str:

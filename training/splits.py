@@ -5,6 +5,7 @@
 Three rules, all seeded:
 * `split_labels` (the [labels.split] rule of a training config: a count or a ratio per class, pixel-wise
   or in spatially disjoint blocks), with `validation_split` and `check_training_classes` after it;
+  `split_features` (the same rule by whole labelled features: a polygon is never on both sides);
 * `split_per_class` (an explicit count per class, e.g. the common Trento split the importer writes);
   `split_labels` draws through it, so a config rule and an imported split agree for the same seed;
 * `split_by_purity` (sparse blobs on pure pixels + a guard ring, for synthetic scenes where the
@@ -43,6 +44,34 @@ def split_labels(labels: np.ndarray, split: SplitConfig, n_classes: int) -> tupl
     train, _ = split_per_class(shifted, [_wanted(int(c), split) for c in counts], split.seed)
     train = (train - 1).astype(labels.dtype)
     test = np.where(train >= 0, -1, labels)
+    return train, test
+
+
+def split_features(labels: np.ndarray, features: np.ndarray, split: SplitConfig,
+                   n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) keeping each labelled feature (polygon, point) whole on one side: per class, the
+    features in a seeded order go to training until the class has its quota of pixels (`_wanted`), the
+    rest to test; a class with two or more features keeps at least one for test. `features` holds each
+    pixel's 1-based feature number (0 = none), `labels` the training encoding (-1 = unlabelled)."""
+    rng = np.random.default_rng(split.seed)
+    train = np.full_like(labels, -1)
+    labelled = (labels >= 0) & (features > 0)
+    flat_labels, flat_features = labels[labelled], features[labelled]
+    train_features = []
+    for k in range(n_classes):
+        ids, sizes = np.unique(flat_features[flat_labels == k], return_counts=True)
+        if not ids.size:
+            continue
+        order = rng.permutation(ids.size)
+        need, taken = _wanted(int(sizes.sum()), split), 0
+        for i in order[:max(ids.size - 1, 1)]:  # the last one stays for test
+            if taken >= need:
+                break
+            train_features.append(int(ids[i]))
+            taken += int(sizes[i])
+    in_train = np.isin(features, train_features) & (labels >= 0)
+    train[in_train] = labels[in_train]
+    test = np.where(in_train, -1, labels)
     return train, test
 
 

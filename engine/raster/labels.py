@@ -60,6 +60,59 @@ def burn_field(ogr_layer, field_name: str, grid: Grid) -> np.ndarray:
     return ds.GetRasterBand(1).ReadAsArray().astype(np.int32)
 
 
+def class_field_problem(ogr_layer, field_name: str) -> str | None:
+    """Why the values of `field_name` cannot be class values (None: they can): the field must hold whole
+    numbers (an integer field, or a real / text field whose every value is one). GDAL would truncate 2.7
+    to 2 without a word."""
+    defn = ogr_layer.GetLayerDefn()
+    index = defn.GetFieldIndex(field_name)
+    if index < 0:
+        fields = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+        return f"it has no field {field_name!r} (fields: {', '.join(fields) or 'none'})"
+    kind = defn.GetFieldDefn(index).GetType()
+    if kind in (ogr.OFTInteger, ogr.OFTInteger64):
+        return None
+    ogr_layer.ResetReading()
+    try:
+        for feature in ogr_layer:
+            if not feature.IsFieldSetAndNotNull(index):
+                continue
+            value = feature.GetField(index)
+            try:
+                whole = float(value).is_integer()
+            except (TypeError, ValueError):
+                whole = False
+            if not whole:
+                return (f"its class field {field_name!r} holds {value!r}, not a whole number: class values "
+                        "are integers (1, 2, ...); use an integer field, or recode the classes")
+    finally:
+        ogr_layer.ResetReading()
+    return None
+
+
+def burn_features(ogr_layer, field_name: str, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, features) int32 (H, W) on `grid`: the integer class field burnt as burn_field does, and
+    each feature's 1-based position in the layer (0 = none), so a split can keep a polygon on one side.
+    GDAL reprojects from the layer's CRS."""
+    source = ogr.GetDriverByName("Memory").CreateDataSource("features")
+    layer = source.CreateLayer("features", ogr_layer.GetSpatialRef())
+    layer.CreateField(ogr.FieldDefn("class", ogr.OFTInteger))
+    layer.CreateField(ogr.FieldDefn("feature", ogr.OFTInteger))
+    index = ogr_layer.GetLayerDefn().GetFieldIndex(field_name)
+    ogr_layer.ResetReading()
+    for position, feature in enumerate(ogr_layer, 1):
+        geometry = feature.GetGeometryRef()
+        if geometry is None or not feature.IsFieldSetAndNotNull(index):
+            continue
+        out = ogr.Feature(layer.GetLayerDefn())
+        out.SetField("class", int(float(feature.GetField(index))))
+        out.SetField("feature", position)
+        out.SetGeometry(geometry.Clone())
+        layer.CreateFeature(out)
+    ogr_layer.ResetReading()
+    return burn_field(layer, "class", grid), burn_field(layer, "feature", grid)
+
+
 def read_reference(path: str, grid: Grid, field: str | None = None, layer: str | None = None) -> np.ndarray:
     """Reference labels on `grid`, int32 (H, W), 0 = none: a label raster (nearest neighbour), or a vector
     layer (`layer`, default the first) whose integer `field` is burnt. BDGFError naming the fields when the
