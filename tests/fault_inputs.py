@@ -74,7 +74,7 @@ def inconsistent_package(path: Path, scene: dict, monkeypatch) -> str:
     graphs take 29 channels, give 6 classes and read 5 px patches, as an exporter that did not check
     would write it (write_package itself now refuses it: its check is switched off while writing)."""
     import engine.model.package as package_module
-    from tests.test_qgis_helpers import tiny_card, tiny_graphs
+    from tests.ui.test_helpers import tiny_card, tiny_graphs
 
     card = tiny_card(scene)
     graphs = tiny_graphs(card)

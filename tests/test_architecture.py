@@ -367,3 +367,27 @@ def test_architecture_page_names_every_module_and_no_other():
     existing = set(product_modules(REPO))
     assert sorted(existing - named) == [], "modules the page does not name"
     assert sorted(named - existing) == [], "modules the page names that do not exist"
+
+
+# ---------------------------------------------------------------- what QGIS's process takes from training/
+
+UI_TRAINING_MODULES = {"training.config_writer", "training.progress_stream"}
+
+
+def test_the_qgis_side_imports_only_the_config_writer_and_the_progress_reader_from_training():
+    """bdgf:train runs training in a child process: QGIS's own process imports from training/ only the
+    config writer and the progress reader, and they import nothing at module level beyond the standard
+    library (so torch never enters QGIS's process)."""
+    import sys
+
+    graph = module_graph(REPO)
+    used = {t for m, targets in graph.items() if m.startswith("ui") for t in targets
+            if t.startswith("training")} - {"training"}
+    assert used == UI_TRAINING_MODULES
+    for module in UI_TRAINING_MODULES:
+        tree = ast.parse((REPO / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+        tops = {a.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import)
+                for a in node.names}
+        tops |= {node.module.split(".")[0] for node in tree.body
+                 if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module}
+        assert tops <= set(sys.stdlib_module_names) | {"__future__"}, (module, tops)

@@ -41,6 +41,7 @@ LISTED_NOT_IMPORTED = {
     "pytest-qgis": "pytest plugin (fixtures qgis_app, qgis_iface, qgis_processing), loaded by pytest",
     "pytest-timeout": "pytest plugin: pyproject's `timeout = 900`",
     "ruff": "the linter, a command (make lint / make test)",
+    "bandit": "plugins.qgis.org's security scan, run as a command over the built zip (tests/ui)",
 }
 # Listed package -> the module it provides, where the names differ.
 PACKAGE_PROVIDES = {
@@ -143,7 +144,7 @@ def test_split_between_run_time_and_dev():
     dev_text = (REPO / "requirements-dev.txt").read_text(encoding="utf-8")
     assert re.search(r"^-r requirements\.txt$", dev_text, re.M)
     assert requirements(REPO / "requirements-dev.txt") > runtime
-    assert not runtime & {"pytest", "pytest-qgis", "pytest-timeout", "ruff"}
+    assert not runtime & {"pytest", "pytest-qgis", "pytest-timeout", "ruff", "bandit"}
     assert "rasterio" not in requirements(REPO / "requirements-dev.txt")  # raster I/O is GDAL only
     gpu = requirements(REPO / "requirements-gpu.txt")
     assert "onnxruntime-gpu" in gpu and "onnxruntime" not in gpu  # never both in one environment

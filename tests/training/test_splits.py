@@ -8,7 +8,8 @@ from osgeo import gdal, ogr, osr
 from scipy import ndimage
 
 from tests.training.test_config import scene_config, write_config
-from training.config import ConfigError, SplitConfig, load_config
+from training.config import ConfigError, load_config
+from training.label_config import SplitConfig
 from training.prepare import prepare
 from training.splits import (
     block_ids,

@@ -1,0 +1,63 @@
+"""engine.model.tiling: tiles on the tile grid with a halo, features independent of the window with the
+engine's halo, position-keyed tile noise made once per tile, default tile and batch sizes per device."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.model.backends import make_backend
+from engine.model.tiling import plan_tiles
+from tests.engine.model import test_backends
+from tests.engine.model.test_backends import _inputs
+
+package = test_backends.package  # fixture
+
+
+def test_tiles_start_at_multiples_of_the_tile_and_cover_the_area():
+    tiles = plan_tiles((3, 5, 50, 70), tile=16, halo=12, stride=4)
+    covered = np.zeros((60, 80), int)
+    for t in tiles:
+        assert (t.row0 + 12) % 16 == 0 and (t.col0 + 12) % 16 == 0
+        assert t.height % 4 == 0 and t.width % 4 == 0
+        r, c, h, w = t.core
+        assert t.row0 + 12 <= r and r + h <= t.row0 + t.height - 12
+        covered[r:r + h, c:c + w] += 1
+    assert (covered[3:53, 5:75] == 1).all() and covered.sum() == 50 * 70
+
+
+def test_features_are_identical_in_any_window_with_the_engine_halo(package):
+    """The halo the engine uses (card halo + patch radius) makes features bitwise tile-independent."""
+    from engine.model.tiling import effective_halo
+
+    card = package.card
+    halo, r = effective_halo(card["halo"], card["patch_size"], card["stride"]), card["patch_size"] // 2
+    x, noise, _, _ = _inputs(package, h=2 * halo + 24, w=2 * halo + 24)
+    backend = make_backend(package, "onnx", "cpu")
+    whole = backend.features(x, noise)
+    size = 8 + 2 * halo  # a window whose core is the 8 x 8 block at (halo + 8, halo + 8)
+    part = backend.features(x[:, :, 8:8 + size, 8:8 + size], noise[:, :, 8:8 + size, 8:8 + size])
+    core = slice(halo - r, halo + 8 + r)  # the core plus the patch margin
+    whole_core = slice(8 + halo - r, 8 + halo + 8 + r)
+    assert np.array_equal(part[:, :, core, core], whole[:, :, whole_core, whole_core])
+
+
+def test_gpu_runs_get_larger_tiles_batches_and_dense_windows():
+    """A GPU is starved at the CPU's sizes (docs/bench/gpu.md); a user's tile size is never overridden."""
+    from engine.model.pixel_probs import STRIP_PX, dense_strip_rows
+    from engine.model.tiling import GPU_TILE, default_batch, default_core
+
+    assert default_core(128, "cpu") == 128 and default_core(128, "cuda") == GPU_TILE == 512
+    assert default_core(1024, "cuda") == 1024
+    assert default_batch(185, 120, 9, "cpu") <= 64 < default_batch(185, 120, 9, "cuda") <= 8192
+    width = 512 + 8
+    assert dense_strip_rows(width, 9, 512, STRIP_PX["cuda"]) == STRIP_PX["cuda"] // width - 8 > 400
+    assert dense_strip_rows(width, 9, 512) == 9  # at least a patch of rows: the CPU keeps windows small
+
+
+def test_tile_noise_is_made_once_per_tile_and_where_the_backend_asks():
+    from engine.model.tiling import Tile, TileNoise, noise_array, tile_noise
+
+    t = Tile(-8, 16, 24, 32, (0, 24, 16, 24))
+    noise = TileNoise(3, t, 4, 2)
+    assert noise.array() is noise.array()  # cached: the contribution passes reuse it
+    np.testing.assert_array_equal(noise_array(noise), tile_noise(3, t, 4, 2))
+    assert np.abs(noise.tensor("cpu").numpy() - noise.array()).max() < 1e-5
