@@ -41,9 +41,13 @@ bench-gpu: setup
 package:
 	python3 scripts/package.py --out-dir dist
 
-# the real QGIS desktop under Xvfb: Load demo, Run, screenshot (also run by tests/test_qgis_desktop.py)
+# the real QGIS desktop under Xvfb: Load demo, Run, screenshot; Load demo, Train (quick, shortened), Run
+# (both also run by tests/ui/test_desktop.py)
+TRAIN_SHOT_SETTINGS := ddpm_steps=120; epochs=4; min_steps=0; pseudo_rounds=0; eval_stride=2
 screenshots: setup
 	$(PY) -m scripts.desktop_demo --out out/desktop --screenshot docs/img/desktop.png
+	$(PY) -m scripts.desktop_demo --out out/desktop-train --scenario train --timeout 900 \
+		--train-settings "$(TRAIN_SHOT_SETTINGS)" --screenshot docs/img/desktop_train.png
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache build dist

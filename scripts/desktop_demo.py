@@ -5,7 +5,7 @@ styled result and save a screenshot of the main window (scripts/desktop_startup.
     .venv/bin/python -m scripts.desktop_demo --out DIR   # DIR/desktop.png, diagnostics.png, status.json, …
     make screenshots                                          # writes docs/img/desktop.png
 
-tests/test_qgis_desktop.py runs it and checks what QGIS saw.
+tests/ui/test_desktop.py runs it and checks what QGIS saw.
 """
 from __future__ import annotations
 
@@ -67,19 +67,24 @@ def desktop_env(out: Path) -> dict:
     return env
 
 
-def run_desktop(out: Path, timeout: float = 90) -> dict:
-    """Run the scenario; the status dict QGIS wrote, or DesktopError with everything needed to debug."""
+def run_desktop(out: Path, timeout: float = 90, scenario: str = "classify",
+                train_settings: str = "") -> dict:
+    """Run the scenario ("classify", or "train": Train on the demo labels, then Run); the status dict QGIS
+    wrote, or DesktopError with everything needed to debug."""
     for tool in (QGIS, shutil.which("xvfb-run")):
         if not tool or not os.path.exists(tool):
             raise DesktopError(f"{tool or 'xvfb-run'} not found (apt install qgis xvfb xauth)")
     out = Path(out).resolve()  # QGIS runs in a temporary folder
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("status.json", "desktop.png", "diagnostics.png", "qgis_log.txt", "qgis_output.txt"):
+    for name in ("status.json", "desktop.png", "desktop_train.png", "diagnostics.png", "qgis_log.txt",
+                 "qgis_output.txt", "trained.bdgf"):
         (out / name).unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="bdgf_desktop_") as tmp:
         profiles = make_profile(Path(tmp))
         env = desktop_env(out)
         env["BDGF_DESKTOP_TIMEOUT"] = str(max(10, timeout - 15))  # QGIS gives up before we kill it
+        env["BDGF_DESKTOP_SCENARIO"] = scenario
+        env["BDGF_DESKTOP_TRAIN_SETTINGS"] = train_settings
         width, height = SIZE.split("x")
         cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {width}x{height}x24", QGIS, "--nologo",
                "--noversioncheck", "--profiles-path", str(profiles), "--code", str(STARTUP)]
@@ -146,14 +151,19 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "out" / "desktop")
     parser.add_argument("--screenshot", type=Path, help="also copy the screenshot here (docs/img/…)")
     parser.add_argument("--timeout", type=float, default=90)
+    parser.add_argument("--scenario", choices=("classify", "train"), default="classify",
+                        help="train: Load demo, Train (quick) on the demo's label polygons, then Run")
+    parser.add_argument("--train-settings", default="",
+                        help="the Train section's settings, e.g. 'epochs=2' (a shorter run)")
     args = parser.parse_args(argv)
     try:
-        status = run_desktop(args.out, args.timeout)
+        status = run_desktop(args.out, args.timeout, args.scenario, args.train_settings)
     except DesktopError as exc:
         print(exc, file=sys.stderr)
         return 1
     if args.screenshot:
-        shutil.copyfile(args.out / "desktop.png", args.screenshot)
+        shot = "desktop_train.png" if args.scenario == "train" else "desktop.png"
+        shutil.copyfile(args.out / shot, args.screenshot)
     print(json.dumps(status, indent=1))
     return 0
 

@@ -3,7 +3,9 @@ scripts/desktop_demo.py: opens the BDGF panel, clicks *Load demo* and *Run*, wai
 layer, saves a screenshot of the main window and quits. Everything it saw goes to a JSON status file.
 
 Environment: BDGF_DESKTOP_OUT (folder for status.json, desktop.png, qgis_log.txt),
-BDGF_DESKTOP_TIMEOUT (seconds for the whole scenario), BDGF_DESKTOP_SIZE ("1400x860").
+BDGF_DESKTOP_TIMEOUT (seconds for the whole scenario), BDGF_DESKTOP_SIZE ("1400x860"),
+BDGF_DESKTOP_SCENARIO ("classify": Load demo, Run; "train": Load demo, Train (quick, with the training
+settings in BDGF_DESKTOP_TRAIN_SETTINGS), the new model selected, Run; screenshot desktop_train.png).
 """
 import json
 import os
@@ -19,6 +21,7 @@ OUT = os.environ["BDGF_DESKTOP_OUT"]
 DEADLINE = time.monotonic() + float(os.environ.get("BDGF_DESKTOP_TIMEOUT", "80"))
 WIDTH, HEIGHT = (int(v) for v in os.environ.get("BDGF_DESKTOP_SIZE", "1400x1000").split("x"))
 LOAD_DEADLINE = time.monotonic() + 30  # plugins load at start-up: seconds, not minutes
+SCENARIO = os.environ.get("BDGF_DESKTOP_SCENARIO", "classify")
 STATUS = {"ok": False, "steps": [], "started": time.time()}
 _log = open(os.path.join(OUT, "qgis_log.txt"), "w", encoding="utf-8")  # noqa: SIM115 (open until exit)
 
@@ -119,11 +122,47 @@ def open_panel():
     STATUS["check"] = dock.check.text()
     STATUS["dock_width"] = dock.width()
     step("demo loaded")
+    if SCENARIO == "train":
+        train_then_run(dock)
+        return
+    run_classification(dock)
+
+
+def run_classification(dock):
     dock.run_button.click()
     if dock.run is None:
         raise RuntimeError("Run did not start: " + " | ".join(_message_bar_texts()))
     step("classification started")
     wait_for(lambda: dock.run is None, lambda: result_added(dock), "the classification to finish")
+
+
+def train_then_run(dock):
+    """Train (quick) on the demo's label polygons, check the new model is the panel's, then Run."""
+    panel = dock.train
+    panel.setCollapsed(False)
+    STATUS["train_labels"] = panel.labels.currentLayer().name() if panel.labels.currentLayer() else None
+    STATUS["train_field"] = panel.field.currentField()
+    panel.preset.setCurrentIndex(0)  # quick
+    panel.output.setFilePath(os.path.join(OUT, "trained.bdgf"))
+    panel.settings.setText(os.environ.get("BDGF_DESKTOP_TRAIN_SETTINGS", ""))
+    STATUS["train_clicked"] = time.monotonic()
+    panel.train_button.click()
+    if dock.run is None:
+        raise RuntimeError("Train did not start: " + " | ".join(_message_bar_texts()))
+    step("training started")
+    wait_for(lambda: dock.run is None, lambda: trained(dock), "the training to finish")
+
+
+@guarded
+def trained(dock):
+    STATUS["trained_model"] = dock.model.filePath()
+    STATUS["trained_card"] = dock.card["name"] if dock.card else None
+    STATUS["trained_classes"] = [[c["value"], c["name"], c["color"]] for c in dock.card["classes"]] \
+        if dock.card else []
+    if os.path.basename(STATUS["trained_model"]) != "trained.bdgf":
+        raise RuntimeError("the trained model is not the panel's model: " + " | ".join(_message_bar_texts()))
+    step("model trained and selected")
+    run_classification(dock)
 
 
 @guarded
@@ -148,10 +187,15 @@ def result_added(dock):
 @guarded
 def screenshot():
     QApplication.processEvents()
-    path = os.path.join(OUT, "desktop.png")
+    if "train_clicked" in STATUS:
+        STATUS["train_to_map_s"] = round(time.monotonic() - STATUS.pop("train_clicked"), 1)
+    path = os.path.join(OUT, "desktop_train.png" if SCENARIO == "train" else "desktop.png")
     if not iface.mainWindow().grab().save(path, "PNG", 0):  # 0: the smallest PNG
         raise RuntimeError(f"cannot save {path}")
     step("screenshot saved")
+    if SCENARIO == "train":
+        finish()
+        return
     dock = plugins["bdgf"].dock
     dock.diagnostics_button.click()
     dialog = dock.diagnostics

@@ -16,6 +16,7 @@ MODELS = REPO / "resources" / "models"
 TRAIN_OUT = REPO / "build" / "demo-train"
 SCENE_CMD = ["-m", "training.synthetic", "--out", "resources/demo", "--size", "128x160", "--seed", "7",
              "--grids", "mixed"]
+LABELS_CMD = ["-m", "scripts.demo_labels", "resources/demo"]  # label polygons for Train in the dock
 TRAIN_CMD = ["-m", "training.run", "--config", "resources/demo/config.toml", "--out", "build/demo-train",
              "--preset", "quick"]
 KEEP = ("report.md", "metrics.json", "confusion_matrix.png", "prediction_map.png", "training_curves.png",
@@ -32,6 +33,7 @@ def main() -> int:
     shutil.rmtree(TRAIN_OUT, ignore_errors=True)
     t0 = time.perf_counter()
     run(SCENE_CMD)
+    run(LABELS_CMD)
     run(TRAIN_CMD)
     publish((time.perf_counter() - t0) / 60)
     return 0
@@ -53,6 +55,7 @@ def publish(minutes: float) -> None:
         f"which ran (from the repository root, {minutes:.1f} min on a 2-core CPU):\n\n"
         "```\n"
         f"python {' '.join(SCENE_CMD)}\n"
+        f"python {' '.join(LABELS_CMD)}\n"
         f"python {' '.join(TRAIN_CMD)}\n"
         "```\n\n"
         "Its training report (metrics on the scene's dense test labels, plots) is in "

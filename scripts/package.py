@@ -1,9 +1,10 @@
 """Build the installable plugin zip: dist/bdgf-<version>.zip with a top folder `bdgf/`.
 
-Only what QGIS needs at run time goes in (metadata, entry points, ui/, engine/, resources/, help/,
-README, LICENSE): an allow-list, so tests/, training/, scripts/, docs/, bench/, the venv and caches stay
-out, and compiled binaries are skipped (plugins.qgis.org rejects them). Pure Python (zipfile),
-reproducible: sorted entries and fixed timestamps.
+Only what QGIS needs at run time goes in (metadata, entry points, ui/, engine/, training/ (bdgf:train runs
+`python -m training.run` from the plugin folder; QGIS's own process imports only its config writer and
+progress reader), resources/, help/, README, LICENSE): an allow-list, so tests/, scripts/, docs/, bench/,
+the venv and caches stay out, and compiled binaries are skipped (plugins.qgis.org rejects them). Pure
+Python (zipfile), reproducible: sorted entries and fixed timestamps.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 PLUGIN_NAME = "bdgf"
 TOP_FILES = ("metadata.txt", "__init__.py", "plugin.py", "README.md", "LICENSE", "LICENSE.txt",
              "CHANGELOG.md")
-TOP_DIRS = ("ui", "engine", "resources", "help", "i18n")  # allow-list: nothing else goes in
+TOP_DIRS = ("ui", "engine", "training", "resources", "help", "i18n")  # allow-list: nothing else
+
 REQUIRED = ("metadata.txt", "__init__.py", "plugin.py", "LICENSE", "help/index.html")
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "_build", "build", "__MACOSX"}
 SKIP_SUFFIXES = (".pyc", ".pyo", ".orig", ".rej", ".swp", "~",

@@ -19,6 +19,9 @@ name the key and the allowed keys. Schema (``?`` = optional)::
     bands = [1, 2]                     # ? 1-based band subset; band_names ? wavelengths_nm ? units ?
     nodata = -9999                     # ? replaces the nodata the file declares; "none": it has none
                                        #   (the engine's --nodata / QGIS 'Nodata per layer' at inference)
+    scale = 0.0001                     # ? multiplies the values as they are read (e.g. reflectance stored
+                                       #   as integers x 10000); recorded in the card, and the engine
+                                       #   applies it to the same layer unless told otherwise
 
     [labels]                           # exactly one of the three forms:
     train = "train.tif"                # (a) train + test label rasters
@@ -66,12 +69,10 @@ from engine.errors import BDGFError
 from engine.nn.config import BDGFConfig
 from engine.palette import default_colour
 from engine.raster.nodata import Nodata, check_nodata
+from training.config_checks import ConfigError, check_keys, list_of, table_path, typed
+from training.label_config import LabelsConfig, parse_labels
 
 ROLES = ("sar", "lidar", "other")
-
-
-class ConfigError(BDGFError):
-    """A training configuration that cannot be used; the message names the problem."""
 
 
 @dataclass
@@ -84,40 +85,7 @@ class LayerConfig:
     wavelengths_nm: list[float] | None = None
     units: str | None = None
     nodata: Nodata = None  # None: the file's own; a number replaces it; engine.raster.nodata.NO_NODATA: none
-
-
-SPLIT_BY = ("pixel", "feature")
-
-
-@dataclass
-class SplitConfig:
-    per_class: int | None = None
-    ratio: float | None = None
-    seed: int = 0
-    block_size: int = 0
-    by: str = "pixel"  # "feature": whole labelled features (vector labels only)
-
-
-@dataclass
-class VectorLabels:
-    path: Path
-    field: str
-    layer: str | None = None
-
-
-@dataclass
-class LabelsConfig:
-    kind: str  # "rasters" | "raster" | "vector"
-    train: Path | None = None
-    test: Path | None = None
-    raster: Path | None = None
-    vector: Path | None = None
-    field: str | None = None
-    layer: str | None = None
-    unlabelled: int = 0
-    split: SplitConfig | None = None
-    # training labels added after the split ([[labels.extra]])
-    extra: list[VectorLabels] = dataclasses.field(default_factory=list)
+    scale: float = 1.0  # the values as read are multiplied by it (training units)
 
 
 @dataclass
@@ -190,40 +158,7 @@ class RunConfig:
         return [self.spectral, *self.auxiliary]
 
 
-def _check_keys(table: dict, allowed: set[str], where: str, required: set[str] = frozenset()) -> None:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table, found {type(table).__name__}")
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(f"unknown key {key!r} in {where}; allowed keys: {', '.join(sorted(allowed))}")
-    for key in sorted(required):
-        if key not in table:
-            raise ConfigError(f"missing key {key!r} in {where}")
-
-
-def _typed(value: Any, kind: type | tuple, where: str) -> Any:
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, bool) and kind is not bool:
-        raise ConfigError(f"{where} must be {getattr(kind, '__name__', kind)}, found {value!r}")
-    if not isinstance(value, kind):
-        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise ConfigError(f"{where} must be {name}, found {value!r}")
-    return value
-
-
-def _list_of(value: Any, kind: type, where: str) -> list:
-    if not isinstance(value, list):
-        raise ConfigError(f"{where} must be a list, found {value!r}")
-    return [_typed(v, kind, f"{where}[{i}]") for i, v in enumerate(value)]
-
-
-def _path(value: Any, base: Path, where: str) -> Path:
-    path = Path(_typed(value, str, where))
-    return path if path.is_absolute() else (base / path)
-
-
-LAYER_KEYS = {"path", "name", "bands", "band_names", "wavelengths_nm", "units", "nodata"}
+LAYER_KEYS = {"path", "name", "bands", "band_names", "wavelengths_nm", "units", "nodata", "scale"}
 
 
 def _nodata(value: Any, where: str) -> Nodata:
@@ -235,110 +170,33 @@ def _nodata(value: Any, where: str) -> Nodata:
 
 def _layer(table: dict, role: str | None, base: Path, where: str) -> LayerConfig:
     allowed = LAYER_KEYS | ({"role"} if role is None else set())
-    _check_keys(table, allowed, where, {"path"} | ({"role"} if role is None else set()))
+    check_keys(table, allowed, where, {"path"} | ({"role"} if role is None else set()))
     if role is None:
-        role = _typed(table["role"], str, f"{where}.role")
+        role = typed(table["role"], str, f"{where}.role")
         if role not in ROLES:
             raise ConfigError(f"{where}.role must be one of {', '.join(ROLES)}, found {role!r}")
-    bands = _list_of(table["bands"], int, f"{where}.bands") if "bands" in table else None
+    bands = list_of(table["bands"], int, f"{where}.bands") if "bands" in table else None
     if bands is not None and (not bands or min(bands) < 1 or len(set(bands)) != len(bands)):
         raise ConfigError(f"{where}.bands must be distinct 1-based band numbers, found {bands}")
     layer = LayerConfig(
-        path=_path(table["path"], base, f"{where}.path"), role=role,
-        name=_typed(table.get("name", "hsi" if role == "spectral" else role), str, f"{where}.name"),
+        path=table_path(table["path"], base, f"{where}.path"), role=role,
+        name=typed(table.get("name", "hsi" if role == "spectral" else role), str, f"{where}.name"),
         bands=bands,
-        band_names=(_list_of(table["band_names"], str, f"{where}.band_names")
+        band_names=(list_of(table["band_names"], str, f"{where}.band_names")
                     if "band_names" in table else None),
-        wavelengths_nm=(_list_of(table["wavelengths_nm"], float, f"{where}.wavelengths_nm")
+        wavelengths_nm=(list_of(table["wavelengths_nm"], float, f"{where}.wavelengths_nm")
                         if "wavelengths_nm" in table else None),
-        units=_typed(table["units"], str, f"{where}.units") if "units" in table else None,
+        units=typed(table["units"], str, f"{where}.units") if "units" in table else None,
         nodata=_nodata(table.get("nodata"), f"{where}.nodata"),
+        scale=typed(table.get("scale", 1.0), float, f"{where}.scale"),
     )
+    if not (layer.scale > 0 and layer.scale < float("inf")):
+        raise ConfigError(f"{where}.scale must be a number above 0, found {layer.scale}")
     for key in ("band_names", "wavelengths_nm"):
         values = getattr(layer, key)
         if values is not None and bands is not None and len(values) != len(bands):
             raise ConfigError(f"{where}.{key} has {len(values)} entries but bands selects {len(bands)} bands")
     return layer
-
-
-def _split(table: dict, where: str) -> SplitConfig:
-    _check_keys(table, {"per_class", "ratio", "seed", "block_size", "by"}, where)
-    if ("per_class" in table) == ("ratio" in table):
-        raise ConfigError(f"{where} needs exactly one of 'per_class' (count) or 'ratio' (fraction)")
-    split = SplitConfig(seed=_typed(table.get("seed", 0), int, f"{where}.seed"),
-                        block_size=_typed(table.get("block_size", 0), int, f"{where}.block_size"))
-    if "per_class" in table:
-        split.per_class = _typed(table["per_class"], int, f"{where}.per_class")
-        if split.per_class < 1:
-            raise ConfigError(f"{where}.per_class must be >= 1, found {split.per_class}")
-    else:
-        split.ratio = _typed(table["ratio"], float, f"{where}.ratio")
-        if not 0.0 < split.ratio < 1.0:
-            raise ConfigError(f"{where}.ratio must lie in (0, 1), found {split.ratio}")
-    if split.block_size < 0:
-        raise ConfigError(f"{where}.block_size must be >= 0, found {split.block_size}")
-    split.by = _typed(table.get("by", "pixel"), str, f"{where}.by")
-    if split.by not in SPLIT_BY:
-        raise ConfigError(f"{where}.by must be one of {', '.join(SPLIT_BY)}, found {split.by!r}")
-    if split.by == "feature" and split.block_size:
-        raise ConfigError(f"{where}: by = \"feature\" keeps whole features together; it takes no block_size")
-    return split
-
-
-def _extra(items: Any, base: Path) -> list[VectorLabels]:
-    if not isinstance(items, list):
-        raise ConfigError("[[labels.extra]] must be an array of tables")
-    out = []
-    for i, table in enumerate(items):
-        where = f"labels.extra[{i}]"
-        _check_keys(table, {"vector", "field", "layer"}, where, {"vector", "field"})
-        out.append(VectorLabels(_path(table["vector"], base, f"{where}.vector"),
-                                _typed(table["field"], str, f"{where}.field"),
-                                _typed(table["layer"], str, f"{where}.layer") if "layer" in table else None))
-    return out
-
-
-def _labels(table: dict, base: Path) -> LabelsConfig:
-    allowed = {"train", "test", "raster", "vector", "field", "layer", "unlabelled", "split", "extra"}
-    _check_keys(table, allowed, "[labels]")
-    unlabelled = _typed(table.get("unlabelled", 0), int, "labels.unlabelled")
-    extra = _extra(table.get("extra", []), base)
-    present = {"train/test": "train" in table, "raster": "raster" in table, "vector": "vector" in table}
-    forms = [name for name, found in present.items() if found]
-    if len(forms) != 1:
-        raise ConfigError("[labels] needs exactly one of: 'train' + 'test' (label rasters), 'raster' + "
-                          f"[labels.split], or 'vector' + 'field' + [labels.split]; found {forms or 'none'}")
-    if forms[0] == "train/test":
-        _check_keys(table, {"train", "test", "unlabelled", "extra"}, "[labels] (train + test form)",
-                    {"train", "test"})
-        return LabelsConfig("rasters", train=_path(table["train"], base, "labels.train"),
-                            test=_path(table["test"], base, "labels.test"), unlabelled=unlabelled,
-                            extra=extra)
-    if forms[0] == "vector" and "test" in table:  # given test labels: nothing to split
-        _check_keys(table, {"vector", "field", "layer", "test", "unlabelled", "extra"},
-                    "[labels] (vector + test form)", {"field"})
-        return LabelsConfig("vector", vector=_path(table["vector"], base, "labels.vector"),
-                            field=_typed(table["field"], str, "labels.field"),
-                            layer=_typed(table["layer"], str, "labels.layer") if "layer" in table else None,
-                            test=_path(table["test"], base, "labels.test"), unlabelled=unlabelled,
-                            extra=extra)
-    if "split" not in table:
-        raise ConfigError(f"[labels] with '{forms[0]}' needs a [labels.split] table (per_class or ratio)"
-                          + (" or test labels ('test')" if forms[0] == "vector" else ""))
-    split = _split(table["split"], "[labels.split]")
-    if forms[0] == "raster":
-        _check_keys(table, {"raster", "unlabelled", "split", "extra"}, "[labels] (raster form)")
-        if split.by != "pixel":
-            raise ConfigError("[labels.split] by = \"feature\" needs vector labels; a label raster has no "
-                              "features (use block_size for spatially apart training and test pixels)")
-        return LabelsConfig("raster", raster=_path(table["raster"], base, "labels.raster"),
-                            unlabelled=unlabelled, split=split, extra=extra)
-    _check_keys(table, {"vector", "field", "layer", "unlabelled", "split", "extra"}, "[labels] (vector form)",
-                {"field"})
-    return LabelsConfig("vector", vector=_path(table["vector"], base, "labels.vector"),
-                        field=_typed(table["field"], str, "labels.field"),
-                        layer=_typed(table["layer"], str, "labels.layer") if "layer" in table else None,
-                        unlabelled=unlabelled, split=split, extra=extra)
 
 
 def _classes(items: Any) -> list[ClassConfig]:
@@ -347,14 +205,14 @@ def _classes(items: Any) -> list[ClassConfig]:
     out = []
     for i, table in enumerate(items):
         where = f"classes[{i}]"
-        _check_keys(table, {"value", "name", "color"}, where, {"value"})
-        value = _typed(table["value"], int, f"{where}.value")
+        check_keys(table, {"value", "name", "color"}, where, {"value"})
+        value = typed(table["value"], int, f"{where}.value")
         if not 1 <= value <= 65535:
             raise ConfigError(f"{where}.value must be in 1..65535, found {value}")
-        color = _typed(table.get("color", default_colour(i)), str, f"{where}.color")
+        color = typed(table.get("color", default_colour(i)), str, f"{where}.color")
         if len(color) != 7 or not color.startswith("#"):
             raise ConfigError(f"{where}.color must look like '#rrggbb', found {color!r}")
-        name = _typed(table.get("name", f"Class {value}"), str, f"{where}.name")
+        name = typed(table.get("name", f"Class {value}"), str, f"{where}.name")
         out.append(ClassConfig(value, name, color))
     values = [c.value for c in out]
     if len(set(values)) != len(values):
@@ -370,17 +228,17 @@ def training_config(overrides: dict[str, Any], base: TrainingConfig | None = Non
     """Apply [training] overrides (type-checked) on a preset's TrainingConfig."""
     base = base or TrainingConfig()
     fields = {f.name: f for f in dataclasses.fields(TrainingConfig)}
-    _check_keys(overrides, set(fields), "[training]")
+    check_keys(overrides, set(fields), "[training]")
     values = {}
     for key, value in overrides.items():
         kind = type(getattr(TrainingConfig(), key))
-        values[key] = _typed(value, kind, f"training.{key}")
+        values[key] = typed(value, kind, f"training.{key}")
     return dataclasses.replace(base, **values)
 
 
 def merge_network(base: dict[str, Any], overrides: dict[str, Any], where: str = "[network]") -> dict:
     """BDGFConfig dict with [network] overrides applied (nested tables merged); unknown keys are errors."""
-    _check_keys(overrides, set(base), where)
+    check_keys(overrides, set(base), where)
     out = dict(base)
     for key, value in overrides.items():
         if isinstance(base[key], dict) and key != "guidance":
@@ -404,11 +262,11 @@ DATASET_KEYS = {"name", "description", "source", "seed", "grids", "citation", "l
 
 
 def parse_config(data: dict[str, Any], base: Path, source: Path | None = None) -> RunConfig:
-    _check_keys(data, {"dataset", "data", "labels", "classes", "network", "training"}, "the top level",
+    check_keys(data, {"dataset", "data", "labels", "classes", "network", "training"}, "the top level",
                 {"data", "labels"})
     dataset = data.get("dataset", {})
-    _check_keys(dataset, DATASET_KEYS, "[dataset]")
-    _check_keys(data["data"], {"spectral", "aux"}, "[data]", {"spectral", "aux"})
+    check_keys(dataset, DATASET_KEYS, "[dataset]")
+    check_keys(data["data"], {"spectral", "aux"}, "[data]", {"spectral", "aux"})
     spec = data["data"]["spectral"]
     spectral = _layer(spec if isinstance(spec, dict) else {"path": spec}, "spectral", base, "data.spectral")
     aux_items = data["data"]["aux"]
@@ -427,10 +285,10 @@ def parse_config(data: dict[str, Any], base: Path, source: Path | None = None) -
     training = data.get("training", {})
     training_config(training)  # validates keys and types now
     return RunConfig(
-        name=_typed(dataset.get("name", source.stem if source else "bdgf"), str, "dataset.name"),
-        description=_typed(dataset.get("description", ""), str, "dataset.description"),
+        name=typed(dataset.get("name", source.stem if source else "bdgf"), str, "dataset.name"),
+        description=typed(dataset.get("description", ""), str, "dataset.description"),
         dataset={k: v for k, v in dataset.items() if k not in ("name", "description")},
-        source=source, spectral=spectral, auxiliary=auxiliary, labels=_labels(data["labels"], base),
+        source=source, spectral=spectral, auxiliary=auxiliary, labels=parse_labels(data["labels"], base),
         classes=_classes(data["classes"]) if "classes" in data else None,
         network=network, training=training,
     )

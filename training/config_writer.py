@@ -67,7 +67,8 @@ def write_config(path: str, **config) -> str:
 def config_text(*, name: str, spectral: str | dict, aux: Sequence[dict] = (), labels: dict,
                 classes: Sequence[dict], dataset: dict | None = None, training: dict | None = None) -> str:
     """The training config TOML (schema in the module docstring; paths relative to the file). `labels`
-    may hold a "split" dict, written as [labels.split]; `training`: a [training] table (preset, seed, ...).
+    may hold a "split" dict ([labels.split]) and an "extra" list ([[labels.extra]]); `training`: a
+    [training] table (seed, step counts, ...).
     Standard library only: the QGIS side writes configs with it."""
     lines = ["# BDGF training config; paths are relative to this file.", "", "[dataset]",
              f"name = {_toml_value(name)}"]
@@ -78,9 +79,12 @@ def config_text(*, name: str, spectral: str | dict, aux: Sequence[dict] = (), la
     for a in aux:
         lines += ["", "[[data.aux]]"] + [f"{k} = {_toml_value(v)}" for k, v in a.items() if v is not None]
     lines += ["", "[labels]"] + [f"{k} = {_toml_value(v)}" for k, v in labels.items()
-                                 if v is not None and k != "split"]
+                                 if v is not None and k not in ("split", "extra")]
     if labels.get("split"):
         lines += ["", "[labels.split]"] + [f"{k} = {_toml_value(v)}" for k, v in labels["split"].items()]
+    for more in labels.get("extra") or []:
+        lines += ["", "[[labels.extra]]"] + [f"{k} = {_toml_value(v)}" for k, v in more.items()
+                                             if v is not None]
     for c in classes:
         lines += ["", "[[classes]]", f"value = {int(c['value'])}", f"name = {_toml_value(c['name'])}",
                   f"color = {_toml_value(c['color'])}"]

@@ -22,8 +22,8 @@ def software_versions() -> dict:
     for name in ("onnx", "onnxruntime", "sklearn"):
         try:
             versions[name] = __import__(name).__version__
-        except Exception:  # optional at training time
-            pass
+        except Exception as exc:  # noqa: BLE001 (optional at training time: the card says what happened)
+            versions[name] = f"not available ({type(exc).__name__})"
     from osgeo import gdal
 
     versions["gdal"] = gdal.__version__

@@ -86,6 +86,8 @@ def _modality_entry(layer: LayerConfig, info: raster.RasterInfo, bands: list[int
         entry["wavelengths_nm"] = [round(float(v), 3) for v in wavelengths]
     if layer.units:
         entry["units"] = layer.units
+    if layer.scale != 1.0:  # the engine applies it to the same layer unless the user gives another
+        entry["input_scale"] = layer.scale
     return entry
 
 
@@ -103,6 +105,8 @@ def read_layers(cfg: RunConfig) -> tuple[list[np.ndarray], np.ndarray, Grid, tup
     for layer, band_list in zip(cfg.layers, bands):
         ds = raster.aligned_vrt(str(layer.path), ref, "bilinear", band_list, layer.nodata)
         data, valid = raster.read_window(ds, r0, c0, h, w)
+        if layer.scale != 1.0:
+            data *= np.float32(layer.scale)
         if not valid.any():
             raise ConfigError(f"{layer.name}: every pixel of {layer.path.name} is nodata inside the area "
                               "shared by all layers")

@@ -120,3 +120,69 @@ class ProgressWriter:
     def done(self, summary: dict) -> None:
         self.percent = 100.0
         self.write(ProgressEvent("done", percent=100.0, eta_s=0.0, message=json.dumps(summary)).line())
+
+
+# ---------------------------------------------------------------- what a run will cost, before it starts
+
+# `training.run --preset P --threads 1` on the 2-core reference machine (docs/bench/presets.json, scene
+# "100k px, 70 bands": 100,000 px x 75 channels): seconds of the stages that do not grow with the scene
+# (DDPM steps, classifier steps, export) and of those that do (features, evaluation). The paper preset
+# was measured on a GPU only (docs/bench/gpu.md): no CPU estimate.
+PRESET_SECONDS = {"quick": (68.5, 22.1), "cpu": (188.1, 25.8)}
+REFERENCE_PIXEL_CHANNELS = 100_000 * 75
+# Diffusion feature channels per preset (what the feature cache holds per pixel, float16).
+FEATURE_CHANNELS = {"quick": 40, "cpu": 120, "paper": 400}
+# probe_seconds() on that machine (the best of 5, 2026-12-05); a machine twice as fast takes half as long.
+REFERENCE_PROBE_S = 0.027
+
+
+def probe_seconds(repeats: int = 5) -> float:
+    """Seconds of a fixed float32 matrix product workload (the best of `repeats`): this machine's speed."""
+    import numpy as np
+
+    a = np.random.default_rng(0).random((384, 384), np.float32)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(20):
+            a @ a
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    seconds: float | None  # None: not measured for this preset on a CPU
+    cache_bytes: int  # the diffusion feature cache (float16) per seed
+    memory_bytes: int  # the scene, its features and the network's working set, roughly
+
+    def lines(self, preset: str, device: str) -> list[str]:
+        when = (f"about {format_seconds(self.seconds)} on this machine's CPU (the {preset} preset's measured "
+                "stage times, docs/bench/presets.md, scaled by the scene and by this machine's speed)"
+                if self.seconds is not None else
+                f"not estimated: the {preset} preset was measured on a GPU only (docs/bench/gpu.md)")
+        if device == "cuda":
+            when += "; a GPU is usually several times faster"
+        cache_mb, memory_mb = self.cache_bytes / 2 ** 20, self.memory_bytes / 2 ** 20
+        return [f"Time: {when}.",
+                f"Disk: about {cache_mb:,.0f} MB for the feature cache in the run folder, per seed.",
+                f"Memory: about {memory_mb:,.0f} MB while training."]
+
+
+def estimate_run(preset: str, pixels: int, channels: int, seeds: int = 1,
+                 probe_s: float | None = None) -> RunEstimate:
+    """What a run of `preset` on a scene of `pixels` x `channels` should take (probe_s: this machine's
+    probe_seconds(); None: the reference machine's speed)."""
+    factor = (probe_s or REFERENCE_PROBE_S) / REFERENCE_PROBE_S
+    seconds = None
+    if preset in PRESET_SECONDS:
+        fixed, scaled = PRESET_SECONDS[preset]
+        seconds = seeds * factor * (fixed + scaled * pixels * channels / REFERENCE_PIXEL_CHANNELS)
+    feature_channels = FEATURE_CHANNELS.get(preset, 400)
+    cache = 2 * feature_channels * pixels
+    memory = 4 * channels * pixels * 3 + cache + (512 << 20)
+    return RunEstimate(seconds, int(cache), int(memory))
+
+
+if __name__ == "__main__":  # `python -m training.progress_stream`: this machine's probe_seconds()
+    print(f"{probe_seconds():.4f}")

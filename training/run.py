@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import json
 import shutil
-import signal
 import sys
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ from training.evaluate import (
     write_report,
 )
 from training.export_model import export_package, trained_card
+from training.interrupt import CANCELLED_EXIT, TERMINATED_EXIT, Interrupted, on_termination
 from training.missing_modality import missing_inputs, missing_modality_metrics
 from training.prepare import Prepared, prepare
 from training.presets import PRESETS, preset
@@ -51,37 +51,9 @@ from training.splits import validation_fraction, validation_split
 from training.stage_classifier import PatchSource, predict, train_classifier
 from training.stage_ddpm import StopRequested, train_ddpm
 from training.stage_features import cached_features
+from training.summary import run_summary, write_summary
 
 STOPPED_EXIT = 3
-CANCELLED_EXIT = 130  # the shells' 128 + SIGINT
-TERMINATED_EXIT = 143  # 128 + SIGTERM
-
-
-class Interrupted(BaseException):
-    """Raised in the main thread by SIGTERM (POSIX) or CTRL_BREAK (Windows, SIGBREAK): a BaseException like
-    KeyboardInterrupt, so that it unwinds through the atomic writers (no half-written file) and no
-    `except Exception` stops it."""
-
-
-def _interrupt(signum, frame) -> None:
-    raise Interrupted
-
-
-def on_termination():
-    """Turn SIGTERM and, on Windows, SIGBREAK (what a launcher sends a process group there: CTRL_BREAK_EVENT)
-    into Interrupted; returns the function that restores the previous handlers."""
-    previous = {}
-    for name in ("SIGTERM", "SIGBREAK"):
-        number = getattr(signal, name, None)
-        if number is not None:
-            with contextlib.suppress(ValueError, OSError):  # not in the main thread
-                previous[number] = signal.signal(number, _interrupt)
-
-    def restore() -> None:
-        for number, handler in previous.items():
-            with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(number, handler)
-    return restore
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -358,28 +330,6 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     return {**metrics, **extra}
 
 
-def write_summary(out: Path, results: dict[int, dict]) -> dict:
-    """mean ± sample std over seeds of OA / AA / Kappa and per-class accuracy -> summary.json + .md."""
-    keys = ["oa", "aa", "kappa"]
-    names = next(iter(results.values()))["class_names"]
-    table = {k: [results[s][k] for s in results] for k in keys}
-    for i, name in enumerate(names):
-        table[name] = [results[s]["classes"][i]["producers_accuracy"] or 0.0 for s in results]
-    ddof = 1 if len(results) > 1 else 0  # sample standard deviation over seeds
-    summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=ddof)), "values": v}
-               for k, v in table.items()}
-    summary["seeds"] = list(results)
-    lines = ["| metric | mean ± std | " + " | ".join(f"seed {s}" for s in results) + " |",
-             "|---|---:|" + "---:|" * len(results)]
-    for k in table:  # percentages; Kappa as a fraction
-        fmt = (lambda v: f"{v:.4f}") if k == "kappa" else (lambda v: f"{100 * v:.2f}")
-        lines.append(f"| {k} | {fmt(summary[k]['mean'])} ± {fmt(summary[k]['std'])} | "
-                     + " | ".join(fmt(v) for v in table[k]) + " |")
-    ckpt.atomic_write_json(out / "summary.json", summary)
-    ckpt.atomic_write(out / "summary.md", ("# Seeds summary\n\n" + "\n".join(lines) + "\n").encode())
-    return summary
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
@@ -448,18 +398,6 @@ def main(argv=None) -> int:
         close_logging(ctx)
         if ctx.distributed and dist.is_initialized():
             dist.destroy_process_group()
-
-
-def run_summary(out: Path, results: dict[int, dict]) -> dict:
-    """What the launcher needs from a finished run: the package(s), the figures, the report."""
-    def figures(seed: int, r: dict) -> dict:
-        return {"seed": seed, "package": str(out / r["package"]) if len(results) == 1 else
-                str(out / f"seed_{seed}" / r["package"]), "oa": r["oa"], "aa": r["aa"], "kappa": r["kappa"],
-                "coverage": r["coverage"], "oa_all_reference": r["oa_all_reference"],
-                "missing_modality": r.get("missing_modality") or {}}
-    runs = [figures(seed, r) for seed, r in results.items()]
-    report = out / "report.md" if len(results) == 1 else out / "summary.md"
-    return {"runs": runs, "report": str(report)}
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from training.config import ConfigError, SplitConfig
+from training.config_checks import ConfigError
+from training.label_config import SplitConfig
 
 
 def _wanted(count: int, split: SplitConfig) -> int:

@@ -24,9 +24,28 @@ def qgis_lines():
     ]
 
 
-def environment_text(report=None):
-    """The copyable text report (QGIS lines, then engine/diagnostics.format_report)."""
-    return format_report(report if report is not None else environment_report(), qgis_lines())
+def training_lines():
+    """The Python that trains (bdgf:train) and its packages, or why it cannot be checked."""
+    from .training_python import (
+        TrainingPythonError,
+        configured_python,
+        describe,
+        requirements,
+        training_python,
+    )
+
+    try:
+        return describe(requirements(training_python(configured_python())))
+    except TrainingPythonError as exc:
+        return [str(exc)]
+
+
+def environment_text(report=None, training=True):
+    """The copyable text report (QGIS lines, then engine/model/environment.format_report, then the Python
+    that trains)."""
+    text = format_report(report if report is not None else environment_report(), qgis_lines())
+    return text + ("\nTraining (bdgf:train)\n" + "\n".join(f"  {line}" for line in training_lines()) + "\n"
+                   if training else "")
 
 
 class EnvironmentAlgorithm(BDGFAlgorithm):

@@ -1,10 +1,11 @@
-"""Dock panel: pick layers and a model, see its card, run bdgf:classify in the background.
+"""Dock panel: pick layers, train a model or pick one, see its card, run bdgf:classify in the background.
 
 The panel is assembled from its parts: the layer pickers (ui/dock_layers.py: each proposes the layer that
-fits its modality and keeps one the user picked while it fits), the model and its card, the run settings
-and outputs (ui/dock_outputs.py), *Export job…* (ui/dock_export.py); *Load demo* adds the bundled scene
-and model; *Diagnostics* shows the environment report. Run goes through the same bdgf:classify as the
-toolbox, as a background task.
+fits its modality and keeps one the user picked while it fits), *Train a model* (ui/dock_train.py: labels,
+preset, output; bdgf:train in the background, the new package then becomes the model), the model and its
+card, the run settings and outputs (ui/dock_outputs.py), *Export job…* (ui/dock_export.py); *Load demo*
+adds the bundled scene, its labels and model; *Diagnostics* shows the environment report. Train and Run go
+through the same algorithms as the toolbox, as background tasks.
 """
 
 from qgis.core import Qgis, QgsProject, QgsRasterLayer, QgsSettings
@@ -26,10 +27,11 @@ from .alg_classify import ClassifyAlgorithm
 from .background_run import BackgroundRun
 from .card_view import CardView
 from .class_style import apply_class_style, apply_sidecar_style
-from .demo_scene import DEMO_MODEL, demo_available, load_demo_layers
+from .demo_scene import DEMO_MODEL, demo_available, load_demo_labels, load_demo_layers
 from .dock_export import export_job
 from .dock_layers import LayerPanel
 from .dock_outputs import TRUST_BOXES, OutputsPanel
+from .dock_train import TrainPanel
 from .i18n import tr
 from .model_inputs import load_card, mismatch_messages
 from .runtime_check import missing_message, missing_packages
@@ -82,6 +84,7 @@ class ClassifyDock(QgsDockWidget):
         tools.addWidget(self.demo_button)
         tools.addWidget(self.diagnostics_button)
         self.layers = LayerPanel(body)
+        self.train = TrainPanel(body)
         self.model = QgsFileWidget(body)
         shrinkable(self.model)
         self.model.setFilter(tr("BDGF model package (*.bdgf)"))
@@ -115,6 +118,7 @@ class ClassifyDock(QgsDockWidget):
         layout.addLayout(tools)
         layout.addWidget(rule)
         layout.addWidget(self.layers)
+        layout.addWidget(self.train)
         layout.addLayout(model_form)
         layout.addWidget(self.outputs)
         layout.addWidget(self.card_view)
@@ -141,6 +145,7 @@ class ClassifyDock(QgsDockWidget):
         self.layers.changed.connect(self._update_check)
         self.backend.currentIndexChanged.connect(self._update_check)
         self.run_button.clicked.connect(self.start)
+        self.train.train_button.clicked.connect(self.start_training)
         self.cancel_button.clicked.connect(self.cancel)
         self.demo_button.clicked.connect(self.load_demo)
         self.diagnostics_button.clicked.connect(self.show_diagnostics)
@@ -151,11 +156,13 @@ class ClassifyDock(QgsDockWidget):
         self.model.setFilePath(QgsSettings().value(SETTINGS + "model", "", str))
         self.outputs.restore(SETTINGS)
         self.layers.restore(SETTINGS + "layer/")
+        self.train.restore(SETTINGS + "train/")
 
     def save_settings(self):
         QgsSettings().setValue(SETTINGS + "model", self.model.filePath())
         self.outputs.save(SETTINGS)
         self.layers.save(SETTINGS + "layer/")
+        self.train.save(SETTINGS + "train/")
 
     # ---- model card and checks
     def _model_changed(self, path):
@@ -175,13 +182,18 @@ class ClassifyDock(QgsDockWidget):
 
     # ---- the demo and the diagnostics
     def load_demo(self):
-        """Add the bundled demo layers, choose the bundled model, propose its layers, show the scene."""
+        """Add the bundled demo layers and label polygons, choose the bundled model, propose its layers,
+        show the scene."""
         try:
             layers = load_demo_layers(QgsProject.instance())
+            labels = load_demo_labels(QgsProject.instance())
         except OSError as exc:
             self.show_error(tr("The demo cannot be loaded: {}").format(exc))
             return
         self.model.setFilePath(DEMO_MODEL)
+        if labels is not None:  # Train is ready too: the demo's polygons and their text class field
+            self.train.labels.setLayer(labels)
+            self.train.field.setField("class")
         self.propose_layers(force=True)
         root = QgsProject.instance().layerTreeRoot()
         for layer in layers.values():  # a 64-band legend of grey bands says little: fold the inputs
@@ -220,10 +232,24 @@ class ClassifyDock(QgsDockWidget):
                 **self.layers.parameters()}
 
     def start(self):
+        """Classify with the panel's layers, model and outputs (bdgf:classify, in the background)."""
+        self._start("bdgf:classify", self.parameters(),
+                    tr("BDGF classification ({})").format(self.card["name"] if self.card else ""))
+
+    def start_training(self):
+        """Train a model on the panel's layers and the Train section's labels (bdgf:train)."""
+        problems = self.train.problems()
+        if problems:
+            self.show_error("\n".join(problems))
+            return
+        params = {**self.layers.parameters(), **self.train.parameters(), "DEVICE": self.device.currentIndex()}
+        self._start("bdgf:train", params, tr("BDGF training"))
+
+    def _start(self, algorithm, params, description):
         if self.run is not None:
             return
         self.save_settings()
-        run = BackgroundRun("bdgf:classify", self.parameters(), self)
+        run = BackgroundRun(algorithm, params, self)
         ok, message = run.check()
         if not ok:
             self.show_error(message)
@@ -234,7 +260,7 @@ class ClassifyDock(QgsDockWidget):
         run.finished.connect(self._finished)
         self.progress.setValue(0)
         self._set_running(True)
-        run.start(tr("BDGF classification ({})").format(self.card["name"] if self.card else ""))
+        run.start(description)
 
     def cancel(self):
         if self.run is not None:
@@ -260,21 +286,35 @@ class ClassifyDock(QgsDockWidget):
 
     def _set_running(self, running):
         self.run_button.setEnabled(not running)
+        self.train.train_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
 
     def _finished(self, ok, results, message):
         cancelled, card = self.run.is_cancelled(), self.run.card
+        training = self.run.algorithm.id() == "bdgf:train"
+        what = tr("Training") if training else tr("Classification")
         self.run = None
         self._set_running(False)
         if cancelled:
             self.progress.setValue(0)
-            self.iface.messageBar().pushMessage(
-                tr("BDGF"), tr("Classification cancelled."), Qgis.MessageLevel.Info, 5)
+            self.iface.messageBar().pushMessage(tr("BDGF"), tr("{} cancelled.").format(what),
+                                                Qgis.MessageLevel.Info, 5)
         elif not ok:
-            self.show_error(message or tr("The classification failed; see the Processing log."))
+            self.show_error(message or tr("{} failed; see the Processing log.").format(what))
+        elif training:
+            self.progress.setValue(100)
+            self.model_trained(results)
         else:
             self.progress.setValue(100)
             self.add_result(results, card)
+
+    def model_trained(self, results):
+        """The new package becomes the panel's model: its card is shown, Run classifies with it."""
+        self.model.setFilePath(results["OUTPUT"])
+        text = tr("Model trained: test OA {:.1f} % (report: {}). Run classifies with it now.")
+        self.iface.messageBar().pushMessage(tr("BDGF"), text.format(100 * results.get("OA", 0.0),
+                                                                    results.get("REPORT", "")),
+                                            Qgis.MessageLevel.Success, 10)
 
     def add_result(self, results, card):
         layer = QgsRasterLayer(results[ClassifyAlgorithm.OUTPUT], tr("Land cover ({})").format(card["name"]))

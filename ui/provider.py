@@ -12,11 +12,13 @@ from .alg_exportjob import ExportJobAlgorithm
 from .alg_modelinfo import ModelInfoAlgorithm
 from .alg_samplingdesign import SamplingDesignAlgorithm
 from .alg_suggestsamples import SuggestSamplesAlgorithm
+from .alg_train import TrainAlgorithm
 from .i18n import tr
+from .training_python import SETTING
 
-ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icon.svg")
-ALGORITHMS = (ClassifyAlgorithm, ExportJobAlgorithm, SuggestSamplesAlgorithm, AccuracyAlgorithm,
-              SamplingDesignAlgorithm, ModelInfoAlgorithm, EnvironmentAlgorithm)
+ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icon.png")
+ALGORITHMS = (TrainAlgorithm, ClassifyAlgorithm, ExportJobAlgorithm, SuggestSamplesAlgorithm,
+              AccuracyAlgorithm, SamplingDesignAlgorithm, ModelInfoAlgorithm, EnvironmentAlgorithm)
 
 
 class BDGFProvider(QgsProcessingProvider):
@@ -34,6 +36,29 @@ class BDGFProvider(QgsProcessingProvider):
 
     def icon(self):
         return QIcon(ICON)
+
+    def load(self):
+        """Register the provider's setting (Settings > Options > Processing > Providers), then the
+        algorithms."""
+        try:
+            from processing.core.ProcessingConfig import ProcessingConfig, Setting
+
+            ProcessingConfig.addSetting(Setting(
+                self.name(), SETTING, tr("Python for training (empty: QGIS's own Python)"), "",
+                valuetype=Setting.FILE))
+            ProcessingConfig.readSettings()
+        except ImportError:  # no Processing framework (a bare QGIS application): the default interpreter
+            pass
+        self.refreshAlgorithms()
+        return True
+
+    def unload(self):
+        try:
+            from processing.core.ProcessingConfig import ProcessingConfig
+
+            ProcessingConfig.removeSetting(SETTING)
+        except (ImportError, KeyError):
+            pass
 
     def loadAlgorithms(self):  # noqa: N802 (QGIS API name)
         for algorithm in ALGORITHMS:

@@ -14,6 +14,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
 
@@ -22,14 +23,15 @@ from ..model.missing_modality import missing_layer_message, refusal
 from ..raster.nodata import Nodata, check_nodata
 from ..raster.read import describe_raster
 
-PathLike = str | os.PathLike
+PathLike = Union[str, os.PathLike]  # typing.Union: a module-level `|` needs Python 3.10 (QGIS 3.22 ships 3.9)
 
 
 @dataclass
 class Layer:
     """One input modality: card entry, source path, 1-based band subset (None = all bands), the nodata
     the user set (None: the file's own; nodata.NO_NODATA: none) and the factor its values are multiplied
-    by to match the training data (1.0: as they are). `path` None: a layer left out (missing_modality)."""
+    by to match the training data (default: the card's `input_scale`, what training multiplied the layer by;
+    else 1.0). `path` None: a layer left out (missing_modality)."""
 
     name: str
     role: str
@@ -127,7 +129,7 @@ def check_inputs(card: Mapping, inputs, bands: Mapping | None = None, nodata: Ma
             found = f"bands {subset}" if subset else f"{count} band{'s' * (count != 1)}"
             lines.append(f"{head}, found {found} in {path}: ok")
         layers.append(Layer(name, mod["role"], path, [int(b) for b in subset] if subset else None,
-                            nodatas.get(name), scales.get(name, 1.0)))
+                            nodatas.get(name), scales.get(name, float(mod.get("input_scale", 1.0)))))
     if bad:
         raise InputMismatchError(
             f"The input layers do not match model '{card.get('name', '?')}':\n"
