@@ -9,7 +9,7 @@ from qgis.PyQt.QtWidgets import QAction
 from .ui.i18n import tr
 from .ui.plugin_files import HELP_PAGE
 
-ICON = os.path.join(os.path.dirname(__file__), "resources", "icon.svg")
+ICON = os.path.join(os.path.dirname(__file__), "resources", "icon.png")
 MENU = "BDGF land cover"
 
 

@@ -4,7 +4,7 @@ bdgf:accuracy (open it in the Model Designer, or run it with processing.run / qg
     .venv/bin/python -m scripts.make_processing_model [--out PATH]
 
 Built with QGIS's own QgsProcessingModelAlgorithm API inside a headless QGIS with this plugin loaded, so
-the file is what the Model Designer itself writes. tests/test_qgis_processing_model.py runs it.
+the file is what the Model Designer itself writes. tests/ui/test_processing_model.py runs it.
 """
 from __future__ import annotations
 

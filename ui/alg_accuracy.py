@@ -116,6 +116,19 @@ class AccuracyAlgorithm(BDGFAlgorithm):
         reference = self.parameterAsLayer(parameters, self.REFERENCE, context)
         field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
         classes = self._classes(parameters, context, feedback)
+        paths = {key: self.parameterAsFileOutput(parameters, key, context)
+                 for key in (self.OUTPUT_HTML, self.OUTPUT_CSV, self.OUTPUT_JSON)}
+        from ..engine.errors import BDGFError
+        from ..engine.raster.guard import check_outputs
+
+        model = self.parameterAsFile(parameters, self.MODEL, context)
+        try:  # before any work: no report may replace the map, the reference or the model (raster.guard)
+            check_outputs({key.lower().replace("output_", "") + " report": path
+                           for key, path in paths.items()},
+                          inputs={"classification": classification.source(), "reference": reference.source()},
+                          protected={"model package": model} if model else None)
+        except BDGFError as exc:
+            raise QgsProcessingException(str(exc)) from None
         feedback.pushInfo(self.tr("Classification: {}").format(classification.source()))
         feedback.pushInfo(self.tr("Reference: {}{}").format(
             reference.source(), self.tr(", field {}").format(field) if field else ""))
@@ -125,8 +138,6 @@ class AccuracyAlgorithm(BDGFAlgorithm):
             predicted, truth = class_and_reference(classification.source(), reference, field, context,
                                                    feedback)
         feedback.setProgress(50)
-        paths = {key: self.parameterAsFileOutput(parameters, key, context)
-                 for key in (self.OUTPUT_HTML, self.OUTPUT_CSV, self.OUTPUT_JSON)}
         from ..engine.accuracy.assessment import class_values
         from ..engine.raster.read import grid_of
         from ..engine.raster.write import read_classes

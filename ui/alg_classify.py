@@ -217,8 +217,13 @@ class ClassifyAlgorithm(BDGFAlgorithm):
         package, problems = self._problems(parameters, context, check_layers=False)
         if problems:
             raise QgsProcessingException("\n".join(problems))
+        from ..engine.errors import BDGFError
+
         pairs = assign_modalities(package.card, self._slots(parameters, context))
-        settings, outputs = self._settings(parameters, context), self._outputs(parameters, context)
+        try:  # e.g. the confidence output named like the land cover: one line, never a traceback
+            settings, outputs = self._settings(parameters, context), self._outputs(parameters, context)
+        except BDGFError as exc:
+            raise QgsProcessingException(str(exc)) from None
         nodata, scale = self._per_layer(parameters, context)
         self._log_settings(feedback, package, pairs, settings, outputs)
         for key, values in ((self.NODATA, nodata), (self.INPUT_SCALE, scale)):

@@ -114,6 +114,7 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
         )
         from ..engine.errors import BDGFError
         from ..engine.model.card import check_request
+        from ..engine.raster.guard import check_outputs
 
         package, problems = self._problems(parameters, context)
         if problems:
@@ -138,6 +139,9 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
                for name, field in self.TRUST.items()})
         try:
             check_request(job.mosaic_outputs(scene), package.card, package.path)  # e.g. branch outputs
+            check_outputs({"job file": path},
+                          inputs={f"input layer {i + 1}": s for i, s in enumerate(sources)},
+                          protected={"model package": package.path})
             write_job(job, path)
         except BDGFError as exc:
             raise QgsProcessingException(str(exc)) from None

@@ -21,6 +21,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from .algorithm import BDGFAlgorithm
+from .feedback_progress import FeedbackProgress
 from .runtime_check import missing_message, missing_packages
 
 REFERENCE_FIELD = "reference"
@@ -88,7 +89,7 @@ class SamplingDesignAlgorithm(BDGFAlgorithm):
             draw_sample,
             parse_class_accuracies,
         )
-        from ..engine.errors import BDGFError
+        from ..engine.errors import BDGFError, Cancelled
         from ..engine.raster.write import read_classes
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
@@ -96,7 +97,7 @@ class SamplingDesignAlgorithm(BDGFAlgorithm):
         default_users = self.parameterAsDouble(parameters, self.USERS_ACCURACY, context)
         by_class = self.parameterAsString(parameters, self.USERS_ACCURACY_BY_CLASS, context) or ""
         try:
-            counts = count_classes(path)
+            counts = count_classes(path, FeedbackProgress(feedback))
             names = {c["value"]: c["name"] for c in read_classes(path, sorted(counts))}
             users = {value: default_users for value in counts}
             overrides = parse_class_accuracies(by_class)
@@ -111,14 +112,17 @@ class SamplingDesignAlgorithm(BDGFAlgorithm):
             for line in design.to_markdown().splitlines():
                 feedback.pushInfo(line)
             feedback.setProgress(30)
-            points = draw_sample(path, design, self.parameterAsInt(parameters, self.SEED, context))
+            points = draw_sample(path, design, self.parameterAsInt(parameters, self.SEED, context),
+                                 FeedbackProgress(feedback))
+        except Cancelled:
+            raise QgsProcessingException(self.tr("Cancelled: no sample was drawn.")) from None
         except BDGFError as exc:
             raise QgsProcessingException(str(exc)) from None
         fields = QgsFields()
-        fields.append(QgsField("sample_id", QVariant.Type.Int))
-        fields.append(QgsField("map_class", QVariant.Type.Int))
-        fields.append(QgsField("map_name", QVariant.Type.String))
-        fields.append(QgsField(REFERENCE_FIELD, QVariant.Type.Int))
+        fields.append(QgsField("sample_id", QVariant.Int))
+        fields.append(QgsField("map_class", QVariant.Int))
+        fields.append(QgsField("map_name", QVariant.String))
+        fields.append(QgsField(REFERENCE_FIELD, QVariant.Int))
         sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.Point,
                                           layer.crs())
         if sink is None:

@@ -1,6 +1,6 @@
 """Which project layer each dock picker proposes: the one rule, on (name, band count) pairs only.
 
-No QGIS or Qt here, so the rule is tested without widgets (tests/test_layer_matching.py). The dock
+No QGIS or Qt here, so the rule is tested without widgets (tests/ui/test_layer_matching.py). The dock
 feeds it the project's raster layers in layer-tree order and the card's band count per role.
 
 A layer fits a role, best first, when:

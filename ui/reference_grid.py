@@ -25,12 +25,22 @@ def rasterize_vector(layer, field, grid, context, feedback):
         if value is None or value == NULL or geometry.isEmpty() or str(value).strip() == "":
             continue
         try:
+            number = float(value)
+        except (ValueError, TypeError):
+            number = None
+        if number is None or not number.is_integer():  # QGIS would truncate 2.7 to 2 without a word
+            raise QgsProcessingException(tr(
+                "The reference layer's class field '{}' holds {!r}, not a whole number: class values are "
+                "integers (1, 2, ...), as in the map. Use an integer field, or recode the classes.").format(
+                field, value))
+        try:
             geometry.transform(transform)
-            shapes.append((bytes(geometry.asWkb()), int(value)))
+            shapes.append((bytes(geometry.asWkb()), int(number)))
         except (ValueError, TypeError):
             skipped += 1
     if skipped:
-        feedback.reportError(tr("{} feature(s) skipped: class value not an integer.").format(skipped))
+        feedback.reportError(tr("{} feature(s) skipped: their geometry could not be reprojected.")
+                             .format(skipped))
     from ..engine.raster.labels import burn_shapes
 
     return burn_shapes(shapes, grid)

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import BDGFError
 from ..palette import UNSTYLED
+from ..raster.atomic import atomic_file, write_text
 from ..raster.grid import Grid, pixel_area
 from .area import AreaAccuracy, Estimate, area_accuracy, class_pixel_counts, html_section
 from .area import to_markdown as area_markdown
@@ -56,20 +58,19 @@ class Assessment:
         return html_report(self.metrics, self.names, self.colours, title=title, notes=notes,
                            sections=[html_section(self.area, self.names, swatches)])
 
+    # Each report is written all or nothing (raster.atomic): a full disk or an error keeps an earlier file.
     def write_html(self, path, title: str, notes: Sequence[str] = ()) -> None:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(self.html(title, notes))
+        write_text(path, self.html(title, notes))
 
     def write_json(self, path) -> None:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(self.to_dict(), fh, indent=2, allow_nan=False)
+        write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False))
 
     def write_csv(self, path) -> None:
         """Sections separated by an empty row: per class, confusion matrix, summary, ignored reference
         values, area-adjusted estimates."""
         m, a, names = self.metrics, self.area, self.names
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            out = csv.writer(fh)
+        with atomic_file(path, "w") as fh:
+            out = csv.writer(fh, lineterminator="\r\n")
             out.writerow(["class", "value", "reference_pixels", "producers_accuracy", "users_accuracy", "f1"])
             for i, value in enumerate(m.values):
                 out.writerow([names[i], value, int(m.support[i]), _cell(m.producers[i]), _cell(m.users[i]),
@@ -109,11 +110,35 @@ def assess(reference: np.ndarray, class_map: np.ndarray, classes: Sequence[dict]
     (same grid; 0 = unlabelled). The map's pixel counts per class are the strata."""
     values = [int(c["value"]) for c in classes]
     metrics = ConfusionMatrix(values).update(reference, class_map).metrics()
+    if metrics.n_reference == 0:  # an OA of nan, exit 0, would read as a result
+        found = metrics.ignored_sentence() or "the reference holds no labelled pixel (all 0 or nodata) on " \
+            "the map's grid"
+        raise BDGFError(f"Nothing could be assessed: {found} The map's classes are "
+                        f"{', '.join(str(v) for v in values) or 'none'}. Check that the reference's class "
+                        "values (or its class field) are the map's, and that the two layers overlap.")
     area_m2, note = pixel_area(grid.geotransform, grid.crs_wkt)
     area = area_accuracy(metrics.matrix, class_pixel_counts(class_map, values), values,
                          probability_sample=probability_sample, pixel_area_m2=area_m2, area_note=note,
                          unclassified_samples=metrics.unclassified)
     return Assessment(classes=[dict(c) for c in classes], metrics=metrics, area=area)
+
+
+# Bytes per pixel of an assessment held in memory: the map and the reference as int32, their comparison.
+ASSESSMENT_BYTES_PER_PIXEL = 24
+
+
+def check_memory(grid: Grid, what: str) -> None:
+    """BDGFError before any work when the map and reference of an assessment on `grid` cannot fit in the
+    memory available (a 10^6 x 10^6 px map once ended in MemoryError after minutes), with the fix."""
+    from ..model.tiling import available_memory
+    from ..raster.write import format_bytes
+
+    need, have = grid.width * grid.height * ASSESSMENT_BYTES_PER_PIXEL, available_memory()
+    if need > have:
+        raise BDGFError(f"The {what} is {grid.width:,} x {grid.height:,} px: assessing it needs about "
+                        f"{format_bytes(need)} of memory, {format_bytes(have)} are available. Clip the map "
+                        "to the reference's extent first (QGIS: Raster > Extraction > Clip Raster by "
+                        "Extent).")
 
 
 def class_values(*arrays: np.ndarray) -> list[int]:

@@ -26,12 +26,17 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..raster.guard import check_outputs
     from ..raster.labels import read_labels, read_reference
     from ..raster.read import grid_of
     from ..raster.write import read_classes
-    from .assessment import assess, class_values
+    from .assessment import assess, check_memory, class_values
 
+    check_outputs({"HTML report": args.html, "CSV tables": args.csv},
+                  inputs={"class map": args.map, "reference": args.reference},
+                  protected={"model package": args.model} if args.model else None)
     grid = grid_of(args.map)
+    check_memory(grid, "class map")
     class_map = read_labels(args.map, grid)
     reference = read_reference(args.reference, grid, args.field, args.layer)
     if args.model:

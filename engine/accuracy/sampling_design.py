@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BDGFError
-from ..raster.read import grid_of, open_raster, row_strips
+from ..progress import Progress, SilentProgress, check_cancel
+from ..raster.read import check_scan, grid_of, open_raster, row_strips
 
 BLOCK_PIXELS = 1 << 22  # pixels read at a time (full-width row strips)
 
@@ -172,19 +173,24 @@ def _valid_values(found: np.ndarray, counts: np.ndarray, nodata) -> dict[int, in
     return dict(zip(found[keep].tolist(), counts[keep].tolist()))
 
 
-def count_classes(class_path: str) -> dict[int, int]:
+def count_classes(class_path: str, progress: Progress | None = None) -> dict[int, int]:
     """Pixel count of each class value of a class raster (band 1), read in strips; 0 and nodata excluded."""
+    progress = progress or SilentProgress()
+    check_scan(grid_of(class_path), "class raster")
     ds = open_raster(class_path)
     band = ds.GetRasterBand(1)
     totals: dict[int, int] = {}
-    for _, block in row_strips(band, BLOCK_PIXELS):
+    for row0, block in row_strips(band, BLOCK_PIXELS):
+        check_cancel(progress)  # between strips: a cancel (QGIS, Ctrl+C) is honoured within a second
+        progress.set_progress(50.0 * (row0 + block.shape[0]) / band.YSize)
         found, counts = np.unique(block, return_counts=True)
         for value, count in _valid_values(found, counts, band.GetNoDataValue()).items():
             totals[value] = totals.get(value, 0) + count
     return totals
 
 
-def draw_sample(class_path: str, design: SampleDesign, seed: int) -> list[SamplePoint]:
+def draw_sample(class_path: str, design: SampleDesign, seed: int,
+                progress: Progress | None = None) -> list[SamplePoint]:
     """Draw each stratum's points uniformly without replacement among its pixels (pixel centres).
 
     The ranks of the chosen pixels (in row-major order within the class) are drawn first, from a
@@ -198,7 +204,10 @@ def draw_sample(class_path: str, design: SampleDesign, seed: int) -> list[Sample
     ds = open_raster(class_path)  # kept: a band outlives no dataset (GDAL frees it)
     band = ds.GetRasterBand(1)
     points: list[SamplePoint] = []
+    progress = progress or SilentProgress()
     for row0, block in row_strips(band, BLOCK_PIXELS):
+        check_cancel(progress)
+        progress.set_progress(50.0 + 50.0 * (row0 + block.shape[0]) / band.YSize)
         width = block.shape[1]
         for value, wanted in ranks.items():
             where = np.flatnonzero(block == value)

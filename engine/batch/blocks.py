@@ -102,6 +102,8 @@ def check_block(task: BlockTask) -> tuple[dict | None, str]:
 
 def remove_partials(folder: str) -> None:
     """Temporary files a killed worker left (its writers could not clean up after SIGKILL)."""
+    if not os.path.isdir(folder):
+        return
     for name in os.listdir(folder):
         if PARTIAL in name:
             remove_quietly(os.path.join(folder, name))

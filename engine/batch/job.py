@@ -30,7 +30,7 @@ from ..settings import BACKEND_PACKAGES, OUTPUT_LABELS, ClassifyOutputs, Classif
 JOB_FORMAT = "bdgf-batch-job"
 JOB_VERSION = 1
 DEFAULT_BLOCK_PX = 1024
-# The batch command's one extra package (requirements-dev.txt pins the same; tests/test_batch.py checks).
+# The batch command's one extra package (requirements-dev.txt pins the same; tests/engine/batch checks).
 RAY_REQUIREMENT = "ray==2.60.0"
 SCENE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # every raster a run can write (ClassifyOutputs' fields): the class raster and the optional ones, which a

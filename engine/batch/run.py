@@ -20,6 +20,8 @@ from __future__ import annotations
 import collections
 import functools
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -32,6 +34,7 @@ from ..raster.read import GdalMessages, limit_gdal_cache
 from ..settings import ClassifySettings
 from .blocks import BlockDone, BlockTask, check_block, remove_partials, scene_fingerprint
 from .job import BatchJob, SceneJob
+from .lock import JobLock
 from .summary import BatchSummary, SceneReport
 from .worker import BlockWorker
 
@@ -120,6 +123,12 @@ def run_batch(job: BatchJob, *, address: str | None = None, workers: int | None 
         raise BDGFError(f"Cannot create the output folder {job.out_dir}: {exc.strerror or exc}") from None
     if not os.access(job.out_dir, os.W_OK):
         raise BDGFError(f"The output folder {job.out_dir} is not writable. Choose another out_dir.")
+    with JobLock(job.out_dir):  # one driver per job: a second one would delete the first one's files
+        return _run_locked(job, package, address, workers, progress, started)
+
+
+def _run_locked(job: BatchJob, package: ModelPackage, address, workers, progress: Progress,
+                started: float) -> BatchSummary:
     scenes = [_prepare(job, i, package, progress) for i in range(len(job.scenes))]
     pending = [t for s in scenes if s.report.status == "pending" for t in s.tasks
                if not _reuse(t, s, progress)]
@@ -191,7 +200,9 @@ def _compute(job, scenes, pending, package, address, workers, progress):
     t0 = time.perf_counter()
     own = not ray.is_initialized()
     if own:
+        handlers = _signal_handlers()
         connect(address)
+        _restore(handlers)  # Ray replaces SIGTERM's handler: the CLI's (exit 143, one line) comes back
     pool = None
     try:
         n, threads, gpus = _cluster_shape(ray, job.settings, workers)
@@ -212,6 +223,21 @@ def _compute(job, scenes, pending, package, address, workers, progress):
             pool.close()
         if own:
             ray.shutdown()
+        for state in scenes:  # what killed or interrupted workers left half-written
+            remove_partials(os.path.join(job.scene_dir(state.job_scene), "blocks"))
+
+
+def _signal_handlers() -> dict:
+    """This process's SIGINT / SIGTERM handlers (main thread only: elsewhere nothing to restore)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore(handlers: dict) -> None:
+    for number, handler in handlers.items():
+        if handler is not None:
+            signal.signal(number, handler)
 
 
 class _Pool:

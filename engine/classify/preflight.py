@@ -1,53 +1,49 @@
 """Checks made before a classification does any work: where it writes, and what its inputs hold.
 
-`check_outputs` refuses output paths that would overwrite an input or the model, folders that cannot
-take the files and outputs that cannot fit the free space; `inspect_inputs` reads a small sample of
-every layer over the common area and refuses values the model was not trained on (a scale or unit
-mismatch), refuses a scene with nothing to classify, and returns warnings (layers mostly nodata, an area
-smaller than the model's patch). Every message says what was expected, what was found and how to fix it.
+`check_outputs` refuses output paths that would overwrite a file an input reads or the model, folders
+that cannot take the files and outputs that cannot fit the free space (engine/raster/guard.py);
+`inspect_inputs` reads a small sample of every layer over the common area and refuses values the model
+was not trained on (a scale or unit mismatch), refuses a scene with nothing to classify, and returns
+warnings (layers mostly nodata, an area smaller than the model's patch). Every message says what was
+expected, what was found and how to fix it.
 """
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..errors import BDGFError
 from ..raster.grid import Grid
+from ..raster.guard import check_outputs as check_outputs_guard
+from ..raster.guard import raster_sidecars
 from ..raster.nodata import NO_NODATA
 from ..raster.read import describe_raster, sample_window
-from ..raster.write import class_dtype, format_bytes
-from ..settings import ClassifyOutputs, same_file
+from ..raster.write import class_dtype
+from ..settings import ClassifyOutputs
 from .inputs import Layer
 
 # ---------------------------------------------------------------- outputs
 
 def check_outputs(outputs: ClassifyOutputs, layers: Sequence[Layer], model_path: str | None, grid: Grid,
                   classes: Sequence[Mapping]) -> None:
-    """BDGFError when an output would replace an input layer or the model, is a folder, lies in a folder
-    that is missing or read-only, or when the outputs could outgrow the free space of their disk."""
-    others = [(f"the {layer.name} input layer", layer.path) for layer in layers if not layer.missing]
-    if model_path:
-        others.append(("the model package", model_path))
-    for label, path in outputs.named_paths().items():
-        for what, other in others:
-            if same_file(path, other):
-                raise BDGFError(f"The {label} output {path} is {what} ({other}); writing it would destroy "
-                                "that file. Choose another output path.")
-        if os.path.isdir(path):
-            raise BDGFError(f"The {label} output {path} is an existing folder; give a file name such as "
-                            f"{os.path.join(path, 'classes.tif')}.")
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise BDGFError(f"Output folder does not exist: {folder} (for the {label} output). Create it "
-                            "or choose another output path.")
-        if not os.access(folder, os.W_OK):
-            raise BDGFError(f"The folder of the {label} output is not writable: {folder}. Choose another "
-                            "output path.")
-    _check_space(outputs, grid, classes, len(layers))
+    """BDGFError when an output (or its .aux.xml / .qml) would replace a file an input layer reads or the
+    model, two outputs would write one file, a folder is missing or read-only, or the outputs could outgrow
+    the free space of their disk (raster.guard, the one guard of every writer)."""
+    check_outputs_guard(outputs.named_paths(),
+                        inputs={f"{layer.name} input layer": layer.path for layer in layers
+                                if not layer.missing},
+                        protected={"model package": model_path} if model_path else None,
+                        sidecars=raster_sidecars, sizes=output_bytes(outputs, grid, classes, len(layers)),
+                        size_note=f"uncompressed, for {grid.width} x {grid.height} px",
+                        space_advice=_space_advice)
+
+
+def _space_advice(labels: list[str]) -> str:
+    optional = [label for label in labels if label != "class raster"]
+    return (f", leave out the {' and '.join(optional)}" if optional else "") + " or clip the layers to a " \
+        "smaller area"
 
 
 def output_bytes(outputs: ClassifyOutputs, grid: Grid, classes: Sequence[Mapping],
@@ -58,27 +54,6 @@ def output_bytes(outputs: ClassifyOutputs, grid: Grid, classes: Sequence[Mapping
                  "confidence": 4, "entropy": 4, "branch disagreement": 4, "branch agreement": 4,
                  "modality contribution": 4 * modalities, "dominant modality": 1}
     return {label: pixels * per_pixel[label] for label in outputs.named_paths()}
-
-
-def _check_space(outputs: ClassifyOutputs, grid: Grid, classes: Sequence[Mapping], modalities: int) -> None:
-    # Checked against the uncompressed size so that a run never stops hours later on a full disk.
-    sizes = output_bytes(outputs, grid, classes, modalities)
-    by_disk: dict[int, list] = {}
-    for label, path in outputs.named_paths().items():
-        folder = os.path.dirname(os.path.abspath(path))
-        by_disk.setdefault(os.stat(folder).st_dev, []).append((label, folder))
-    for entries in by_disk.values():
-        folder = entries[0][1]
-        need = sum(sizes[label] for label, _ in entries)
-        free = shutil.disk_usage(folder).free
-        if need > free:
-            what = ", ".join(f"{label} {format_bytes(sizes[label])}" for label, _ in entries)
-            optional = [label for label, _ in entries if label != "class raster"]
-            drop = f", leave out the {' and '.join(optional)}" if optional else ""
-            raise BDGFError(
-                f"The outputs need up to {format_bytes(need)} ({what}, uncompressed, for "
-                f"{grid.width} x {grid.height} px), but only {format_bytes(free)} are free in {folder}. "
-                f"Free some space, write to another disk{drop} or clip the layers to a smaller area.")
 
 
 # ---------------------------------------------------------------- inputs
@@ -147,8 +122,19 @@ def _value_problem(layer: Layer, x: np.ndarray, low: Sequence[float], high: Sequ
         return None  # statistics not per input band: nothing to compare with
     low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
     span = np.maximum(high - low, 1e-12)
+    as_run = x.astype(np.float32)  # the engine computes in float32 (and divides by the scale)
+    underflow = x.any() and not as_run.any()  # a layer of real zeros (a flat nDSM) is fine
+    if not np.isfinite(as_run).all() or underflow or not np.isfinite(np.float32(1) / np.float32(layer.scale)):
+        what = "infinite" if not np.isfinite(as_run).all() else "all 0"
+        return (f"  {layer.name} ({layer.path}): multiplied by the input scale {layer.scale:g}, the values "
+                f"become {what}. Check the scale (reflectance stored as integers x 10000 needs 0.0001).")
     p2, p98 = np.percentile(x, [2, 98], axis=1)
     far = ((x < (low - span)[:, None]) | (x > (high + span)[:, None])).mean(axis=1) > 0.5
+    # values 100 times (or more) too small: their spread shrinks to a sliver of the training range and
+    # most of them fall just outside it (the check above sees only values too large). A small flat area (an
+    # nDSM of bare ground) has a sliver of a spread too, but inside the training range.
+    outside = ((x < low[:, None]) | (x > high[:, None])).mean(axis=1) > 0.5
+    far |= ((p98 - p2) < span / 100) & outside
     to_linear = (low >= 0) & (p98 < 0)  # negative values where training had none: decibels
     to_db = (high <= 0) & (p2 >= 0) & (p98 > high)  # non-negative values where training had none
     flagged = far | to_linear | to_db

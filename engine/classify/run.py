@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Union
 
 import numpy as np
 
@@ -46,7 +47,7 @@ from .inputs import Layer, check_inputs
 from .preflight import check_outputs, inspect_inputs
 from .writers import RunWriters, TileResult
 
-PathLike = str | os.PathLike
+PathLike = Union[str, os.PathLike]  # typing.Union: a module-level `|` needs Python 3.10 (QGIS 3.22 ships 3.9)
 
 
 @dataclass(frozen=True)

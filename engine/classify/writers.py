@@ -9,6 +9,8 @@ contribution (one band per modality) and the dominant modality (a paletted raste
 """
 from __future__ import annotations
 
+import glob
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from ..errors import BDGFError
 from ..model.card import branch_names
+from ..raster.atomic import PARTIAL, remove_quietly
 from ..raster.style import pseudocolor_qml, qml_path_for
 from ..raster.write import ClassRasterWriter, ConfidenceRasterWriter, ProbabilityRasterWriter
 from ..settings import OUTPUT_LABELS, ClassifyOutputs
@@ -78,6 +81,7 @@ class RunWriters:
         meta = {"bdgf_model": card.get("name", ""), "bdgf_content_hash": card.get("content_hash", "")}
         classes = card["classes"]
         self._all: list = []
+        self._paths = outputs.paths()
         try:
             self.classes = self._add(ClassRasterWriter(outputs.classes, grid, classes, metadata=meta,
                                                        write_qml=qml))
@@ -137,6 +141,11 @@ class RunWriters:
     def abort(self) -> None:
         for writer in self._all:
             writer.abort()
+        # a writer interrupted (SIGTERM) after it created its file but before it was added above: its
+        # temporary file follows the one naming rule, so none is left behind under any name
+        for path in self._paths:
+            stem = os.path.splitext(os.path.abspath(path))[0]
+            remove_quietly(*glob.glob(glob.escape(stem) + PARTIAL + "*"))
 
     def __enter__(self):
         return self

@@ -51,7 +51,7 @@ def build_card(*, name: str, classes: list[dict], modalities: list[dict], normal
     ddpm = network.ddpm
     card = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "name": name,
-        "created": created or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "created": created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017 (dt.UTC: Python 3.11+)
         "description": description or f"BDGF model trained on {name}",
         "classes": [dict(c) for c in classes],
         "modalities": [dict(m) for m in modalities],

@@ -126,8 +126,8 @@ def _distributions(names) -> list[str]:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             continue
-        except Exception:  # noqa: BLE001 (odd metadata must not break the report)
-            continue
+        except Exception as exc:  # noqa: BLE001 (odd metadata must not break the report: say so in it)
+            found.append(f"{name} (unreadable metadata: {type(exc).__name__})")
     return found
 
 

@@ -11,6 +11,7 @@ reader. Everything else, the weights included, is skipped by its length without 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Union
 
 # Field numbers of onnx.proto3 (stable since IR version 1).
 _MODEL_GRAPH = 7
@@ -21,7 +22,7 @@ _TENSOR_SHAPE = 2
 _SHAPE_DIM = 1
 _DIM_VALUE, _DIM_PARAM = 1, 2
 
-Dim = int | str | None
+Dim = Union[int, str, None]  # typing.Union: a module-level `|` needs Python 3.10 (QGIS 3.22 ships 3.9)
 
 
 class GraphFormatError(ValueError):

@@ -9,6 +9,7 @@ the tiling. Training computes its feature cache with the same functions.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -148,12 +149,30 @@ def default_batch(channels: int, feat_channels: int, patch: int, device: str = "
     caches (`cpu` preset, 1 thread, us per pixel at 64 / 256: dense eager 110 / 138, dense ONNX Runtime
     150 / 170, patchwise ONNX Runtime 278 / 323); CUDA takes up to 8192 (see GPU_TILE)."""
     per_sample = 4 * (channels + feat_channels) * patch * patch * 16
-    budget = _available_memory() // 10
+    budget = available_memory() // 10
     cap = 8192 if device == "cuda" else 64
     return int(min(cap, max(16, budget // per_sample // 16 * 16)))
 
 
-def _available_memory() -> int:
+def available_memory(os_name: str = os.name, kernel32=None) -> int:
+    """Bytes of memory available now: /proc/meminfo's MemAvailable on Linux, GlobalMemoryStatusEx's
+    ullAvailPhys on Windows; 2 GiB when neither answers (macOS, a sandbox)."""
+    if os_name == "nt":
+        import ctypes
+
+        class Status(ctypes.Structure):
+            _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
+                        ("ullTotalPhys", ctypes.c_ulonglong), ("ullAvailPhys", ctypes.c_ulonglong),
+                        ("ullTotalPageFile", ctypes.c_ulonglong), ("ullAvailPageFile", ctypes.c_ulonglong),
+                        ("ullTotalVirtual", ctypes.c_ulonglong), ("ullAvailVirtual", ctypes.c_ulonglong),
+                        ("ullAvailExtendedVirtual", ctypes.c_ulonglong)]
+
+        status = Status()
+        status.dwLength = ctypes.sizeof(Status)
+        kernel32 = kernel32 or ctypes.windll.kernel32  # type: ignore[attr-defined]
+        if kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):
+            return int(status.ullAvailPhys)
+        return 2 << 30
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:

@@ -93,12 +93,38 @@ def crs_label(wkt: str) -> str:
     return f"{auth}:{code} {name}" if auth and code else name
 
 
+_WRONG_CRS = ("its coordinates lie outside what its own CRS allows, so the CRS the file declares is probably "
+              "wrong (e.g. metres labelled as degrees). Assign the right CRS to the layer (QGIS: Layer "
+              "Properties > Source > Assigned coordinate reference system; GDAL: gdal_edit.py -a_srs "
+              "EPSG:...).")
+
+
+def impossible_extent(grid: Grid) -> bool:
+    """A geographic CRS on coordinates no longitude / latitude can have (metres labelled as degrees)."""
+    if not grid.crs_wkt or not _srs(grid.crs_wkt).IsGeographic():
+        return False
+    xmin, ymin, xmax, ymax = grid.bounds
+    return ymin < -90.5 or ymax > 90.5 or xmin < -540 or xmax > 540
+
+
 def footprint_in(grid: Grid, crs_wkt: str) -> tuple[float, float, float, float]:
     """Bounds of `grid` expressed in `crs_wkt` (densified edges)."""
     if same_crs(grid.crs_wkt, crs_wkt):
         return grid.bounds
-    transform = osr.CoordinateTransformation(_srs(grid.crs_wkt), _srs(crs_wkt))
-    return tuple(transform.TransformBounds(*grid.bounds, 21))
+    source = _srs(grid.crs_wkt)
+    xmin, ymin, xmax, ymax = grid.bounds
+    unplaceable = InputMismatchError(
+        f"its extent ({grid.describe()}) cannot be placed in {crs_label(crs_wkt)}: {_WRONG_CRS}")
+    if impossible_extent(grid):
+        raise unplaceable
+    try:
+        transform = osr.CoordinateTransformation(source, _srs(crs_wkt))
+        bounds = tuple(transform.TransformBounds(xmin, ymin, xmax, ymax, 21))
+    except (RuntimeError, TypeError):  # GDAL raises when the host enabled exceptions
+        raise unplaceable from None
+    if not all(math.isfinite(v) and abs(v) < 1e15 for v in bounds):
+        raise unplaceable
+    return bounds
 
 
 def _rotated_bounds(grid: Grid) -> Grid:
@@ -132,7 +158,13 @@ def check_overlap(ref: Grid, other: Grid, other_name: str = "layer") -> tuple[in
         raise InputMismatchError(
             f"Cannot align {other_name} on the reference grid: {missing} has no coordinate reference "
             "system. Assign a CRS to the layer.")
-    window = overlap_window(ref, other)
+    if impossible_extent(ref):
+        raise InputMismatchError(f"The reference layer's extent ({ref.describe()}) does not fit its CRS: "
+                                 + _WRONG_CRS)
+    try:
+        window = overlap_window(ref, other)
+    except InputMismatchError as exc:
+        raise InputMismatchError(f"Cannot align {other_name} on the reference grid: {exc}") from None
     if window is None:
         raise InputMismatchError(
             f"{other_name} does not overlap the reference layer. {other_name}: {other.describe()}; "

@@ -130,6 +130,9 @@ def read_reference(path: str, grid: Grid, field: str | None = None, layer: str |
     if not field or field not in fields:
         raise BDGFError(f"The reference {path} is a vector layer: give its integer class field "
                         f"with --field (fields: {', '.join(fields)}).")
+    problem = class_field_problem(found, field)
+    if problem:
+        raise BDGFError(f"The reference {path}: {problem}.")
     return burn_field(found, field, grid)
 
 

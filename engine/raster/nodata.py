@@ -5,11 +5,12 @@ applies them)."""
 from __future__ import annotations
 
 import math
+from typing import Union
 
 from ..errors import BDGFError
 
 NO_NODATA = "none"
-Nodata = float | str | None
+Nodata = Union[float, str, None]  # typing.Union: a module-level `|` needs Python 3.10 (QGIS 3.22 ships 3.9)
 
 
 def check_nodata(value, where: str) -> Nodata:

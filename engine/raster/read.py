@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
 from osgeo import gdal
@@ -21,7 +22,8 @@ from .grid import Grid, check_overlap
 from .nodata import Nodata, check_nodata
 
 RESAMPLING = ("nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode")
-Source = str | os.PathLike | gdal.Dataset
+# typing.Union: a module-level `|` needs Python 3.10 (QGIS 3.22 ships 3.9)
+Source = Union[str, os.PathLike, gdal.Dataset]
 
 
 # ---------------------------------------------------------------- what a raster is
@@ -316,6 +318,20 @@ def combine_valid(*masks: np.ndarray) -> np.ndarray:
     for mask in masks[1:]:
         out &= mask
     return out
+
+
+# A whole-raster scan (accuracy, sampling design, suggested samples) reads about 100 Mpx/s at best: above
+# this size it would run for hours. Refused before any work, with the fix (clip to the area of interest).
+MAX_SCAN_PIXELS = 4_000_000_000
+
+
+def check_scan(grid, what: str) -> None:
+    """BDGFError when a raster is too large to scan whole (MAX_SCAN_PIXELS), naming it and the fix."""
+    pixels = grid.width * grid.height
+    if pixels > MAX_SCAN_PIXELS:
+        raise BDGFError(f"The {what} is {grid.width:,} x {grid.height:,} px ({pixels:,.0f} px): scanning it "
+                        f"would take hours (this tool handles up to {MAX_SCAN_PIXELS:,} px). Clip it to your "
+                        "area of interest first (QGIS: Raster > Extraction > Clip Raster by Extent).")
 
 
 def row_strips(band: gdal.Band, strip_pixels: int = 1 << 20,

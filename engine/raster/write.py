@@ -66,16 +66,15 @@ class GeoTiffWriter:
         self._sidecar_temps: dict[str, str] = {}  # final path -> temporary file, written by close()
         self.finished = False
         self._ds = None
-        with GdalMessages() as messages:
-            try:
-                self._ds = driver.Create(self.temp_path, grid.width, grid.height, band_count,
-                                         _GDAL_TYPES[self.dtype], options)
-            except RuntimeError as exc:  # when the host enabled gdal.UseExceptions()
-                messages.errors.append(str(exc))
-        if self._ds is None:
-            self.abort()
-            raise self._failure(messages.errors, "create")
-        try:
+        try:  # from here on, anything (a SIGTERM between two calls too) removes the temporary file
+            with GdalMessages() as messages:
+                try:
+                    self._ds = driver.Create(self.temp_path, grid.width, grid.height, band_count,
+                                             _GDAL_TYPES[self.dtype], options)
+                except RuntimeError as exc:  # when the host enabled gdal.UseExceptions()
+                    messages.errors.append(str(exc))
+            if self._ds is None:
+                raise self._failure(messages.errors, "create")
             self._ds.SetGeoTransform(grid.geotransform)
             if grid.crs_wkt:
                 self._ds.SetProjection(grid.crs_wkt)

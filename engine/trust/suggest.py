@@ -28,10 +28,10 @@ import numpy as np
 
 from ..errors import BDGFError
 from ..progress import Progress, SilentProgress, check_cancel
+from ..raster.guard import check_outputs
 from ..raster.points import write_points
-from ..raster.read import grid_of, open_raster, row_strips
+from ..raster.read import check_scan, grid_of, open_raster, row_strips
 from ..raster.write import read_classes
-from ..settings import same_file
 
 LAYER_NAME = "suggested_samples"
 LABEL_FIELD = "label"  # left empty: the interpreter writes the true class value here
@@ -86,7 +86,7 @@ class Suggestion:
 
 def check_rasters(classes_path: str, uncertainty_path: str, band: int = 1) -> None:
     """BDGFError when the rasters cannot be read, are not on one grid, the band is missing, or the
-    'uncertainty' is the branch agreement (high there means trustworthy)."""
+    'uncertainty' is the branch agreement or the confidence (high there means trustworthy)."""
     grids = {path: grid_of(path) for path in (classes_path, uncertainty_path)}
     a, b = grids[classes_path], grids[uncertainty_path]
     if (a.width, a.height) != (b.width, b.height) or not np.allclose(a.geotransform, b.geotransform,
@@ -97,27 +97,23 @@ def check_rasters(classes_path: str, uncertainty_path: str, band: int = 1) -> No
     ds = open_raster(uncertainty_path)
     if not 1 <= band <= ds.RasterCount:
         raise BDGFError(f"{uncertainty_path} has {ds.RasterCount} band(s); band {band} was asked for.")
-    if ds.GetRasterBand(band).GetDescription() == "branch agreement":
-        raise BDGFError(f"{uncertainty_path} is the branch agreement, where a high value means the branches "
-                        "agree (trustworthy). Give the entropy or the branch disagreement raster instead.")
+    description = ds.GetRasterBand(band).GetDescription().strip().lower()
+    if description in ("branch agreement", "confidence"):  # high = trustworthy: the opposite sense
+        raise BDGFError(f"{uncertainty_path} (band {band}) is the {description}, where a high value means "
+                        "the map is trustworthy there: the most certain pixels would be suggested. Give the "
+                        "entropy or the branch disagreement raster instead (engine classify --entropy / "
+                        "--disagreement; QGIS: 'Also write: Uncertainty').")
 
 
 def check_output(path: str, *inputs: str) -> str:
     """The absolute output path; BDGFError when it is not a .gpkg, names an input or a folder, or its folder
     is missing or read-only."""
     path = os.path.abspath(os.fspath(path))
-    for other in inputs:
-        if same_file(path, other):
-            raise BDGFError(f"The output {path} is an input ({other}); writing it would destroy that file. "
-                            "Choose another output path.")
+    check_outputs({"suggested points": path},
+                  inputs=dict(zip(("class map", "uncertainty raster"), inputs)))
     if os.path.splitext(path)[1].lower() != ".gpkg":
         raise BDGFError(f"The suggested points are written as a GeoPackage: give a file name ending in .gpkg "
                         f"(found {path}).")
-    if os.path.isdir(path):
-        raise BDGFError(f"The output {path} is an existing folder; give a file name ending in .gpkg.")
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise BDGFError(f"The output folder {folder} does not exist or is not writable; choose another path.")
     return path
 
 
@@ -131,6 +127,7 @@ def suggest_samples(classes_path: str, uncertainty_path: str, settings: SuggestS
     progress = progress or SilentProgress()
     classes_path, uncertainty_path = os.fspath(classes_path), os.fspath(uncertainty_path)
     check_rasters(classes_path, uncertainty_path, settings.band)
+    check_scan(grid_of(classes_path), "class raster")
     caps: dict[int, int] = {}
     while True:
         pools, counts, width = _pools(classes_path, uncertainty_path, settings, caps, progress)
@@ -152,11 +149,29 @@ def suggest_samples(classes_path: str, uncertainty_path: str, settings: SuggestS
                                      float(u)))
     per_class = {v: sum(p.value == v for p in points) for v in sorted(counts)}
     warnings = []
+    chosen_u = [p.uncertainty for p in points]
+    if chosen_u and min(chosen_u) >= 0.9 and _median_sample(uncertainty_path, settings.band) > 0.7:
+        warnings.append("Most pixels of the uncertainty raster are above 0.7: if it is a confidence raster "
+                        "(high = sure), these are the most certain pixels, not the least; give the entropy.")
     if len(points) < settings.count:
         warnings.append(f"{len(points)} of the {settings.count} points asked for: no other candidate is "
                         f"{settings.min_distance_px:g} px or more from the chosen ones. Lower the minimum "
                         "distance for more.")
     return Suggestion(points, per_class, dict(sorted(counts.items())), grid.crs_wkt, settings, warnings)
+
+
+def _median_sample(path: str, band: int, pixels: int = 1 << 16) -> float:
+    """The median of a sample of a raster's valid values (a check of what the raster means)."""
+    ds = open_raster(path)
+    rb = ds.GetRasterBand(band)
+    step = max(1, int((ds.RasterXSize * ds.RasterYSize / pixels) ** 0.5))
+    values = rb.ReadAsArray(buf_xsize=max(1, ds.RasterXSize // step),
+                            buf_ysize=max(1, ds.RasterYSize // step))
+    values = values[np.isfinite(values)].astype(np.float64)
+    nodata = rb.GetNoDataValue()
+    if nodata is not None:
+        values = values[values != nodata]
+    return float(np.median(values)) if values.size else 0.0
 
 
 def _pools(classes_path, uncertainty_path, settings: SuggestSettings, caps: dict[int, int],
