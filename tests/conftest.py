@@ -45,7 +45,7 @@ def fixture_scene_mixed(tmp_path_factory):
 # ---- end of scene fixtures ----
 
 
-# ---- engine fixtures (inference engineer): model package for tests/test_engine_*.py ----
+# ---- engine fixtures (inference engineer): model packages for tests/engine/ and tests/ui/ ----
 
 def _fixture_normalization(scene) -> dict:
     import numpy as np

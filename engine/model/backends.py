@@ -196,7 +196,7 @@ class OnnxBackend(Backend):
         return feeds
 
     def describe(self):
-        extra = f", {self.threads} threads" if self.device == "cpu" else ""
+        extra = f", {self.threads} thread{'s' * (self.threads != 1)}" if self.device == "cpu" else ""
         return f"ONNX Runtime on {self.device}{extra}" + ("" if self.dense else ", patchwise classifier")
 
 
@@ -301,7 +301,8 @@ class TorchBackend(Backend):
         return self._run(self._classifier, x_patches, d_patches)
 
     def describe(self):
-        extra = f", {self._torch.get_num_threads()} threads" if self.device == "cpu" else ""
+        n = self._torch.get_num_threads()
+        extra = f", {n} thread{'s' * (n != 1)}" if self.device == "cpu" else ""
         return f"PyTorch eager on {self.device}{extra}"
 
 

@@ -62,10 +62,12 @@ def write_cog(path: str | os.PathLike, source: str, classes: Sequence[Mapping] |
         with GdalMessages() as messages:
             try:
                 src = gdal.Open(os.fspath(source))
-                size = src.RasterXSize, src.RasterYSize, src.RasterCount
-                out = gdal.Translate(staged.temp_path, src, format="COG", creationOptions=options)
-                ok = out is not None
-                out = src = None
+                ok = src is not None  # a source that cannot be opened (GDAL's exceptions off): its message
+                if ok:
+                    size = src.RasterXSize, src.RasterYSize, src.RasterCount
+                    out = gdal.Translate(staged.temp_path, src, format="COG", creationOptions=options)
+                    ok = out is not None
+                    out = src = None
             except RuntimeError as exc:
                 messages.errors.append(str(exc))
                 ok = False

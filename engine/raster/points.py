@@ -75,19 +75,21 @@ def _write(temp: str, layer_name: str, fields: Sequence[tuple[str, str]], rows, 
         srs = osr.SpatialReference()
         srs.ImportFromWkt(crs_wkt)
         srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    layer = source.CreateLayer(layer_name, srs, geometry_type)
-    for name, kind in fields:
-        layer.CreateField(ogr.FieldDefn(name, FIELD_TYPES[kind]))
-    defn = layer.GetLayerDefn()
-    layer.StartTransaction()
-    for geometry, values in rows:
-        feature = ogr.Feature(defn)
-        for name, _ in fields:
-            if values.get(name) is None:
-                feature.SetFieldNull(name)
-            else:
-                feature.SetField(name, values[name])
-        feature.SetGeometry(geometry())
-        layer.CreateFeature(feature)
-    layer.CommitTransaction()
-    source = None  # closes: the file is complete
+    try:
+        layer = source.CreateLayer(layer_name, srs, geometry_type)
+        for name, kind in fields:
+            layer.CreateField(ogr.FieldDefn(name, FIELD_TYPES[kind]))
+        defn = layer.GetLayerDefn()
+        layer.StartTransaction()
+        for geometry, values in rows:
+            feature = ogr.Feature(defn)
+            for name, _ in fields:
+                if values.get(name) is None:
+                    feature.SetFieldNull(name)
+                else:
+                    feature.SetField(name, values[name])
+            feature.SetGeometry(geometry())
+            layer.CreateFeature(feature)
+        layer.CommitTransaction()
+    finally:
+        layer = source = None  # closed here, complete or not (never later, in a destructor)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def add_parser(sub) -> None:
@@ -39,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
         shares = ", ".join(f"{v}: {n}" for v, n in suggestion.per_class.items())
         print(f"{args.out}: {len(suggestion.points)} points to label (per class {shares}); write each "
               "point's true class value into its 'label' field")
-    for warning in suggestion.warnings:
-        print(f"warning: {warning}")
+    for warning in suggestion.warnings:  # on stderr: with --json, stdout stays one JSON document
+        print(f"warning: {warning}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -35,7 +35,7 @@ class _Log:
 def test_open_backend_gives_the_onnx_backend_on_the_cpu_with_its_threads(engine_model):
     log = _Log()
     backend = open_backend(ModelPackage(engine_model), ClassifySettings(device="cpu"), 1, log)
-    assert backend.device == "cpu" and backend.describe().startswith("ONNX Runtime on cpu, 1 threads")
+    assert backend.device == "cpu" and backend.describe().startswith("ONNX Runtime on cpu, 1 thread")
     assert log.lines == [f"Device actually used: {backend.describe()}"]
 
 

@@ -47,3 +47,15 @@ def test_json_lists_the_points_written_and_a_short_count_is_warned_about(scene, 
     count = int(first.split(": ")[1].split(" points")[0])
     assert 0 < count < 500 and len(rest) == 1
     assert rest[0].startswith(f"warning: {count} of the 500 points asked for: no other candidate is")
+
+
+def test_with_json_the_warnings_go_to_stderr_and_stdout_stays_json(scene, tmp_path, capsys):
+    import json
+
+    from engine.__main__ import main
+
+    assert main(["suggest", "--map", scene["classes"], "--uncertainty", scene["uncertainty"], "--out",
+                 str(tmp_path / "few.gpkg"), "--count", "500", "--min-distance", "30", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)["points"]) < 500
+    assert captured.err.startswith("warning: ") and "points asked for" in captured.err
