@@ -58,16 +58,21 @@ class Assessment:
         return html_report(self.metrics, self.names, self.colours, title=title, notes=notes,
                            sections=[html_section(self.area, self.names, swatches)])
 
-    # Each report is written all or nothing (raster.atomic): a full disk or an error keeps an earlier file.
+    # Each report is written all or nothing (raster.atomic): a full disk or an error keeps an earlier file,
+    # and says so in one line (BDGFError), never a traceback.
     def write_html(self, path, title: str, notes: Sequence[str] = ()) -> None:
-        write_text(path, self.html(title, notes))
+        _reporting(path, "HTML report", lambda: write_text(path, self.html(title, notes)))
 
     def write_json(self, path) -> None:
-        write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False))
+        _reporting(path, "JSON report",
+                   lambda: write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False)))
 
     def write_csv(self, path) -> None:
         """Sections separated by an empty row: per class, confusion matrix, summary, ignored reference
         values, area-adjusted estimates."""
+        _reporting(path, "CSV tables", lambda: self._write_csv(path))
+
+    def _write_csv(self, path) -> None:
         m, a, names = self.metrics, self.area, self.names
         with atomic_file(path, "w") as fh:
             out = csv.writer(fh, lineterminator="\r\n")
@@ -147,6 +152,14 @@ def class_values(*arrays: np.ndarray) -> list[int]:
     for array in arrays:
         found |= set(np.unique(array).tolist())
     return sorted(int(v) for v in found - {0})
+
+
+def _reporting(path, what: str, write) -> None:
+    try:
+        write()
+    except OSError as exc:
+        raise BDGFError(f"Cannot write the {what} {path}: {exc.strerror or exc}. Nothing was written under "
+                        "that name (an earlier file there is kept).") from None
 
 
 def _cell(x: float) -> str:

@@ -499,3 +499,40 @@ def test_sampling_design_honours_a_cancel_between_strips(fixture_scene):
 
     with pytest.raises(Cancelled):
         count_classes(fixture_scene["labels"], CancelAtOnce())
+
+
+def test_accuracy_write_failure_is_one_line_and_keeps_the_earlier_report(fixture_scene, tmp_path):
+    """Issue 26, case 3: a full disk gave a traceback and replaced the earlier report with a truncated one."""
+    report = tmp_path / "accuracy.html"
+    report.write_bytes(b"an earlier report")
+    def tiny_files():  # the report (a few kB) cannot be written past 1 kB
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    proc = _engine("accuracy", "--map", fixture_scene["labels"], "--reference", fixture_scene["test"],
+                   "--html", report, preexec_fn=tiny_files)
+    line = _one_error_line(proc)
+    assert proc.returncode == 2 and f"Cannot write the HTML report {report}" in line
+    assert "File too large" in line
+    assert report.read_bytes() == b"an earlier report"
+    assert sorted(os.listdir(tmp_path)) == ["accuracy.html"]
+
+
+def test_training_interrupted_with_ctrl_c_is_one_line_and_keeps_its_checkpoints(fixture_scene, tmp_path):
+    """Issue 26, case 7: Ctrl+C in training printed a KeyboardInterrupt traceback."""
+    shutil.copytree(fixture_scene["dir"], tmp_path / "scene")
+    config = tmp_path / "scene" / "config.toml"
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "training.run", "--config", config, "--out", out,
+                             "--preset", "quick", "--device", "cpu"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((out / "ckpt").glob("*.json")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "training ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+    assert "cancelled (Ctrl+C): no model package was written" in stderr and "--resume" in stderr
+    assert list((out / "ckpt").glob("*.json")) and not (out / "model.bdgf").exists()

@@ -299,6 +299,8 @@ def test_the_diagnostics_button_shows_a_report_to_copy(fresh_dock):
     text = dialog.text.toPlainText()
     assert dialog.isVisible() and text.startswith("BDGF for QGIS: environment report")
     assert "test session used:      CPUExecutionProvider" in text and "\nQGIS " in text
+    assert "Training (bdgf:train)" in text and "Python for training: " in text  # the Python that trains
+    assert "torch: 2." in text  # and its packages (this test's Python has them)
     dialog.copy_button.click()
     assert QApplication.clipboard().text() == text
     dialog.close()

@@ -79,3 +79,32 @@ def test_nodata_and_input_scale_parameters_and_warnings_reach_the_processing_log
     assert (read(tmp_path / "overridden.tif") > 0).sum() > 4 * declared
     ok, message = check("bdgf:classify", classify_params(fixture_scene, engine_model, INPUT_SCALE="hsi=-1"))
     assert not ok and "input scale must be a number above 0" in message
+
+
+def test_classify_with_the_confidence_named_like_the_land_cover_is_one_line(bdgf_plugin, fixture_scene,
+                                                                           engine_model, tmp_path):
+    """Issue 26, case 7: OUTPUT = CONFIDENCE showed a Python traceback in QGIS."""
+    same = str(tmp_path / "map.tif")
+    with pytest.raises(QgsProcessingException) as error:
+        run_in_process("bdgf:classify", classify_params(fixture_scene, engine_model, OUTPUT=same,
+                                                        CONFIDENCE=same))
+    assert "are the same file" in str(error.value) and "Traceback" not in str(error.value)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_layer_with_a_mislabelled_crs_is_refused_in_one_line(bdgf_plugin, fixture_scene, engine_model,
+                                                                tmp_path):
+    """Issue 26, case 4: UTM coordinates labelled EPSG:4326 gave an OverflowError traceback in QGIS."""
+    from osgeo import gdal, osr
+
+    layers = copy_scene(fixture_scene, tmp_path / "scene")
+    ds = gdal.Open(layers["sar"], gdal.GA_Update)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(4326)
+    ds.SetProjection(srs.ExportToWkt())
+    ds = None
+    with pytest.raises(QgsProcessingException) as error:
+        run_in_process("bdgf:classify", classify_params(layers, engine_model,
+                                                        OUTPUT=str(tmp_path / "map.tif")))
+    assert "cannot be placed in" in str(error.value) and "Traceback" not in str(error.value)
+    assert not (tmp_path / "map.tif").exists()

@@ -54,6 +54,27 @@ def text_polygons(scene, path, values=None):
     return str(path)
 
 
+def labelled_points(scene, path, count=6):
+    """Points on test pixels with a text field `label`: the class names, as a user fills in the points of
+    bdgf:suggestsamples (one left empty: not labelled)."""
+    raster = gdal.Open(scene["test"])
+    values = raster.GetRasterBand(1).ReadAsArray()
+    x0, dx, _, y0, _, dy = raster.GetGeoTransform()
+    out = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = out.CreateLayer("suggested_samples", raster.GetSpatialRef(), ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("label", ogr.OFTString))
+    rows, cols = (values > 0).nonzero()
+    for i in range(count + 1):
+        r, c = int(rows[i * 37 % len(rows)]), int(cols[i * 37 % len(rows)])
+        feature = ogr.Feature(layer.GetLayerDefn())
+        if i < count:
+            feature.SetField("label", FIXTURE_CLASSES[int(values[r, c]) - 1])
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x0 + (c + 0.5) * dx} {y0 + (r + 0.5) * dy})"))
+        layer.CreateFeature(feature)
+    out = None
+    return str(path)
+
+
 def styled_layer(path):
     layer = QgsVectorLayer(path, "labels", "ogr")
     categories = [QgsRendererCategory(name, QgsFillSymbol.createSimple({"color": colour}), f"{name} (mine)")
@@ -90,7 +111,9 @@ def test_train_on_styled_text_polygons_then_classify_with_the_package(bdgf_plugi
     layer = styled_layer(text_polygons(fixture_scene, tmp_path / "labels.gpkg"))
     feedback = Recorder()
     out = tmp_path / "mine.bdgf"
-    results = run_in_process("bdgf:train", train_params(fixture_scene, layer.id(), out), feedback=feedback)
+    points = labelled_points(fixture_scene, tmp_path / "to_label.gpkg")  # the labelling loop's points
+    results = run_in_process("bdgf:train", train_params(fixture_scene, layer.id(), out, EXTRA_LABELS=points),
+                             feedback=feedback)
     assert results["OUTPUT"] == str(out) and out.is_file()
     assert feedback.values == sorted(feedback.values) and feedback.values[-1] == 100  # monotonic, to 100
     card = ModelPackage(out).card
@@ -100,7 +123,13 @@ def test_train_on_styled_text_polygons_then_classify_with_the_package(bdgf_plugi
     assert 0 <= results["OA"] <= 1 and results["COVERAGE"] == 1.0 and Path(results["REPORT"]).is_file()
     assert set(json.loads(results["MISSING_MODALITY"])) == {"sar", "dsm"}
     run = Path(results["RUN_FOLDER"])
-    assert all((run / name).is_file() for name in ("train.log", "config.toml", "labels.gpkg"))
+    assert all((run / name).is_file() for name in ("train.log", "config.toml", "labels.gpkg", "extra.gpkg"))
+    assert "[[labels.extra]]" in (run / "config.toml").read_text()
+    source = ogr.Open(str(run / "extra.gpkg"))  # kept while its layer is read
+    extra = source.GetLayer(0)
+    assert extra.GetFeatureCount() == 6  # the empty one is not a label; the names became class codes
+    assert {f.GetField("class_code") for f in extra} <= {c["value"] for c in card["classes"]}
+    source = None
     assert any("Time: about" in line for line in feedback.infos)  # the preflight's estimate
     mapped = run_in_process("bdgf:classify", {"SPECTRAL": fixture_scene["hsi"], "SAR": fixture_scene["sar"],
                                               "LIDAR": fixture_scene["dsm"], "MODEL": str(out),
