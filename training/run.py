@@ -26,6 +26,7 @@ from engine.model.tiling import card_halo, core_size
 from engine.nn.bdgf import BDGFClassifier
 from engine.nn.config import BRANCHES, MASKING_MODES, BDGFConfig
 from engine.nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
+from engine.raster.guard import check_outputs
 from training import checkpoint as ckpt
 from training import plots
 from training.config import ConfigError, RunConfig, load_config, network_config, training_config
@@ -356,6 +357,8 @@ def main(argv=None) -> int:
         ctx.start_stage("prepare")
         t0 = time.perf_counter()
         pca = training_config(cfg.training, preset(args.preset, [1, 1], 2)[1]).pca_components
+        check_outputs({"model package": str(out / "model.bdgf")},  # the one guard of every writer
+                      inputs={layer.name: str(layer.path) for layer in cfg.layers if layer.path.is_file()})
         prep = prepare(cfg, pca_components=pca, log=ctx.info)
         ctx.info(f"stage 1 (data, statistics{', PCA' if pca else ''}): {time.perf_counter() - t0:.1f} s")
         if ctx.is_main:

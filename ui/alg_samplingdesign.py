@@ -97,6 +97,11 @@ class SamplingDesignAlgorithm(BDGFAlgorithm):
         default_users = self.parameterAsDouble(parameters, self.USERS_ACCURACY, context)
         by_class = self.parameterAsString(parameters, self.USERS_ACCURACY_BY_CLASS, context) or ""
         try:
+            target = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+            if target and not target.startswith(("memory:", "TEMPORARY_OUTPUT")):  # a file: the one guard
+                from ..engine.raster.guard import check_outputs
+
+                check_outputs({"sample points": target.split("|")[0]}, inputs={"class raster": path})
             counts = count_classes(path, FeedbackProgress(feedback))
             names = {c["value"]: c["name"] for c in read_classes(path, sorted(counts))}
             users = {value: default_users for value in counts}

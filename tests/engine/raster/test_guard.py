@@ -86,3 +86,13 @@ def test_accuracy_reports_never_replace_the_map_or_the_reference(fixture_scene, 
         proc = _engine("accuracy", "--map", class_map, "--reference", reference, option, victim)
         assert proc.returncode == 2 and "would destroy that file" in proc.stderr, proc.stderr
     assert {p: Path(p).read_bytes() for p in before} == before
+
+
+def test_accuracy_refuses_a_missing_folder_or_a_folder_as_output_before_any_work(fixture_scene, tmp_path):
+    """Issue 26, case 3: these failed with a traceback after the whole assessment."""
+    for target, expected in ((tmp_path / "missing" / "a.html", "Output folder does not exist"),
+                             (tmp_path, "is an existing folder")):
+        proc = _engine("accuracy", "--map", fixture_scene["labels"], "--reference", fixture_scene["test"],
+                       "--html", target)
+        assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr
+        assert "OA" not in proc.stdout  # refused before the assessment
