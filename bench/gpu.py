@@ -179,7 +179,7 @@ def network_check(weights: RandomInitWeights, device: str, side: int = 24) -> di
 
     from engine.model.pixel_probs import patch_batches, patch_index
     from engine.nn.bdgf import BDGFClassifier
-    from engine.nn.dense import DenseClassifier
+    from engine.nn.dense_window import dense_classifier
 
     cfg = weights.cfg
     p, r = cfg.patch_size, cfg.patch_size // 2
@@ -202,7 +202,7 @@ def network_check(weights: RandomInitWeights, device: str, side: int = 24) -> di
         with torch.inference_mode():
             out = {}
             for where in ("cpu", device):
-                dense = DenseClassifier(nets[where])
+                dense = dense_classifier(nets[where])
                 xt, dt = torch.from_numpy(x).to(where), torch.from_numpy(d).to(where)
                 idx = torch.from_numpy(index).to(where)
                 out[f"dense_{where}"] = dense.pixels(*dense.maps(xt, dt), idx).cpu()
@@ -229,13 +229,13 @@ def pixels_profile(weights: RandomInitWeights, device: str, batch: int = 8192, t
 
     from engine.model.pixel_probs import patch_index
     from engine.nn.bdgf import BDGFClassifier
-    from engine.nn.dense import DenseClassifier
+    from engine.nn.dense_window import dense_classifier
 
     cfg = weights.cfg
     p, r = cfg.patch_size, cfg.patch_size // 2
     net = BDGFClassifier(cfg).eval()
     net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.tensors("classifier.").items()})
-    dense = DenseClassifier(net.to(device))
+    dense = dense_classifier(net.to(device))
     side = int(np.ceil(np.sqrt(batch)))
     width = side + 2 * r
     gen = torch.Generator().manual_seed(SEED)

@@ -42,11 +42,14 @@ from bench.stamp import REPO, command_line, make_stamp
 AUX = (("sar", "sar", 4), ("dsm", "lidar", 1))  # the synthetic scene's auxiliary layers: name, role, bands
 BASELINE = "torch"
 LABELS = {"onnx": "ONNX Runtime", "torch": "PyTorch eager"}
-# part 1: (key, label, backend, package)
+# part 1: (key, label, backend, package); "old": the same preset's network version 1 (engine/nn/config.py)
 PATHS = (("dense_onnx", "dense, ONNX Runtime", "onnx", "dense"),
          ("dense_torch", "dense, PyTorch eager", "torch", "dense"),
-         ("patchwise_onnx", "patchwise, ONNX Runtime (baseline)", "onnx", "patchwise"))
+         ("patchwise_onnx", "patchwise, ONNX Runtime (baseline)", "onnx", "patchwise"),
+         ("old_dense_onnx", "old network (version 1), dense, ONNX Runtime", "onnx", "old"),
+         ("old_dense_torch", "old network (version 1), dense, PyTorch eager", "torch", "old"))
 PATCHWISE = "patchwise_onnx"
+OLD = {"dense_onnx": "old_dense_onnx", "dense_torch": "old_dense_torch"}  # new path -> the old one it beats
 RSS_GOAL = (1.15, 2048.0)  # largest / smallest scene's peak RSS, MB
 
 
@@ -242,17 +245,21 @@ def compare_backends(inputs: list[str], model: str, work, backends=("onnx", "tor
 
 def compare_paths(inputs: list[str], models: dict[str, str], work, repeats: int = 1, tile=None, batch=None,
                   threads=None) -> dict:
-    """Part 1: the three PATHS `repeats` times (interleaved), each run in a fresh process."""
+    """Part 1: the PATHS whose package is in `models`, `repeats` times (interleaved), each in a fresh
+    process."""
     os.makedirs(work, exist_ok=True)
-    runs: dict[str, list[dict]] = {key: [] for key, *_ in PATHS}
+    chosen = [path for path in PATHS if path[3] in models]
+    runs: dict[str, list[dict]] = {key: [] for key, *_ in chosen}
     for _ in range(repeats):
-        for key, _, backend, package in PATHS:
+        for key, _, backend, package in chosen:
             out = os.path.join(work, f"classes_{key}.tif")
             runs[key].append(run_child(inputs, models[package], out, backend, tile, batch, threads))
     paths = {key: _median_run(rs) for key, rs in runs.items()}
     base = paths[PATCHWISE]["seconds"]
-    for s in paths.values():
+    for key, s in paths.items():
         s["speedup_vs_patchwise"] = base / s["seconds"]
+        if OLD.get(key) in paths:  # the new network's dense path against the old network's, same backend
+            s["speedup_vs_old_network"] = paths[OLD[key]]["seconds"] / s["seconds"]
     tif = {k: s["classes_tif"] for k, s in paths.items()}
     agree = {f"{k}_vs_patchwise": agreement(tif[k], tif[PATCHWISE]) for k in ("dense_onnx", "dense_torch")}
     return {"repeats": repeats, "baseline": PATCHWISE, "paths": paths,
@@ -272,24 +279,30 @@ def _flops(fn) -> int:
 
 
 def flops_per_pixel(model: str, tile: int, halo: int, batch: int) -> dict:
+    """flops_per_pixel_of(model's network) (see there)."""
+    from engine.model.package import ModelPackage
+    from engine.nn.config import BDGFConfig
+
+    package = ModelPackage(model)
+    cfg = BDGFConfig.from_dict(package.card["network"])
+    return flops_per_pixel_of(cfg, package.card["diffusion"]["timesteps"], tile, halo, batch)
+
+
+def flops_per_pixel_of(cfg, timesteps, tile: int, halo: int, batch: int) -> dict:
     """Matmul + convolution FLOPs per classified pixel (torch.utils.flop_counter) of: the features (one
     tile window of tile + 2 halo per tile^2 core pixels), the patchwise classifier (a batch of patches),
     the dense classifier (one strip window as engine.classify.run runs it, plus a batch of pixels)."""
     import torch
 
-    from engine.model.package import ModelPackage
     from engine.model.pixel_probs import dense_strip_rows, patch_index
     from engine.nn.bdgf import BDGFClassifier
-    from engine.nn.config import BDGFConfig
     from engine.nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
-    from engine.nn.dense import DenseClassifier
+    from engine.nn.dense_window import dense_classifier
 
-    package = ModelPackage(model)
-    cfg = BDGFConfig.from_dict(package.card["network"])
     c, f, p = cfg.in_channels, sum(cfg.feature_channels()), cfg.patch_size
-    extractor = DiffusionFeatureExtractor(MultimodalDDPM(cfg), package.card["diffusion"]["timesteps"]).eval()
+    extractor = DiffusionFeatureExtractor(MultimodalDDPM(cfg), timesteps).eval()
     classifier = BDGFClassifier(cfg).eval()
-    dense = DenseClassifier(classifier)
+    dense = dense_classifier(classifier)
     side = tile + 2 * halo
     x = torch.zeros(1, c, side, side)
     features = _flops(lambda: extractor(x, torch.zeros(len(extractor.timesteps), c, side, side))) / tile ** 2
@@ -377,21 +390,28 @@ def markdown(data: dict) -> list[str]:
              f"scene (training.synthetic) of {sc['shape'][0]} × {sc['shape'][1]} px, bands "
              f"{' + '.join(str(m['bands']) for m in sc['modalities'])}; model: {model}. Each run in a fresh "
              f"process (model loading included); {r['repeats']} run(s) per path, interleaved; the median run "
-             "is shown. *Speed-up* = the patchwise run's seconds / the path's, both measured in this run.",
-             "", "## Dense vs patchwise", ""]
+             "is shown. *Speed-up* = the patchwise run's seconds / the path's, both measured in this run; "
+             "*vs old network* = the same preset's version 1 network (patch tokens, before issue 24), same "
+             "backend, dense, / the path's seconds, both measured in this run.",
+             "", "## Dense vs patchwise, new network vs old", ""]
     rows = []
     for key, label, *_ in PATHS:
+        if key not in r["paths"]:
+            continue
         s = r["paths"][key]
-        cls = fl["dense_classifier"] if key != PATCHWISE else fl["patchwise_classifier"]
-        total = fl["features"] + cls
+        net = fl["old"] if key.startswith("old_") else fl
+        cls = net["dense_classifier"] if key != PATCHWISE else net["patchwise_classifier"]
+        total = net["features"] + cls
         achieved = total * s["pixels_per_second"] / 1e9
+        old = s.get("speedup_vs_old_network")
         rows.append([f"{label} [{s['backend_detail']}]", f"{s['seconds']:.2f}",
                      f"{s['pixels_per_second']:.0f}", f"{s['speedup_vs_patchwise']:.2f}×",
-                     f"{s['peak_rss_mb']:.0f}", _mflop(total),
+                     f"{old:.2f}×" if old else "–", f"{s['peak_rss_mb']:.0f}", _mflop(total),
                      f"{achieved:.1f}", f"{100 * achieved / gemm:.1f} %",
                      f"{s['tile_size_px']} + {s['halo_px']}", s["batch_size"]])
-    lines += md_table(["path", "seconds", "pixels / s", "speed-up vs patchwise", "peak RSS (MB)",
-                       "MFLOP / px", "GFLOP/s", "of GEMM", "tile + halo", "batch"], rows, "lrrrrrrrrr")
+    lines += md_table(["path", "seconds", "pixels / s", "speed-up vs patchwise", "vs old network",
+                       "peak RSS (MB)", "MFLOP / px", "GFLOP/s", "of GEMM", "tile + halo", "batch"], rows,
+                      "lrrrrrrrrrr")
     agree = r["class_map_agreement"]
     lines += ["", f"ONNX Runtime / PyTorch eager (dense): {r['speedup_onnx_vs_eager']:.2f}×. Class maps "
               f"agree with the patchwise map on {100 * agree['dense_onnx_vs_patchwise']:.3f} % (dense ONNX "
@@ -406,7 +426,8 @@ def markdown(data: dict) -> list[str]:
     steps = sorted({k for s in r["paths"].values() for k in (s.get("profile") or {})})
     lines += ["Time profile of the median runs (seconds per step):", "",
               *md_table(["path", *steps], [[label, *(f"{(r['paths'][key]['profile'] or {}).get(k, 0):.2f}"
-                                                    for k in steps)] for key, label, *_ in PATHS],
+                                                    for k in steps)] for key, label, *_ in PATHS
+                                           if key in r["paths"]],
                         "l" + "r" * len(steps))]
     big = data.get("large") or []
     if big:
@@ -488,18 +509,27 @@ def main(argv=None) -> int:
                                          scene["classes"], scene["normalization"], network=network)
             model_label = (f"random-init `{args.network}`-preset network (patch {network.patch_size}, DDPM "
                            f"base width {network.ddpm.base_width}), {len(scene['classes'])} classes")
-            print(f"random-init model exported in {time.perf_counter() - t0:.1f} s", flush=True)
+            # the same preset's network version 1 (the network before issue 24), same seed
+            network.classifier.version = 1
+            old = build_random_package(os.path.join(work, "model_v1.bdgf"), scene["modalities"],
+                                       scene["classes"], scene["normalization"], network=network)
+            print(f"random-init models exported in {time.perf_counter() - t0:.1f} s", flush=True)
         patchwise = without_dense_graphs(model, os.path.join(work, "patchwise.bdgf"))
-        models = {"dense": model, "patchwise": patchwise}
+        models = {"dense": model, "patchwise": patchwise, **({"old": old} if args.model is None else {})}
         result = compare_paths(scene["inputs"], models, os.path.join(work, "out"), args.repeats, args.tile,
                                args.batch, args.threads)
         for key, label, *_ in PATHS:
+            if key not in result["paths"]:
+                continue
             s = result["paths"][key]
-            print(f"{label:<38} {s['seconds']:8.2f} s {s['pixels_per_second']:9.0f} px/s "
+            print(f"{label:<46} {s['seconds']:8.2f} s {s['pixels_per_second']:9.0f} px/s "
                   f"{s['speedup_vs_patchwise']:6.2f}x  peak RSS {s['peak_rss_mb']:6.0f} MB  "
                   f"[{s['backend_detail']}]", flush=True)
         some = result["paths"]["dense_onnx"]
         flops = flops_per_pixel(model, some["tile_size_px"], some["halo_px"], some["batch_size"])
+        if "old" in models:
+            flops["old"] = flops_per_pixel(models["old"], some["tile_size_px"], some["halo_px"],
+                                           some["batch_size"])
         gemm = gemm_gflops(args.threads)
         print(f"MFLOP/px: features {flops['features'] / 1e6:.2f}, patchwise classifier "
               f"{flops['patchwise_classifier'] / 1e6:.2f}, dense classifier "

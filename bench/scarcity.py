@@ -53,18 +53,23 @@ class Row:
     kind: str  # "bdgf" | "baseline"
     training: tuple[tuple[str, object], ...] = ()  # [training] overrides on BASE_TRAINING
     only: tuple[int, ...] = ()  # label counts the row runs at (empty: all); ablations where the issue decides
+    classifier: tuple[tuple[str, object], ...] = ()  # [network.classifier] overrides (the network version)
 
 
 ROWS = (
     Row("bdgf", "BDGF, cpu preset (few-label recipe)", "bdgf"),
+    Row("bdgf_v1", "BDGF, old network (version 1, patch tokens), same recipe", "bdgf",
+        classifier=(("version", 1),)),
     Row("bdgf_plain", "BDGF, cpu preset without the few-label recipe", "bdgf", tuple(RECIPE_OFF.items())),
     Row("no_pseudo", "BDGF recipe without self-training", "bdgf", (("pseudo_rounds", 0),), (5, 10)),
     Row("no_steps", "BDGF recipe without the minimum step count", "bdgf", (("min_steps", 0),), (5, 10)),
     Row("no_dropout", "BDGF recipe without modality dropout", "bdgf", (("modality_dropout", 0.0),), (5, 10)),
     Row("rf", "Random Forest (stacked bands, per pixel)", "baseline"),
     Row("svm", "SVM RBF (stacked bands, standardised, per pixel)", "baseline"),
+    Row("svm_spatial", "SVM RBF, spatial-spectral (each band + its 5 × 5 mean, standardised)", "baseline"),
 )
 ROW_BY_KEY = {r.key: r for r in ROWS}
+BASELINE_ROWS = tuple(r.key for r in ROWS if r.kind == "baseline")
 LABELS = (3, 5, 10, 20)
 SEEDS = (0, 1, 2, 3, 4)
 DEFAULT_ROWS = tuple(ROW_BY_KEY)
@@ -110,7 +115,7 @@ def summarise(results: dict, labels: tuple[int, ...], rows: tuple[str, ...]) -> 
             diffs = [100 * (ref[s]["oa"] - other[s]["oa"]) for s in common]
             entry["paired"][key] = {"seeds": [int(s) for s in common], "diffs": diffs,
                                     **bootstrap_ci(diffs), "t": t_interval(diffs)}
-        baselines = [k for k in ("rf", "svm") if entry["rows"].get(k, {}).get("mean") is not None]
+        baselines = [k for k in BASELINE_ROWS if entry["rows"].get(k, {}).get("mean") is not None]
         if baselines and entry["rows"].get("bdgf", {}).get("mean") is not None:
             best = max(baselines, key=lambda k: entry["rows"][k]["mean"])
             p = entry["paired"][best]
@@ -282,7 +287,8 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs per s
                     continue
                 training = {**st.training, **dict(row.training)}
                 tag = f"_{key}_n{n}"
-                config = seed_config(scene, seed, tag, {"per_class": n}, training)
+                network = {"classifier": dict(row.classifier)} if row.classifier else None
+                config = seed_config(scene, seed, tag, {"per_class": n}, training, network)
                 run_dir = work / "runs" / f"n{n}" / key / f"seed_{seed}"
                 extra = {"config_sha": fingerprint(Path(config).read_text(encoding="utf-8")),
                          "preset": preset_settings}  # a changed preset re-runs the classifiers
@@ -311,9 +317,12 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs per s
     for seed in seeds:  # baselines first: cheap, and they tell early what BDGF must beat
         for n in labels:
             config = baseline_config(scene, seed, f"_n{n}", {"per_class": n})
-            data = load_pixels(config)
+            data = {}  # per-pixel features, and the spatial-spectral ones only when a row needs them
             for key in (k for k in rows if ROW_BY_KEY[k].kind == "baseline"):
-                r = run_baseline(key, data, seed)
+                spatial = key == "svm_spatial"
+                if spatial not in data:
+                    data[spatial] = load_pixels(config, spatial=spatial)
+                r = run_baseline("svm" if spatial else key, data[spatial], seed)
                 results[str(n)][key][str(seed)] = r
                 log(f"n={n} {key} seed {seed}: OA {100 * r['oa']:.2f}")
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

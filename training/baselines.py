@@ -1,4 +1,5 @@
-"""Classical per-pixel baselines for the benchmark: Random Forest and RBF-SVM (scikit-learn).
+"""Classical baselines for the benchmark: Random Forest and RBF-SVM (scikit-learn), per pixel, and the
+spatial-spectral SVM an expert builds in EnMAP-Box or SCP where labels are few and the data noisy.
 
 Features: the stacked bands of every configured layer, aligned on the spectral grid with
 `engine.raster.read.read_aligned_stack` (bilinear), SAR converted to dB (10 log10, floored at -40 dB),
@@ -7,6 +8,11 @@ train raster; test pixels: its test raster minus training pixels, valid in every
 rule as training.prepare, so the test set equals the one BDGF is evaluated on when all layers share
 the spectral grid). The SVM's C and gamma are chosen by 3-fold stratified cross-validation on
 the training pixels only.
+
+Spatial-spectral features (`load_pixels(..., spatial=True)`): every band, plus its mean over the 5 x 5
+window around the pixel, over the window's valid pixels only (nodata-aware: invalid pixels and the area
+past the scene edge are left out of the mean, not read as 0). Standardising after the mean is the same as
+averaging standardised bands (an affine map commutes with a weighted mean).
 """
 from __future__ import annotations
 
@@ -34,8 +40,26 @@ class PixelData:
     feature_names: list[str]
 
 
-def load_pixels(cfg: RunConfig | str) -> PixelData:
-    """Per-pixel features and labels of a config with train + test label rasters."""
+SPATIAL_WINDOW = 5  # side of the spatial-spectral features' mean window (pixels)
+
+
+def window_means(stack: np.ndarray, valid: np.ndarray, side: int = SPATIAL_WINDOW) -> np.ndarray:
+    """(F, H, W) mean of each band over the side x side window around each pixel, counting only `valid`
+    pixels (H, W); 0 where the window holds none."""
+    from scipy.ndimage import uniform_filter
+
+    weight = valid.astype(np.float64)
+    count = uniform_filter(weight, side, mode="constant", cval=0.0)
+    out = np.empty(stack.shape, np.float32)
+    for i, band in enumerate(stack):
+        total = uniform_filter(np.where(valid, band, 0.0).astype(np.float64), side, mode="constant", cval=0.0)
+        out[i] = np.where(count > 0, total / np.maximum(count, 1e-12), 0.0)
+    return out
+
+
+def load_pixels(cfg: RunConfig | str, spatial: bool = False) -> PixelData:
+    """Per-pixel features and labels of a config with train + test label rasters; with `spatial`, each
+    band's 5 x 5 valid-pixel mean besides it (the spatial-spectral SVM's features)."""
     if not isinstance(cfg, RunConfig):
         cfg = load_config(cfg)
     if cfg.labels.kind != "rasters":
@@ -49,7 +73,11 @@ def load_pixels(cfg: RunConfig | str) -> PixelData:
             array = 10.0 * np.log10(np.maximum(array, 1e-4))
         feats.append(array)
         names += [f"{layer.name}:{i + 1}" for i in range(array.shape[0])]
-    stack = np.concatenate(feats, axis=0).reshape(len(names), -1).T  # (H*W, F)
+    stack = np.concatenate(feats, axis=0)  # (F, H, W)
+    if spatial:
+        stack = np.concatenate([stack, window_means(stack, valid)], axis=0)
+        names = names + [f"{n}:mean{SPATIAL_WINDOW}x{SPATIAL_WINDOW}" for n in names]
+    stack = stack.reshape(len(names), -1).T  # (H*W, F)
     train = label_io.read_labels(str(cfg.labels.train), ref).ravel()
     test = label_io.read_labels(str(cfg.labels.test), ref).ravel()
     for lab in (train, test):

@@ -90,11 +90,12 @@ def _hard_layers(scene: dict) -> tuple[dict, dict, list[dict]]:
 
 
 def seed_config(scene: dict, seed: int, tag: str = "", split: dict | None = None,
-                training: dict | None = None) -> str:
+                training: dict | None = None, network: dict | None = None) -> str:
     """The training config of one run seed. Easy testbed: the scene's one config. Hard testbed:
     bench{TAG}_sSEED.toml, labels.tif with a block [labels.split] whose seed is the run seed (`split`
-    overrides the scene's split settings), the auxiliary band selection and the [training] table (the
-    scene's, or `training`)."""
+    overrides the scene's split settings), the auxiliary band selection, the [training] table (the
+    scene's, or `training`) and `network`: {part: {key: value}} as [network.PART] tables (e.g.
+    {"classifier": {"version": 1}})."""
     if scene.get("testbed", "easy") == "easy":
         return scene["config"]
     from training.config_writer import write_config
@@ -107,6 +108,9 @@ def seed_config(scene: dict, seed: int, tag: str = "", split: dict | None = None
                  dataset={k: v for k, v in base["dataset"].items() if k != "name"})
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(_training_table(scene["training"] if training is None else training))
+        for part, values in (network or {}).items():
+            fh.write(f"\n[network.{part}]\n")
+            fh.write("".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items()))
     return str(path)
 
 

@@ -219,7 +219,7 @@ class TorchBackend(Backend):
         from ..nn.bdgf import BDGFClassifier
         from ..nn.config import BDGFConfig
         from ..nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
-        from ..nn.dense import DenseClassifier
+        from ..nn.dense_window import dense_classifier
 
         progress = progress or SilentProgress()
         device = _check_device(device)
@@ -245,7 +245,7 @@ class TorchBackend(Backend):
         timesteps = package.card.get("diffusion", {}).get("timesteps")
         self._features = DiffusionFeatureExtractor(ddpm, timesteps).to(self._dev).eval()
         self._classifier = self._load(BDGFClassifier(cfg), package, "classifier.")
-        self._dense = DenseClassifier(self._classifier).eval()
+        self._dense = dense_classifier(self._classifier).eval()
         self.dense = True
         self.branches = True  # rebuilt from the weights: every branch's softmax is at hand
 

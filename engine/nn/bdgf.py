@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from .branches import build_branch
-from .config import BDGFConfig
+from .branches_window import WINDOW_BRANCHES
+from .config import BDGFConfig, ClassifierConfig
 
 
 class BranchHead(nn.Module):
@@ -34,8 +35,9 @@ class BDGFClassifier(nn.Module):
         self.in_channels = cfg.in_channels
         self.feature_channels = list(cfg.feature_channels())
         self.branch_names = list(cc.branches)
-        self.branches = nn.ModuleDict({n: build_branch(n, self.in_channels, self.feature_channels, cc,
-                                                       cfg.patch_size) for n in self.branch_names})
+        self.version = cc.version
+        self.branches = nn.ModuleDict({n: _branch(n, self.in_channels, self.feature_channels, cc,
+                                                  cfg.patch_size) for n in self.branch_names})
         self.heads = nn.ModuleDict({n: BranchHead(cc.embed_dim, cfg.n_classes, cc.proj_dim, cc.dropout)
                                     for n in self.branch_names})
 
@@ -64,6 +66,15 @@ class BDGFClassifier(nn.Module):
         same operations in the same order (so the same bits), and the branch softmaxes they fuse."""
         branch = self.branch_probs(x, d)
         return fuse_branches(branch), torch.stack(branch, dim=1)
+
+
+def _branch(name: str, in_channels: int, feature_channels: list[int], cfg: ClassifierConfig,
+            patch_size: int) -> nn.Module:
+    """The branch of the network version the config names (engine/nn/config.py NETWORK_VERSIONS)."""
+    if cfg.version == 1:
+        return build_branch(name, in_channels, feature_channels, cfg, patch_size)
+    return WINDOW_BRANCHES[name](in_channels, feature_channels, cfg, patch_size,
+                                 bool(cfg.guidance.get(name, True)))
 
 
 def fuse_branches(branch: list):

@@ -7,6 +7,13 @@ from typing import Any
 
 BRANCHES = ("cnn", "mamba", "transformer")
 MASKING_MODES = ("off", "fixed", "adaptive")
+# Classifier network versions (docs/METHOD_DECISIONS.md, *Window-shared branches*):
+# 1: patch-token branches (engine/nn/branches.py): convs zero-padded at every patch border, P^2 Mamba and
+#    Transformer tokens, position embeddings before the projections. Packages made before 2026-12 hold it.
+# 2: window-shared branches (engine/nn/branches_window.py): what overlapping patches share is computed
+#    once per window pixel. New training builds it.
+NETWORK_VERSIONS = (1, 2)
+NETWORK_VERSION = 2
 
 
 @dataclass
@@ -59,6 +66,7 @@ RETIRED_KEYS = {"masking": {"sensitivity"}}
 
 @dataclass
 class ClassifierConfig:
+    version: int = NETWORK_VERSION  # a card without the key is version 1 (BDGFConfig.from_dict)
     branches: list[str] = field(default_factory=lambda: list(BRANCHES))
     guidance: dict[str, bool] = field(default_factory=lambda: {b: True for b in BRANCHES})
     embed_dim: int = 32
@@ -113,6 +121,9 @@ class BDGFConfig:
         bad = [b for b in self.classifier.branches if b not in BRANCHES]
         if bad or not self.classifier.branches:
             raise ValueError(f"classifier.branches must be a non-empty subset of {BRANCHES}")
+        if self.classifier.version not in NETWORK_VERSIONS:
+            raise ValueError(f"classifier.version {self.classifier.version!r} is not one this engine knows "
+                             f"{NETWORK_VERSIONS}: the model was made by a newer BDGF; update the plugin")
         if self.classifier.embed_dim % self.classifier.heads or self.classifier.embed_dim % 2:
             raise ValueError("embed_dim must be divisible by heads and even")
         return self
@@ -134,6 +145,9 @@ class BDGFConfig:
                 sub = nested[key]
                 sub_names = {f.name for f in dataclasses.fields(sub)}
                 value = {k: v for k, v in value.items() if k not in RETIRED_KEYS.get(key, ())}
+                if key == "classifier":
+                    # cards written before versions hold the patch-token network
+                    value.setdefault("version", 1)
                 unknown = set(value) - sub_names
                 if unknown:
                     raise ValueError(f"unknown {key} fields {sorted(unknown)}")

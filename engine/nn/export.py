@@ -86,9 +86,9 @@ def export_dense(classifier, window: int | None = None, branches: bool = True) -
     `<branch>_table` (H*W, M_branch); H, W dynamic.
     classifier_pixels.onnx: the tables and index (B, P*P) int64 -> probs (B, n_classes) and, with
     `branches`, branch_probs (B, n_branches, n_classes); B and the table rows dynamic."""
-    from .dense import DenseClassifier
+    from .dense_window import dense_classifier
 
-    dense = DenseClassifier(classifier).train(classifier.training)  # export restores that mode
+    dense = dense_classifier(classifier).train(classifier.training)  # export restores that mode
     p = classifier.cfg.patch_size
     side = window or p + 3
     x = torch.zeros(1, classifier.in_channels, side, side)

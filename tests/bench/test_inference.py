@@ -14,7 +14,13 @@ def test_inference_writes_json_and_markdown(tmp_path):
     data, text = _read(tmp_path, "inference")
     r = data["result"]
     paths = r["paths"]
-    assert set(paths) == {"dense_onnx", "dense_torch", "patchwise_onnx"} and r["baseline"] == "patchwise_onnx"
+    assert set(paths) == {"dense_onnx", "dense_torch", "patchwise_onnx", "old_dense_onnx", "old_dense_torch"}
+    assert r["baseline"] == "patchwise_onnx"
+    # the new network's dense paths against the old network's, same backend, same run
+    for new, old in (("dense_onnx", "old_dense_onnx"), ("dense_torch", "old_dense_torch")):
+        ratio = paths[old]["seconds"] / paths[new]["seconds"]
+        assert paths[new]["speedup_vs_old_network"] == pytest.approx(ratio)
+    assert data["flops_per_pixel"]["old"]["dense_classifier"] > data["flops_per_pixel"]["dense_classifier"]
     assert paths["patchwise_onnx"]["speedup_vs_patchwise"] == pytest.approx(1.0)
     eager_over_onnx = paths["dense_torch"]["seconds"] / paths["dense_onnx"]["seconds"]
     assert r["speedup_onnx_vs_eager"] == pytest.approx(eager_over_onnx)
@@ -30,6 +36,7 @@ def test_inference_writes_json_and_markdown(tmp_path):
     assert data["large"][1]["pixels"] == 4 * data["large"][0]["pixels"] == 4 * 24 * 32
     assert [m["bands"] for m in data["scene"]["modalities"]] == [6, 4, 1]
     assert "| patchwise, ONNX Runtime (baseline)" in text and "## Large scenes" in text
+    assert "| old network (version 1), dense, ONNX Runtime" in text
 
 
 def test_inference_bands_must_match_the_synthetic_scene():

@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 
 from bench import scarcity
+from engine.model.package import ModelPackage
 
 pytestmark = pytest.mark.slow
 
 
 def test_scarcity_quick_writes_the_curve_and_shares_the_ddpm(tmp_path):
     work, docs = tmp_path / "work", tmp_path / "docs"
-    argv = ["--quick", "--labels", "3,5", "--seeds", "0,1", "--rows", "bdgf,bdgf_plain,no_pseudo,rf,svm",
+    argv = ["--quick", "--labels", "3,5", "--seeds", "0,1", "--rows",
+            "bdgf,bdgf_v1,bdgf_plain,no_pseudo,rf,svm,svm_spatial",
             "--jobs", "2", "--work", str(work), "--docs", str(docs)]
     assert scarcity.main(argv) == 0
     data = json.loads((docs / "scarcity.json").read_text(encoding="utf-8"))
@@ -33,6 +35,15 @@ def test_scarcity_quick_writes_the_curve_and_shares_the_ddpm(tmp_path):
         assert "verdict" in data["summary"][n]
     assert "no_pseudo" not in data["results"]["3"] or not data["results"]["3"]["no_pseudo"]  # only at 5, 10
     assert set(data["results"]["5"]["no_pseudo"]) == {"0", "1"}
+    # the old-network row trains network version 1, every other BDGF row version 2, paired by seed
+    for key, version in (("bdgf_v1", 1), ("bdgf", 2), ("bdgf_plain", 2)):
+        card = ModelPackage(work / "runs" / "n5" / key / "seed_0" / "model.bdgf").card
+        assert card["network"]["classifier"]["version"] == version, key
+    old = data["summary"]["5"]["paired"]["bdgf_v1"]
+    assert old["seeds"] == [0, 1] and len(old["diffs"]) == 2
+    # the spatial-spectral SVM: each band and its 5 x 5 mean, tested on the same pixels as the others
+    per = data["results"]["5"]
+    assert per["svm_spatial"]["0"]["n_features"] == 2 * per["svm"]["0"]["n_features"]
     # more labels per class in the split of a larger count
     cfg3 = json.loads((work / "runs" / "n3" / "bdgf" / "seed_0" / "data_summary.json").read_text())
     cfg5 = json.loads((work / "runs" / "n5" / "bdgf" / "seed_0" / "data_summary.json").read_text())

@@ -44,3 +44,31 @@ def test_default_config_is_at_most_5m_parameters():
     print(f"default config parameters: ddpm {n_ddpm:,} + classifier {n_cls:,} = {n_ddpm + n_cls:,}")
     assert 0 < n_ddpm + n_cls <= 5_000_000
     assert n_params(MultimodalDDPM(BDGFConfig.quick())) < n_ddpm
+
+
+def test_network_version_new_configs_2_old_cards_1_unknown_refused():
+    cfg = BDGFConfig.quick()
+    assert cfg.classifier.version == 2 and BDGFConfig.from_dict(cfg.to_dict()).classifier.version == 2
+    old = cfg.to_dict()
+    del old["classifier"]["version"]  # a card written before network versions
+    assert BDGFConfig.from_dict(old).classifier.version == 1
+    newer = cfg.to_dict()
+    newer["classifier"]["version"] = 3
+    with pytest.raises(ValueError, match="newer BDGF"):
+        BDGFConfig.from_dict(newer)
+
+
+@pytest.mark.parametrize("patch", [5, 7, 9, 11])
+def test_both_versions_build_and_version_2_is_smaller_per_pixel(patch):
+    """Version 2 shares the weights' shapes where the method is unchanged and has no per-patch-position
+    token embeddings in the Mamba branch (one per ring instead)."""
+    sizes = {}
+    for version in (1, 2):
+        cfg = BDGFConfig.quick([7, 3, 1], 5)
+        cfg.patch_size, cfg.classifier.version = patch, version
+        net = BDGFClassifier(cfg).eval()
+        x, d = torch.randn(3, 11, patch, patch), torch.randn(3, sum(cfg.feature_channels()), patch, patch)
+        probs = net(x, d)
+        assert probs.shape == (3, 5) and torch.allclose(probs.sum(1), torch.ones(3))
+        sizes[version] = net.branches["mamba"].pos.shape[1]
+    assert sizes == {1: patch * patch, 2: patch // 2 + 1}
