@@ -88,6 +88,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--docs", help="where scarcity.json / .md / img go "
                                    "(default docs/bench; --quick: WORK/docs)")
     ap.add_argument("--report-only", action="store_true", help="only aggregate finished runs")
+    ap.add_argument("--name", default=NAME, help="file name of the results: DOCS/NAME.json, .md, "
+                                                 "img/NAME.png (a run of some rows beside the full one)")
     return ap.parse_args(argv)
 
 
@@ -335,7 +337,7 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs per s
     if mismatch:
         notes.append(f"test pixel counts differ between rows: {mismatch}")
     summary = summarise(results, labels, rows)
-    figure = docs / "img" / f"{NAME}.png"
+    figure = docs / "img" / f"{args.name}.png"
     plot(summary, labels, rows, figure)
     meta = scene["meta"]
     notes += [
@@ -354,7 +356,7 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs per s
                       "dir": repo_relative(scene["dir"])},
             "results": results, "summary": summary, "self_training": self_training, "notes": notes,
             "figure": os.path.relpath(figure, docs)}
-    json_path, md_path = write_results(docs, NAME, TITLE, data, render(data))
+    json_path, md_path = write_results(docs, args.name, TITLE, data, render(data))
     log(f"done in {(time.perf_counter() - t0) / 60:.1f} min: {md_path}")
     return 0
 
