@@ -47,7 +47,9 @@ PATHS = (("dense_onnx", "dense, ONNX Runtime", "onnx", "dense"),
          ("dense_torch", "dense, PyTorch eager", "torch", "dense"),
          ("patchwise_onnx", "patchwise, ONNX Runtime (baseline)", "onnx", "patchwise"),
          ("old_dense_onnx", "old network (version 1), dense, ONNX Runtime", "onnx", "old"),
-         ("old_dense_torch", "old network (version 1), dense, PyTorch eager", "torch", "old"))
+         ("old_dense_torch", "old network (version 1), dense, PyTorch eager", "torch", "old"),
+         ("contribution_onnx", "dense, ONNX Runtime, + modality contribution", "onnx", "dense"))
+CONTRIBUTION = "contribution_onnx"  # the run that also writes the modality contribution (trust outputs)
 PATCHWISE = "patchwise_onnx"
 OLD = {"dense_onnx": "old_dense_onnx", "dense_torch": "old_dense_torch"}  # new path -> the old one it beats
 RSS_GOAL = (1.15, 2048.0)  # largest / smallest scene's peak RSS, MB
@@ -176,19 +178,22 @@ def _child(args) -> None:
     limit_gdal_cache()
     settings = ClassifySettings(device="cpu", backend=args.backend, tile_size_px=args.tile,
                                 batch_size=args.batch)
-    summary = classify(args.inputs, args.model, ClassifyOutputs(args.out), settings).to_dict()
+    contribution = args.out[:-4] + "_contribution.tif" if args.contribution else None
+    summary = classify(args.inputs, args.model, ClassifyOutputs(args.out, contribution=contribution),
+                       settings).to_dict()
     summary["peak_rss_mb"] = round(peak_rss_mb(), 1)
     print("BENCH-JSON " + json.dumps(summary))
 
 
 def run_child(inputs: list[str], model: str, out: str, backend: str, tile=None, batch=None,
-              threads: int | None = None) -> dict:
+              threads: int | None = None, contribution: bool = False) -> dict:
     """One CPU classification in a fresh `python -m bench.inference --child` process; its summary.
     threads: OMP_NUM_THREADS of the child (PyTorch and ONNX Runtime, engine.model.backends.cpu_threads)."""
     cmd = [sys.executable, "-m", "bench.inference", "--child", "--backend", backend, "--model", str(model),
            "--out", str(out), "--inputs", *map(str, inputs)]
     cmd += ["--tile", str(tile)] if tile else []
     cmd += ["--batch", str(batch)] if batch else []
+    cmd += ["--contribution"] if contribution else []
     path = [str(REPO), *([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     if threads:
@@ -253,7 +258,8 @@ def compare_paths(inputs: list[str], models: dict[str, str], work, repeats: int 
     for _ in range(repeats):
         for key, _, backend, package in chosen:
             out = os.path.join(work, f"classes_{key}.tif")
-            runs[key].append(run_child(inputs, models[package], out, backend, tile, batch, threads))
+            runs[key].append(run_child(inputs, models[package], out, backend, tile, batch, threads,
+                                       contribution=key == CONTRIBUTION))
     paths = {key: _median_run(rs) for key, rs in runs.items()}
     base = paths[PATCHWISE]["seconds"]
     for key, s in paths.items():
@@ -262,9 +268,16 @@ def compare_paths(inputs: list[str], models: dict[str, str], work, repeats: int 
             s["speedup_vs_old_network"] = paths[OLD[key]]["seconds"] / s["seconds"]
     tif = {k: s["classes_tif"] for k, s in paths.items()}
     agree = {f"{k}_vs_patchwise": agreement(tif[k], tif[PATCHWISE]) for k in ("dense_onnx", "dense_torch")}
-    return {"repeats": repeats, "baseline": PATCHWISE, "paths": paths,
-            "speedup_onnx_vs_eager": paths["dense_torch"]["seconds"] / paths["dense_onnx"]["seconds"],
-            "class_map_agreement": agree}
+    out = {"repeats": repeats, "baseline": PATCHWISE, "paths": paths,
+           "speedup_onnx_vs_eager": paths["dense_torch"]["seconds"] / paths["dense_onnx"]["seconds"],
+           "class_map_agreement": agree}
+    if CONTRIBUTION in paths:  # the contribution's added time, against the same run's plain classification
+        run = paths[CONTRIBUTION]
+        extra = (run.get("profile") or {}).get("modality contribution", 0.0)
+        out["contribution"] = {"added_s": extra, "plain_s": run["seconds"] - extra,
+                               "added_vs_plain": extra / max(run["seconds"] - extra, 1e-9),
+                               "added_vs_dense_onnx_run": extra / paths["dense_onnx"]["seconds"]}
+    return out
 
 
 # ---------------------------------------------------------------- FLOPs and the GEMM reference
@@ -423,6 +436,14 @@ def markdown(data: dict) -> list[str]:
               f"{_mflop(fl['patchwise_classifier'])} M, dense classifier {_mflop(fl['dense_classifier'])} M "
               f"(per-window tables {_mflop(fl['dense_maps'])} M + per-pixel {_mflop(fl['dense_pixels'])} M). "
               f"fp32 GEMM reference (torch.mm 2048², {threads} thread(s), this run): {gemm:.1f} GFLOP/s.", ""]
+    c = r.get("contribution")
+    if c:
+        lines += [f"Modality contribution (the last row: one run that also writes `--contribution`, "
+                  f"{len(sc['modalities'])} modalities): +{c['added_s']:.2f} s on top of "
+                  f"{c['plain_s']:.2f} s of the same run's classification = "
+                  f"**{c['added_vs_plain']:.2f}×** the plain classification's time "
+                  f"({c['added_vs_dense_onnx_run']:.2f}× the separate dense ONNX "
+                  "Runtime run's).", ""]
     steps = sorted({k for s in r["paths"].values() for k in (s.get("profile") or {})})
     lines += ["Time profile of the median runs (seconds per step):", "",
               *md_table(["path", *steps], [[label, *(f"{(r['paths'][key]['profile'] or {}).get(k, 0):.2f}"
@@ -470,6 +491,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--backend", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     p.add_argument("--inputs", nargs="+", help=argparse.SUPPRESS)
+    p.add_argument("--contribution", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 

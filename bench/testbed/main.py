@@ -124,7 +124,7 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs, aggr
     not_run: list[tuple[str, int]] = []
     cache = work / "cache"
     deadline = None if args.max_minutes is None else t_start + 60 * args.max_minutes
-    pixels: dict[str, object] = {}  # baseline pixels per config
+    pixels: dict[tuple, object] = {}  # baseline pixels per (config, spatial-spectral)
     cross_pkg = None
 
     def run_extra(config: str) -> dict:
@@ -204,9 +204,11 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs, aggr
                 from training.baselines import load_pixels, run_baseline
 
                 config = baseline_config(scene, seed)
-                if config not in pixels:
-                    pixels[config] = load_pixels(config)
-                results[key][str(seed)] = r = run_baseline(key, pixels[config], seed)
+                spatial = key == "svm_spatial"  # the same SVM on each band + its 5 x 5 mean
+                if (config, spatial) not in pixels:
+                    pixels[(config, spatial)] = load_pixels(config, spatial=spatial)
+                data = pixels[(config, spatial)]
+                results[key][str(seed)] = r = run_baseline("svm" if spatial else key, data, seed)
                 r["wall_s"] = r["seconds"]["fit"] + r["seconds"]["predict"]
                 log(f"{key} seed {seed}: OA {100 * r['oa']:.2f} AA {100 * r['aa']:.2f} "
                     f"kappa {r['kappa']:.4f}")

@@ -42,6 +42,7 @@ ROWS = (
         "cross", removes="the DDPM pre-trained on this scene"),
     Row("rf", "Random Forest (stacked bands, per pixel)", "baseline"),
     Row("svm", "SVM RBF (stacked bands, standardised, per pixel)", "baseline"),
+    Row("svm_spatial", "SVM RBF, spatial-spectral (each band + its 5 × 5 mean, standardised)", "baseline"),
 )
 ROW_BY_KEY = {r.key: r for r in ROWS}
 

@@ -129,6 +129,7 @@ CLAIMS = (  # (claim, row a, row b, metric, expected sign of a - b: +1, -1, or 0
     ("Cross-model diffusion features transfer (no clear loss)", "cross_model", "bdgf", "oa", 0),
     ("BDGF beats Random Forest", "bdgf", "rf", "oa", 1),
     ("BDGF beats SVM", "bdgf", "svm", "oa", 1),
+    ("BDGF beats the spatial-spectral SVM", "bdgf", "svm_spatial", "oa", 1),
     ("BDGF beats Random Forest in AA (class-balanced)", "bdgf", "rf", "aa", 1),
     ("BDGF beats SVM in AA (class-balanced)", "bdgf", "svm", "aa", 1),
 )

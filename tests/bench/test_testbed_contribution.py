@@ -15,10 +15,13 @@ says. On the aux-only classes the spectral contribution is still the larger (~0.
 ~0.07-0.12): with the spectral image at the neutral fill the network sees an input it never saw in
 training (modality dropout drops auxiliary modalities only; the DDPM's masking makes a filled spectral
 image read as "masked"), and the mapped class's probability collapses for every class; only roofs are
-carried by the auxiliaries. A larger budget did not change it, so that half of the Done-when is kept
-as a strict xfail (it fails today; it will report when it holds) rather than weakened.
-docs/bench/contribution_pairs.md measures when it would hold: against the pair partner, with both
-auxiliaries filled together and spectral dropout in training (at a cost of ~1.4 points of test OA there).
+carried by the auxiliaries. A larger budget did not change it. Issue 24 replaced the strict xfail that
+stood for it by a recorded measurement with no expectation of which modality wins on those classes: the
+one-at-a-time drop under-credits redundant auxiliaries (SAR and nDSM both tell trees from grass, so
+filling either alone changes little), and the spectral image places a pixel in its group; README says what
+the map means. docs/bench/contribution_pairs.md measures when the auxiliaries would lead: against the pair
+partner, with both auxiliaries filled together and spectral dropout in training (at a cost of ~1.4 points
+of test OA there).
 """
 from __future__ import annotations
 
@@ -100,10 +103,18 @@ def test_on_the_spectral_only_pair_the_spectral_contribution_is_the_larger(testb
     assert testbed["aux_only_classes"]["auxiliary_sum"] > 5 * pair["auxiliary_sum"], testbed
 
 
-@pytest.mark.xfail(strict=True, reason="measured: the spectral contribution exceeds the auxiliary one on "
-                   "the aux-only classes too (~0.7 against ~0.07-0.12, not a budget effect: see the module "
-                   "docstring); the Done-when's first half does not hold with the neutral-fill contribution")
-def test_on_the_aux_only_classes_the_auxiliary_contribution_is_the_larger(testbed):
+def test_on_the_aux_only_classes_the_contribution_is_measured_and_recorded(testbed):
+    """No expectation of which modality wins there (module docstring): the means are recorded, and they
+    must be real measurements: contributions are probability drops in [0, 1], the auxiliaries carry these
+    classes visibly (the spectral-only pair's auxiliary share is ~0), and the record on disk holds them."""
     classes = testbed["aux_only_classes"]
     assert classes["pixels"] > 500
-    assert classes["auxiliary_sum"] > classes["spectral"], classes
+    for key in ("spectral", "sar", "dsm", "auxiliary_max"):
+        assert 0.0 <= classes[key] <= 1.0, classes
+    assert classes["auxiliary_max"] <= classes["auxiliary_sum"] <= 2.0
+    assert classes["auxiliary_sum"] > 0.02, classes
+    record = json.loads((ARTIFACTS / "testbed_contribution.json").read_text(encoding="utf-8"))
+    assert record["aux_only_classes"] == classes
+    larger = "auxiliary (sum)" if classes["auxiliary_sum"] > classes["spectral"] else "spectral"
+    print(f"aux-only classes: spectral {classes['spectral']:.3f}, sar + dsm {classes['auxiliary_sum']:.3f}: "
+          f"{larger} larger")

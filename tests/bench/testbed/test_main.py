@@ -62,7 +62,8 @@ def test_bench_hard_quick_writes_the_paired_report(tmp_path):
     from bench.testbed.stats import UNDECIDED
 
     work, docs = tmp_path / "work", tmp_path / "docs"
-    argv = ["--testbed", "hard", "--quick", "--rows", "rf,bdgf", "--work", str(work), "--docs", str(docs)]
+    argv = ["--testbed", "hard", "--quick", "--rows", "rf,svm_spatial,bdgf", "--work", str(work), "--docs",
+            str(docs)]
     assert cli.main(argv) == 0
     assert not (docs / "testbed.json").exists()  # the easy testbed's report is left alone
     data = json.loads((docs / "testbed_hard.json").read_text(encoding="utf-8"))
@@ -81,6 +82,9 @@ def test_bench_hard_quick_writes_the_paired_report(tmp_path):
     r = data["results"]
     assert oa["rf"]["diff"]["mean"] == pytest.approx(r["bdgf"]["0"]["oa"] - r["rf"]["0"]["oa"])
     assert oa["rf"]["verdict"] == UNDECIDED and oa["rf"]["kind"] == "baseline"
+    # the spatial-spectral SVM: each band and its 5 x 5 mean (twice the per-pixel features), same test pixels
+    assert r["svm_spatial"]["0"]["n_features"] == 2 * r["rf"]["0"]["n_features"]
+    assert r["svm_spatial"]["0"]["n"] == r["bdgf"]["0"]["n"]
     assert "bdgf" in data["paired"]["spectral_share"]["rows"]
     assert data["paired"]["job"]["status"] in ("unclear", "unknown")  # one seed, no mask_off row
     text = (docs / "testbed_hard.md").read_text(encoding="utf-8")
