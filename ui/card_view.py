@@ -4,7 +4,7 @@ from html import escape
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QLabel, QSizePolicy
 
-from ..engine.model.card import supported_outputs
+from ..engine.model.card import network_version, supported_outputs
 from ..engine.model.missing_modality import runs_without_line
 from .i18n import tr
 
@@ -24,6 +24,8 @@ def card_html(card):
     shown = ", ".join(f"{k.upper()} {v:.3f}" if isinstance(v, float) else f"{k.upper()} {v}"
                       for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
     geometry = tr("Patch {} px, tile {} px").format(card.get("patch_size"), card.get("tile_size"))
+    version = network_version(card)
+    geometry += "; " + tr("network version {}").format(version)
     return (
         f"<b>{escape(card['name'])}</b><br/>{escape(card.get('description') or '')}"
         f"<p><b>{escape(tr('Expected layers'))}</b></p><ul style='margin:0'>{modalities}</ul>"

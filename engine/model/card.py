@@ -230,6 +230,7 @@ def format_card(card: Mapping) -> str:
         lines.append(f"PCA: {card['pca']}")
     lines.append(f"Patch {card.get('patch_size')} px, tile {card.get('tile_size')} px, "
                  f"halo {card.get('halo')} px, stride {card.get('stride')}")
+    lines.append(network_line(card))
     diffusion = card.get("diffusion") or {}
     if diffusion:
         lines.append(f"Diffusion: timesteps {diffusion.get('timesteps')}, "
@@ -251,6 +252,22 @@ def format_card(card: Mapping) -> str:
 
 
 # ---------------------------------------------------------------- what a package can output
+
+# What each classifier network version is, in a user's words (engine/nn/config.py NETWORK_VERSIONS).
+NETWORK_VERSION_NAMES = {1: "patch-token branches (models made before December 2026: slower dense inference)",
+                         2: "window-shared branches"}
+
+
+def network_version(card: Mapping) -> int:
+    """The classifier network's version the card records; cards written before versions hold version 1."""
+    classifier = (card.get("network") or {}).get("classifier") or {}
+    return int(classifier.get("version", 1))
+
+
+def network_line(card: Mapping) -> str:
+    version = network_version(card)
+    return f"Network version {version}: {NETWORK_VERSION_NAMES.get(version, 'unknown to this plugin')}"
+
 
 def has_capability(card: Mapping, name: str) -> bool:
     return name in (card.get("capabilities") or [])
