@@ -14,7 +14,12 @@ def test_inference_writes_json_and_markdown(tmp_path):
     data, text = _read(tmp_path, "inference")
     r = data["result"]
     paths = r["paths"]
-    assert set(paths) == {"dense_onnx", "dense_torch", "patchwise_onnx", "old_dense_onnx", "old_dense_torch"}
+    assert set(paths) == {"dense_onnx", "dense_torch", "patchwise_onnx", "old_dense_onnx", "old_dense_torch",
+                          "contribution_onnx"}
+    # the contribution's added time, from the run that wrote it, against that run's own classification
+    c, run = r["contribution"], paths["contribution_onnx"]
+    assert c["added_s"] == run["profile"]["modality contribution"] > 0
+    assert c["added_vs_plain"] == pytest.approx(c["added_s"] / (run["seconds"] - c["added_s"]))
     assert r["baseline"] == "patchwise_onnx"
     # the new network's dense paths against the old network's, same backend, same run
     for new, old in (("dense_onnx", "old_dense_onnx"), ("dense_torch", "old_dense_torch")):
@@ -36,7 +41,7 @@ def test_inference_writes_json_and_markdown(tmp_path):
     assert data["large"][1]["pixels"] == 4 * data["large"][0]["pixels"] == 4 * 24 * 32
     assert [m["bands"] for m in data["scene"]["modalities"]] == [6, 4, 1]
     assert "| patchwise, ONNX Runtime (baseline)" in text and "## Large scenes" in text
-    assert "| old network (version 1), dense, ONNX Runtime" in text
+    assert "| old network (version 1), dense, ONNX Runtime" in text and "Modality contribution" in text
 
 
 def test_inference_bands_must_match_the_synthetic_scene():
