@@ -289,7 +289,9 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs per s
                     continue
                 training = {**st.training, **dict(row.training)}
                 tag = f"_{key}_n{n}"
-                network = {"classifier": dict(row.classifier)} if row.classifier else None
+                # the network version is pinned (2 unless the row says), not left to the label-count rule of
+                # training.presets.network_version_for: the rows compare networks and recipes at equal labels
+                network = {"classifier": {"version": 2, **dict(row.classifier)}}
                 config = seed_config(scene, seed, tag, {"per_class": n}, training, network)
                 run_dir = work / "runs" / f"n{n}" / key / f"seed_{seed}"
                 extra = {"config_sha": fingerprint(Path(config).read_text(encoding="utf-8")),

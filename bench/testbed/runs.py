@@ -18,6 +18,7 @@ import numpy as np
 from bench.report import repo_relative
 from bench.stamp import REPO
 from bench.testbed.rows import Settings
+from engine.nn.config import NETWORK_VERSION
 
 
 def log(message: str) -> None:
@@ -89,13 +90,17 @@ def _hard_layers(scene: dict) -> tuple[dict, dict, list[dict]]:
     return base, base["data"]["spectral"], aux
 
 
+PINNED_NETWORK = {"classifier": {"version": NETWORK_VERSION}}
+
+
 def seed_config(scene: dict, seed: int, tag: str = "", split: dict | None = None,
                 training: dict | None = None, network: dict | None = None) -> str:
     """The training config of one run seed. Easy testbed: the scene's one config. Hard testbed:
     bench{TAG}_sSEED.toml, labels.tif with a block [labels.split] whose seed is the run seed (`split`
     overrides the scene's split settings), the auxiliary band selection, the [training] table (the
-    scene's, or `training`) and `network`: {part: {key: value}} as [network.PART] tables (e.g.
-    {"classifier": {"version": 1}})."""
+    scene's, or `training`) and `network`: {part: {key: value}} as [network.PART] tables (default: the
+    current network version pinned, PINNED_NETWORK, so that every row of a benchmark trains the same
+    network whatever the label-count rule of training.presets.network_version_for would pick)."""
     if scene.get("testbed", "easy") == "easy":
         return scene["config"]
     from training.config_writer import write_config
@@ -108,7 +113,7 @@ def seed_config(scene: dict, seed: int, tag: str = "", split: dict | None = None
                  dataset={k: v for k, v in base["dataset"].items() if k != "name"})
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(_training_table(scene["training"] if training is None else training))
-        for part, values in (network or {}).items():
+        for part, values in (PINNED_NETWORK if network is None else network).items():
             fh.write(f"\n[network.{part}]\n")
             fh.write("".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items()))
     return str(path)
