@@ -524,9 +524,12 @@ def test_training_interrupted_with_ctrl_c_is_one_line_and_keeps_its_checkpoints(
     config = tmp_path / "scene" / "config.toml"
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    # SIGINT at its default in the child, as in a terminal: a test run started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler
     proc = subprocess.Popen([sys.executable, "-m", "training.run", "--config", config, "--out", out,
                              "--preset", "quick", "--device", "cpu"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list((out / "ckpt").glob("*.json")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
