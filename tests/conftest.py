@@ -111,3 +111,19 @@ def one_thread(monkeypatch):
     import gc
 
     gc.collect()  # GDAL datasets of the test closed before the next one
+
+
+class LogProgress:
+    """An engine Progress that keeps the logged lines (for tests that read the engine's log)."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def log(self, message: str) -> None:
+        self.lines.append(message)
+
+    def set_progress(self, percent: float) -> None:
+        pass
+
+    def is_cancelled(self) -> bool:
+        return False

@@ -5,13 +5,11 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputString,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
 )
 
 from ..engine.model.missing_modality import missing_layer_message
@@ -37,7 +35,6 @@ class ClassifyAlgorithm(BDGFAlgorithm):
     SPECTRAL, SAR, LIDAR, EXTRA_AUX = "SPECTRAL", "SAR", "LIDAR", "EXTRA_AUX"
     MODEL, DEVICE, BACKEND = "MODEL", "DEVICE", "BACKEND"
     TILE_SIZE, BATCH_SIZE = "TILE_SIZE", "BATCH_SIZE"
-    NODATA, INPUT_SCALE = "NODATA", "INPUT_SCALE"
     OUTPUT, PROBABILITIES, CONFIDENCE = "OUTPUT", "PROBABILITIES", "CONFIDENCE"
     # trust outputs: parameter -> ClassifyOutputs field (README, "Trust outputs")
     TRUST = {"ENTROPY": "entropy", "DISAGREEMENT": "disagreement", "AGREEMENT": "agreement",
@@ -114,16 +111,9 @@ class ClassifyAlgorithm(BDGFAlgorithm):
                                          QgsProcessingParameterNumber.Type.Integer, 0, minValue=0),
             QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (0 = automatic)"),
                                          QgsProcessingParameterNumber.Type.Integer, 0, minValue=0),
-            QgsProcessingParameterString(
-                self.NODATA, self.tr("Nodata per layer (e.g. hsi=0, dsm=none; empty = each file's own)"),
-                optional=True),
-            QgsProcessingParameterString(
-                self.INPUT_SCALE, self.tr("Input scale per layer (e.g. hsi=0.0001; empty = as they are)"),
-                optional=True),
+            *self.layer_setting_parameters(),
         ]
-        for parameter in advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-            self.addParameter(parameter)
+        self.add_advanced(advanced)
 
     # ---- parameters
     def _slots(self, parameters, context):

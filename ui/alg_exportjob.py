@@ -6,7 +6,6 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
@@ -63,9 +62,7 @@ class ExportJobAlgorithm(ClassifyAlgorithm):
             QgsProcessingParameterBoolean(self.COG, self.tr("Also write one Cloud-Optimized GeoTIFF per "
                                                             "scene"), True),
         ]
-        for parameter in options:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-            self.addParameter(parameter)
+        self.add_advanced(options)
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("Job file"), self.tr("JSON files (*.json)")))
         self.addOutput(QgsProcessingOutputString(self.COMMAND, self.tr("Command that runs the job")))

@@ -18,7 +18,6 @@ from qgis.core import (
     QgsProcessingOutputFolder,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
@@ -59,7 +58,7 @@ class TrainAlgorithm(BDGFAlgorithm):
     TEST_LABELS, TEST_RASTER = "TEST_LABELS", "TEST_RASTER"
     EXTRA_LABELS, EXTRA_FIELD = "EXTRA_LABELS", "EXTRA_FIELD"
     TRAIN_SHARE, PRESET, DEVICE, SEEDS = "TRAIN_SHARE", "PRESET", "DEVICE", "SEEDS"
-    NODATA, INPUT_SCALE, TRAINING_SETTINGS = "NODATA", "INPUT_SCALE", "TRAINING_SETTINGS"
+    TRAINING_SETTINGS = "TRAINING_SETTINGS"
     OUTPUT, RUN_FOLDER = "OUTPUT", "RUN_FOLDER"
     OA, AA, KAPPA, COVERAGE, OA_ALL = "OA", "AA", "KAPPA", "COVERAGE", "OA_ALL_REFERENCE"
     MISSING_MODALITY, REPORT = "MISSING_MODALITY", "REPORT"
@@ -128,19 +127,12 @@ class TrainAlgorithm(BDGFAlgorithm):
             QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"),
                                        options=[self.tr(DEVICE_LABELS[d]) for d in DEVICES], defaultValue=0),
             QgsProcessingParameterString(self.SEEDS, self.tr("Seed(s), e.g. 0 or 0,1,2"), defaultValue="0"),
-            QgsProcessingParameterString(
-                self.NODATA, self.tr("Nodata per layer (e.g. hsi=0, dsm=none; empty = each file's own)"),
-                optional=True),
-            QgsProcessingParameterString(
-                self.INPUT_SCALE, self.tr("Input scale per layer (e.g. hsi=0.0001; empty = as they are)"),
-                optional=True),
+            *self.layer_setting_parameters(),
             QgsProcessingParameterString(
                 self.TRAINING_SETTINGS, self.tr("Training settings (e.g. epochs=20, ddpm_steps=500)"),
                 optional=True),
         ]
-        for parameter in advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-            self.addParameter(parameter)
+        self.add_advanced(advanced)
         for name, label in ((self.OA, "Test OA (classified pixels)"), (self.AA, "Test AA"),
                             (self.KAPPA, "Test Kappa"), (self.COVERAGE, "Coverage of the test pixels"),
                             (self.OA_ALL, "Test OA over all test pixels")):

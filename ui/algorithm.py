@@ -1,5 +1,5 @@
 """The base class of the plugin's Processing algorithms: names, groups, help. Kept small on purpose."""
-from qgis.core import QgsProcessingAlgorithm
+from qgis.core import QgsProcessingAlgorithm, QgsProcessingParameterDefinition, QgsProcessingParameterString
 
 from .i18n import tr
 from .plugin_files import help_url
@@ -10,6 +10,7 @@ class BDGFAlgorithm(QgsProcessingAlgorithm):
 
     ID = ""
     GROUP_ID = ""
+    NODATA, INPUT_SCALE = "NODATA", "INPUT_SCALE"  # per-layer settings of classify and train (one wording)
     GROUPS = {
         "classification": "Classification",
         "labelling": "Labelling",
@@ -19,6 +20,23 @@ class BDGFAlgorithm(QgsProcessingAlgorithm):
 
     def tr(self, text):
         return tr(text)
+
+    def layer_setting_parameters(self) -> list:
+        """Per-layer nodata and input scale, as bdgf:classify and bdgf:train both take them."""
+        return [
+            QgsProcessingParameterString(
+                self.NODATA, self.tr("Nodata per layer (e.g. hsi=0, dsm=none; empty = each file's own)"),
+                optional=True),
+            QgsProcessingParameterString(
+                self.INPUT_SCALE, self.tr("Input scale per layer (e.g. hsi=0.0001; empty = as they are)"),
+                optional=True),
+        ]
+
+    def add_advanced(self, parameters) -> None:
+        """Add parameters under the dialog's *Advanced* fold."""
+        for parameter in parameters:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+            self.addParameter(parameter)
 
     def name(self):
         return self.ID

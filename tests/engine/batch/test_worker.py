@@ -14,26 +14,15 @@ from engine.classify.run import classify
 from engine.errors import BDGFError
 from engine.model.package import ModelPackage
 from engine.settings import ClassifyOutputs, ClassifySettings
+from tests.conftest import LogProgress
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
-class _Log:
-    def __init__(self):
-        self.lines: list[str] = []
-
-    def log(self, message: str) -> None:
-        self.lines.append(message)
-
-    def set_progress(self, percent: float) -> None:
-        pass
-
-    def is_cancelled(self) -> bool:
-        return False
 
 
 def test_open_backend_gives_the_onnx_backend_on_the_cpu_with_its_threads(engine_model):
-    log = _Log()
+    log = LogProgress()
     backend = open_backend(ModelPackage(engine_model), ClassifySettings(device="cpu"), 1, log)
     assert backend.device == "cpu" and backend.describe().startswith("ONNX Runtime on cpu, 1 thread")
     assert log.lines == [f"Device actually used: {backend.describe()}"]

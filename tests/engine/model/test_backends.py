@@ -7,20 +7,7 @@ import pytest
 from engine.errors import BDGFError
 from engine.model.backends import OnnxBackend, make_backend
 from engine.model.package import ModelPackage
-
-
-class _Log:
-    def __init__(self):
-        self.lines: list[str] = []
-
-    def log(self, message: str) -> None:
-        self.lines.append(message)
-
-    def set_progress(self, percent: float) -> None:
-        pass
-
-    def is_cancelled(self) -> bool:
-        return False
+from tests.conftest import LogProgress
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +40,7 @@ def test_onnx_and_torch_give_the_same_features_and_probabilities(package):
 
 
 def test_make_backend_logs_the_device_actually_used(package):
-    log = _Log()
+    log = LogProgress()
     backend = make_backend(package, "onnx", "auto", log)
     assert backend.device in ("cpu", "cuda")
     expected = "Device actually used: ONNX Runtime on " + backend.device
@@ -84,7 +71,7 @@ def test_explicit_cuda_without_cuda_is_a_clear_error_and_auto_falls_back(package
         return real(data, sess_options=sess_options, providers=["CPUExecutionProvider"])
 
     monkeypatch.setattr(ort, "InferenceSession", cpu_only)
-    log = _Log()
+    log = LogProgress()
     assert make_backend(package, "onnx", "auto", log).device == "cpu"
     assert any("could not use it" in line and "CPU instead" in line for line in log.lines)
     with pytest.raises(BDGFError, match="device=cuda was asked explicitly"):
