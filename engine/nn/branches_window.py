@@ -138,6 +138,9 @@ class KeyPositionAttention(nn.Module):
         self.q, self.kv, self.o = nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
         self.pos_k = nn.Parameter(torch.randn(1, n_tok, dim) * 0.02)
         self.pos_v = nn.Parameter(torch.randn(1, n_tok, dim) * 0.02)
+        # (E, heads): 1 where channel e belongs to head h; built once, not on every per-pixel call
+        head_mask = torch.repeat_interleave(torch.eye(heads), dim // heads, dim=0)
+        self.register_buffer("head_mask", head_mask, persistent=False)
 
     def forward(self, q_in, kv_in):
         """q_in (B, 1, E), kv_in (B, L, E) -> (B, 1, E)."""
@@ -151,9 +154,7 @@ class KeyPositionAttention(nn.Module):
         batched MatMuls, the same ops in eager and in the ONNX graph (B * heads matrix-vector MatMuls, or
         broadcast products, ran several times slower in ONNX Runtime; separating the position terms into
         their own GEMMs was slower again, measured)."""
-        b, _, e = q.shape
-        h = self.heads
-        mask = torch.repeat_interleave(torch.eye(h, dtype=q.dtype, device=q.device), e // h, dim=0)  # (E, h)
+        mask = self.head_mask.to(q.dtype)  # (E, h)
         scores = torch.matmul(k + self.pos_k, q.transpose(1, 2) * mask) * self.scale  # (B, L, h)
         mixed = torch.matmul(torch.softmax(scores, dim=1).transpose(1, 2), v + self.pos_v)  # (B, h, E)
         return self.o((mixed * mask.t()).sum(1, keepdim=True))
