@@ -8,6 +8,7 @@ import numpy as np
 from bench.inference import backend_table
 from bench.report import md_table, ratio
 from bench.testbed.rows import ROW_BY_KEY
+from bench.testbed.runs import networks_line
 
 TITLE = "Benchmarks: BDGF ablations and baselines on the synthetic testbed"
 
@@ -88,6 +89,7 @@ def _setup(data: dict) -> list[str]:
         f"{meta['test_pixels']} test pixels.",
         f"- BDGF: `training.run --preset {st['preset']}` with the `[training]` overrides "
         f"`{json.dumps(st['training'])}`, device {st['device']}; seeds {', '.join(map(str, st['seeds']))}.",
+        networks_line(data["results"]),
         "- Rows marked *shared DDPM* reuse the full model's DDPM of the same seed (a copy of its finished "
         "checkpoint; the DDPM training is deterministic per seed on CPU, so this only saves time) and its "
         "cached diffusion features; the masking rows pre-train their own DDPM. *Masking adaptive* is the "

@@ -10,6 +10,7 @@ import numpy as np
 from bench.report import md_table, ratio
 from bench.testbed.report import _pairs, _per_run, incomplete_lines, pm
 from bench.testbed.rows import ROW_BY_KEY
+from bench.testbed.runs import networks_line
 from bench.testbed.stats import MIN_SEEDS
 
 TITLE_HARD = "Benchmarks: BDGF ablations and baselines on the hard synthetic testbed (balance matters)"
@@ -109,6 +110,7 @@ def _setup(data: dict) -> list[str]:
         f"{st['device']}, {st['threads'] or m.get('torch_threads', '?')} torch thread(s) per run; seeds "
         f"{', '.join(map(str, st['seeds']))}. Load average at start / end: {data['load_start']} / "
         f"{data['load_end']} (shared CPU; wall times include the contention).",
+        networks_line(data["results"]),
         "- Rows marked *shared DDPM* start from the full model's finished DDPM of the same seed (and its "
         "cached features); the masking rows pre-train their own. *Masking adaptive* is the full BDGF row. "
         "Cross-model: the DDPM of a run on another scene (layout seed "

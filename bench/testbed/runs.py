@@ -233,8 +233,31 @@ def bdgf_result(run_dir: Path, info: dict) -> dict:
             "confusion_matrix": m["confusion_matrix"], "n": m["n"], "modality_balance": m["modality_balance"],
             "modality_shares": m.get("modality_shares"),
             "selection": {k: m["selection"].get(k) for k in ("epoch", "val_oa")}, "timings": m["timings"],
-            "package": repo_relative(package), "wall_s": info["wall_s"], "cpu_s": info.get("cpu_s"),
+            "package": repo_relative(package), "network_version": package_network_version(package),
+            "wall_s": info["wall_s"], "cpu_s": info.get("cpu_s"),
             "cached": info.get("cached", False), "command": info["command"]}
+
+
+def package_network_version(package: Path) -> int | None:
+    """The classifier network version the run's model card records (None: no readable package)."""
+    from engine.model.card import network_version
+
+    try:
+        with zipfile.ZipFile(package) as zf:
+            return network_version(json.loads(zf.read("card.json")))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
+        return None
+
+
+def networks_line(results: dict) -> str:
+    """What the report's setup says of the networks its BDGF runs built (results: row -> seed -> result)."""
+    versions = sorted({r["network_version"] for rows in results.values() for r in rows.values()
+                       if isinstance(r, dict) and r.get("network_version") is not None})
+    if not versions:
+        return "- Network: not recorded by the runs (results written before the version was recorded)."
+    return (f"- Network: classifier version {', '.join(map(str, versions))} in the BDGF runs (their model "
+            "cards; benchmarks pin it, `bench/testbed/runs.py` PINNED_NETWORK), with the preset's few-label "
+            "recipe and modality dropout (`training/presets.py`).")
 
 
 def split_summary(work: Path, results: dict) -> dict:
