@@ -97,13 +97,14 @@ class TileNoise:
     tile: Tile
     channels: int
     steps: int
+    threads: int = 1  # host threads that make it (the backend's: engine.noise.position_noise)
 
     def array(self) -> np.ndarray:
         return self._host
 
     @cached_property  # once per tile: the modality-contribution passes reuse it
     def _host(self) -> np.ndarray:
-        return tile_noise(self.seed, self.tile, self.channels, self.steps)
+        return tile_noise(self.seed, self.tile, self.channels, self.steps, self.threads)
 
     def tensor(self, device):
         from ..nn.noise import position_noise
@@ -117,17 +118,11 @@ def noise_array(noise) -> np.ndarray:
     return noise.array() if isinstance(noise, TileNoise) else noise
 
 
-def tile_noise(seed: int, t: Tile, channels: int, steps: int, chunk_bytes: int = 32 << 20) -> np.ndarray:
-    """position_noise for a tile window, generated a few rows at a time: same values (rows are keyed
-    by their global position) without the ~6x uint64 temporaries of one whole-window call."""
+def tile_noise(seed: int, t: Tile, channels: int, steps: int, threads: int = 1) -> np.ndarray:
+    """position_noise for a tile window (engine.noise: made in cache-sized blocks, on `threads` threads)."""
     from ..noise import position_noise
 
-    out = np.empty((steps, channels, t.height, t.width), np.float32)
-    rows = max(1, chunk_bytes // (8 * steps * channels * t.width))
-    for r in range(0, t.height, rows):
-        h = min(rows, t.height - r)
-        out[:, :, r:r + h] = position_noise(seed, t.row0 + r, t.col0, h, t.width, channels, steps)
-    return out
+    return position_noise(seed, t.row0, t.col0, t.height, t.width, channels, steps, threads)
 
 
 # On a GPU the per-call costs (Python, kernel launches, transfers) swamp the work at the CPU's sizes:
