@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 from bench.report import md_table, repo_relative, write_results
@@ -72,6 +73,15 @@ def train(config: str, preset: str, out: Path, threads: int) -> dict:
     return metrics
 
 
+def network_of(out: Path, metrics: dict) -> int:
+    """The network version the run's model package records (training.presets picks it by the labels)."""
+    from engine.model.card import network_version
+
+    package = Path(metrics["package"])
+    with zipfile.ZipFile(package if package.is_absolute() else out / package) as zf:
+        return network_version(json.loads(zf.read("card.json")))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.presets", description=__doc__.splitlines()[0])
     ap.add_argument("--presets", default="quick,cpu", help="comma-separated (default quick,cpu)")
@@ -86,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         config = make(args.work)
         for preset in args.presets.split(","):
             slug = scene.split(" (")[0].replace(" ", "_").replace(",", "")
-            m = train(config, preset, args.work / "runs" / f"{preset}_{slug}", args.threads)
+            out = args.work / "runs" / f"{preset}_{slug}"
+            m = train(config, preset, out, args.threads)
             runs.append({"preset": preset, "scene": scene, "config": repo_relative(config),
+                         "network_version": network_of(out, m),
                          "wall_s": round(m["wall_s"], 1),
                          "stages_s": {k: round(m["timings"].get(k, 0.0), 1) for k in STAGES},
                          **{k: m.get(k) for k in ("oa", "aa", "kappa", "coverage", "oa_all_reference",
@@ -95,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{preset:6s} {scene:24s} {m['wall_s']:7.1f} s  OA {100 * m['oa']:.2f}", flush=True)
     data = {"stamp": stamp, "threads": args.threads, "load_average": {"start": load_start,
                                                                        "end": os.getloadavg()}, "runs": runs}
-    table = [[r["preset"], r["scene"], f"{r['wall_s']:.0f}", *(f"{r['stages_s'][k]:.0f}" for k in STAGES),
+    table = [[r["preset"], r["scene"], str(r["network_version"]), f"{r['wall_s']:.0f}",
+              *(f"{r['stages_s'][k]:.0f}" for k in STAGES),
               f"{100 * r['oa']:.2f}", f"{100 * r['aa']:.2f}", f"{r['kappa']:.4f}",
               f"{100 * r['coverage']:.1f}", f"{r['test_pixels_evaluated']} / {r['test_pixels_total']}"]
              for r in runs]
@@ -103,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             "2-core machine shared with other jobs (load average at start "
             f"{load_start[0]:.1f}, at end {data['load_average']['end'][0]:.1f}): wall times are upper bounds "
             "for an idle machine. OA / AA / Kappa over the classified test pixels; coverage = share of the "
-            "test pixels classified. The `paper` preset (about 4.3 M parameters at Augsburg shapes) is "
-            "meant for a GPU and was not run.", "",
-            *md_table(["preset", "scene", "wall s", *(f"{k} s" for k in STAGES), "OA %", "AA %", "Kappa",
-                       "coverage %", "test px evaluated"], table, "ll" + "r" * 11)]
+            "test pixels classified; network = the classifier network version the run built "
+            "(training.presets: version 2 with at least 10 training labels in every class). The `paper` "
+            "preset (about 4.3 M parameters at Augsburg shapes) is meant for a GPU and was not run.", "",
+            *md_table(["preset", "scene", "network", "wall s", *(f"{k} s" for k in STAGES), "OA %", "AA %",
+                       "Kappa", "coverage %", "test px evaluated"], table, "ll" + "r" * 12)]
     json_path, md_path = write_results(args.docs, "presets", "Training presets: time per stage and accuracy",
                                        data, body)
     print(f"wrote {json_path}, {md_path}")

@@ -81,7 +81,7 @@ def modality_balance(ctx: RunContext, extractor, prep: Prepared, noise_seed: int
     x = np.pad(prep.x[None, :, r0:r0 + ch, c0:c0 + cw], ((0, 0), (0, 0), (0, ph), (0, pw)))
     valid = np.pad(prep.valid[None, r0:r0 + ch, c0:c0 + cw], ((0, 0), (0, ph), (0, pw)))
     noise = position_noise(noise_seed, prep.window[0] + r0, prep.window[1] + c0, ch + ph, cw + pw,
-                           x.shape[1], len(extractor.timesteps))
+                           x.shape[1], len(extractor.timesteps), torch.get_num_threads())
     extractor.to(ctx.device).eval()
     change = feature_change(extractor, as_tensor(np.ascontiguousarray(x), ctx.device),
                             as_tensor(noise, ctx.device), prep.modality_channels,

@@ -64,7 +64,7 @@ def compute_features(ctx: RunContext, extractor: DiffusionFeatureExtractor, x: n
     bar = ctx.progress(len(tiles), desc)
     for t in tiles:
         xt = window_of(x, window[:2], t.row0, t.col0, t.height, t.width)
-        noise = tile_noise(noise_seed, t, x.shape[0], k)
+        noise = tile_noise(noise_seed, t, x.shape[0], k, torch.get_num_threads())
         with ctx.autocast():
             feats = extractor(as_tensor(xt, ctx.device), as_tensor(noise, ctx.device))
         rows, cols = t.core_in_window()

@@ -178,7 +178,8 @@ def _classify_tile(plan: _Plan, t: Tile, backend, batch: int, prof: Profile, on_
         return empty
     x = fill_missing(plan.norm.apply(arrays, valid), plan.norm.channels, plan.missing)
     del arrays
-    noise = TileNoise(plan.noise_seed, t, x.shape[1], plan.noise_steps)  # made by the backend, on its device
+    # made where the backend runs (a GPU makes its own), on as many host threads as the backend computes on
+    noise = TileNoise(plan.noise_seed, t, x.shape[1], plan.noise_steps, backend.threads)
     t0 = prof.add("normalise", t0)
     feats = backend.features(x, noise)
     prof.add("features", t0)

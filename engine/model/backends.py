@@ -68,6 +68,7 @@ class Backend:
     device = "cpu"
     dense = False
     branches = False
+    threads = 1  # CPU threads it computes on (the tile noise is made on as many)
 
     def features(self, x_tile: np.ndarray, noise: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -299,6 +300,10 @@ class TorchBackend(Backend):
 
     def probabilities(self, x_patches, d_patches):
         return self._run(self._classifier, x_patches, d_patches)
+
+    @property
+    def threads(self) -> int:
+        return self._torch.get_num_threads()
 
     def describe(self):
         n = self._torch.get_num_threads()

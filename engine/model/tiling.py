@@ -97,13 +97,14 @@ class TileNoise:
     tile: Tile
     channels: int
     steps: int
+    threads: int = 1  # host threads that make it (the backend's: engine.noise.position_noise)
 
     def array(self) -> np.ndarray:
         return self._host
 
     @cached_property  # once per tile: the modality-contribution passes reuse it
     def _host(self) -> np.ndarray:
-        return tile_noise(self.seed, self.tile, self.channels, self.steps)
+        return tile_noise(self.seed, self.tile, self.channels, self.steps, self.threads)
 
     def tensor(self, device):
         from ..nn.noise import position_noise
@@ -117,17 +118,11 @@ def noise_array(noise) -> np.ndarray:
     return noise.array() if isinstance(noise, TileNoise) else noise
 
 
-def tile_noise(seed: int, t: Tile, channels: int, steps: int, chunk_bytes: int = 32 << 20) -> np.ndarray:
-    """position_noise for a tile window, generated a few rows at a time: same values (rows are keyed
-    by their global position) without the ~6x uint64 temporaries of one whole-window call."""
+def tile_noise(seed: int, t: Tile, channels: int, steps: int, threads: int = 1) -> np.ndarray:
+    """position_noise for a tile window (engine.noise: made in cache-sized blocks, on `threads` threads)."""
     from ..noise import position_noise
 
-    out = np.empty((steps, channels, t.height, t.width), np.float32)
-    rows = max(1, chunk_bytes // (8 * steps * channels * t.width))
-    for r in range(0, t.height, rows):
-        h = min(rows, t.height - r)
-        out[:, :, r:r + h] = position_noise(seed, t.row0 + r, t.col0, h, t.width, channels, steps)
-    return out
+    return position_noise(seed, t.row0, t.col0, t.height, t.width, channels, steps, threads)
 
 
 # On a GPU the per-call costs (Python, kernel launches, transfers) swamp the work at the CPU's sizes:
@@ -136,11 +131,16 @@ def tile_noise(seed: int, t: Tile, channels: int, steps: int, chunk_bytes: int =
 # host then). Tiles and windows change no class (tile invariance); the batch is capped lower than measured
 # so that the paper-size network fits on an 8 GB GPU.
 GPU_TILE = 512  # STRIP_PX (model.pixel_probs): the dense windows at each device
+# On a CPU the halo is the cost: a 128-px core with its 36-px halo (the `cpu` preset) computes features on
+# 200^2 = 2.4x its pixels, a 256-px core on 328^2 = 1.6x. Features (noise + UNet) per core pixel, 1 thread,
+# shared 2-core box: 128: 78 us, 256: 52-57 us, 512: 58 us (the larger windows leave the caches). The
+# 256-px window's noise and features take ~0.3 GB more than the 128-px one's.
+CPU_TILE = 256
 
 
 def default_core(card_tile: int, device: str) -> int:
-    """Tile core when the user sets none: the card's, at least GPU_TILE on a GPU."""
-    return max(int(card_tile), GPU_TILE) if device == "cuda" else int(card_tile)
+    """Tile core when the user sets none: the card's, at least GPU_TILE on a GPU and CPU_TILE on a CPU."""
+    return max(int(card_tile), GPU_TILE if device == "cuda" else CPU_TILE)
 
 
 def default_batch(channels: int, feat_channels: int, patch: int, device: str = "cpu") -> int:

@@ -41,12 +41,13 @@ def test_features_are_identical_in_any_window_with_the_engine_halo(package):
 
 
 def test_gpu_runs_get_larger_tiles_batches_and_dense_windows():
-    """A GPU is starved at the CPU's sizes (docs/bench/gpu.md); a user's tile size is never overridden."""
+    """A GPU is starved at the CPU's sizes (docs/bench/gpu.md); a CPU spends less on halos with 256-px
+    cores; a card's larger tile is kept (and a user's tile size is never overridden: classify.run)."""
     from engine.model.pixel_probs import STRIP_PX, dense_strip_rows
-    from engine.model.tiling import GPU_TILE, default_batch, default_core
+    from engine.model.tiling import CPU_TILE, GPU_TILE, default_batch, default_core
 
-    assert default_core(128, "cpu") == 128 and default_core(128, "cuda") == GPU_TILE == 512
-    assert default_core(1024, "cuda") == 1024
+    assert default_core(128, "cpu") == CPU_TILE == 256 and default_core(128, "cuda") == GPU_TILE == 512
+    assert default_core(1024, "cuda") == 1024 and default_core(384, "cpu") == 384
     assert default_batch(185, 120, 9, "cpu") <= 64 < default_batch(185, 120, 9, "cuda") <= 8192
     width = 512 + 8
     assert dense_strip_rows(width, 9, 512, STRIP_PX["cuda"]) == STRIP_PX["cuda"] // width - 8 > 400
