@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import BDGFError
 from ..model.backends import make_backend
-from ..model.card import branch_names, check_request, feature_channels
+from ..model.card import branch_names, check_request, feature_channels, network_version
 from ..model.missing_modality import fill_missing, left_out, left_out_figures
 from ..model.package import ModelPackage
 from ..model.pixel_probs import Profile, pixel_probs
@@ -308,9 +308,11 @@ def plan_scene(package: ModelPackage, inputs, outputs: ClassifyOutputs | None, s
 
 
 def batch_size(plan: _Plan, settings: ClassifySettings, backend) -> int:
-    """Patches per classifier call: the setting, else from the free memory (model.tiling.default_batch)."""
+    """Pixels per classifier call: the setting, else from the free memory (model.tiling.default_batch;
+    larger on the dense path of network version 2, whose per-pixel step holds a few tokens per pixel)."""
+    short = bool(backend.dense) and network_version(plan.card) == 2
     return settings.batch_size or default_batch(sum(plan.norm.channels), feature_channels(plan.card),
-                                                plan.patch, backend.device)
+                                                plan.patch, backend.device, short)
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,7 @@ GPU_TILE = 512  # STRIP_PX (model.pixel_probs): the dense windows at each device
 # shared 2-core box: 128: 78 us, 256: 52-57 us, 512: 58 us (the larger windows leave the caches). The
 # 256-px window's noise and features take ~0.3 GB more than the 128-px one's.
 CPU_TILE = 256
+CPU_BATCH_SHORT = 256  # default_batch on the dense path of network version 2
 
 
 def default_core(card_tile: int, device: str) -> int:
@@ -143,15 +144,23 @@ def default_core(card_tile: int, device: str) -> int:
     return max(int(card_tile), GPU_TILE if device == "cuda" else CPU_TILE)
 
 
-def default_batch(channels: int, feat_channels: int, patch: int, device: str = "cpu") -> int:
+def default_batch(channels: int, feat_channels: int, patch: int, device: str = "cpu",
+                  short_sequences: bool = False) -> int:
     """Classifier batch (pixels per call) from the free RAM: ~16x the patch bytes per sample within a
-    tenth of the available memory. On the CPU 64: the per-token tensors of a batch then stay in the
-    caches (`cpu` preset, 1 thread, us per pixel at 64 / 256: dense eager 110 / 138, dense ONNX Runtime
-    150 / 170, patchwise ONNX Runtime 278 / 323); CUDA takes up to 8192 (see GPU_TILE)."""
+    tenth of the available memory, capped per device and path:
+    - CPU, per-token paths (patchwise, or version 1 dense: P^2 tokens per pixel): 64, so that a batch's
+      per-token tensors stay in the caches (`cpu` preset, 1 thread, us per pixel at 64 / 256: dense eager
+      110 / 138, dense ONNX Runtime 150 / 170, patchwise ONNX Runtime 278 / 323);
+    - CPU, version 2 dense (`short_sequences`: P // 2 + 1 ring tokens and one query per pixel): 256; its
+      per-pixel step is per-call overhead at 64 (`cpu` preset, 2 threads, idle 2-core box, us per pixel
+      at 64 / 128 / 256 / 512: ONNX Runtime 40-42 / 34-38 / 33-34 / 32-34, eager 58-63 / 38-39 / 32-33 /
+      39-40);
+    - CUDA: up to 8192 (see GPU_TILE)."""
     per_sample = 4 * (channels + feat_channels) * patch * patch * 16
     budget = available_memory() // 10
-    cap = 8192 if device == "cuda" else 64
+    cap = 8192 if device == "cuda" else CPU_BATCH_SHORT if short_sequences else 64
     return int(min(cap, max(16, budget // per_sample // 16 * 16)))
+
 
 
 def available_memory(os_name: str = os.name, kernel32=None) -> int:

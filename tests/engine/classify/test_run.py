@@ -117,6 +117,30 @@ def test_class_map_identical_for_any_tile_size(engine_model, fixture_scene, out_
     assert np.array_equal(a, b) and np.array_equal(a, c)
 
 
+def test_default_batch_follows_the_network_version_and_path(engine_model, fixture_scene, out_dir, tmp_path):
+    """Version 2's dense per-pixel step takes batches of up to 256 pixels on a CPU, the per-token paths
+    (version 1 dense, patchwise) up to 64 (model.tiling.default_batch); a user's batch size is kept."""
+    import dataclasses
+
+    from engine.nn.config import BDGFConfig
+    from tests.conftest import _fixture_normalization
+    from training.export_model import build_random_package
+
+    _, v2 = _run(engine_model, fixture_scene, out_dir, tile=32)
+    assert 64 < v2.batch_size <= 256
+    _, chosen = _run(engine_model, fixture_scene, out_dir, tile=32, tag="-again", batch_size=37)
+    assert chosen.batch_size == 37
+    net = BDGFConfig.quick([24, 4, 1], len(fixture_scene["classes"]))
+    net.classifier = dataclasses.replace(net.classifier, version=1)
+    mods = [{"name": "hsi", "role": "spectral", "bands": 24}, {"name": "sar", "role": "sar", "bands": 4},
+            {"name": "dsm", "role": "lidar", "bands": 1}]
+    v1_model = build_random_package(str(tmp_path / "v1.bdgf"), mods, fixture_scene["classes"],
+                                    _fixture_normalization(fixture_scene), network=net, tile_size=32, seed=0)
+    assert ModelPackage(v1_model).card["network"]["classifier"]["version"] == 1
+    v1 = _classify(_inputs(fixture_scene), v1_model, str(tmp_path / "v1.tif"), tile_size_px=32)
+    assert v1.batch_size <= 64
+
+
 def test_two_runs_are_identical(engine_model, fixture_scene, out_dir):
     a, _ = _run(engine_model, fixture_scene, out_dir, tile=32)
     b, _ = _run(engine_model, fixture_scene, out_dir, tile=32, tag="-again", batch_size=37)

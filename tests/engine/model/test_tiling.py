@@ -44,11 +44,13 @@ def test_gpu_runs_get_larger_tiles_batches_and_dense_windows():
     """A GPU is starved at the CPU's sizes (docs/bench/gpu.md); a CPU spends less on halos with 256-px
     cores; a card's larger tile is kept (and a user's tile size is never overridden: classify.run)."""
     from engine.model.pixel_probs import STRIP_PX, dense_strip_rows
-    from engine.model.tiling import CPU_TILE, GPU_TILE, default_batch, default_core
+    from engine.model.tiling import CPU_BATCH_SHORT, CPU_TILE, GPU_TILE, default_batch, default_core
 
     assert default_core(128, "cpu") == CPU_TILE == 256 and default_core(128, "cuda") == GPU_TILE == 512
     assert default_core(1024, "cuda") == 1024 and default_core(384, "cpu") == 384
     assert default_batch(185, 120, 9, "cpu") <= 64 < default_batch(185, 120, 9, "cuda") <= 8192
+    # version 2's dense per-pixel step (a few ring tokens per pixel) takes larger CPU batches
+    assert 64 < default_batch(185, 120, 9, "cpu", short_sequences=True) <= CPU_BATCH_SHORT == 256
     width = 512 + 8
     assert dense_strip_rows(width, 9, 512, STRIP_PX["cuda"]) == STRIP_PX["cuda"] // width - 8 > 400
     assert dense_strip_rows(width, 9, 512) == 9  # at least a patch of rows: the CPU keeps windows small
