@@ -267,22 +267,16 @@ def classify_scene(backend, card: dict, scene: np.ndarray, tile: int | None = No
     with their halo (zeros and invalid outside the scene or where `valid` is False), features with the
     engine's noise, then model.pixel_probs; tiles, batch and dense windows as the engine sets
     them on the backend's device unless given."""
-    from engine.model.card import branch_names, feature_channels
+    from engine.classify.run import engine_batch
+    from engine.model.card import branch_names
     from engine.model.pixel_probs import Profile, pixel_probs
-    from engine.model.tiling import (
-        TileNoise,
-        core_size,
-        default_batch,
-        default_core,
-        effective_halo,
-        iter_tiles,
-    )
+    from engine.model.tiling import TileNoise, core_size, default_core, effective_halo, iter_tiles
 
     ch, height, width = scene.shape
     p, stride, n_classes = int(card["patch_size"]), int(card["stride"]), len(card["classes"])
     core = core_size(tile or default_core(card["tile_size"], backend.device), card["tile_size"], stride)
     halo = effective_halo(card["halo"], p, stride)
-    batch = batch or default_batch(ch, feature_channels(card), p, backend.device)
+    batch = batch or engine_batch(card, ch, backend)
     diffusion = card["diffusion"]
     steps, n_branches = len(diffusion["timesteps"]), len(branch_names(card))
     inside = np.ones((height, width), bool) if valid is None else valid
@@ -300,7 +294,7 @@ def classify_scene(backend, card: dict, scene: np.ndarray, tile: int | None = No
         rows, cols = t.core_in_window()
         rr, cc = np.nonzero(ok[rows, cols])
         t0 = prof.add("window", t0)
-        noise = TileNoise(int(diffusion["noise_seed"]), t, ch, steps)  # made by the backend, as the engine
+        noise = TileNoise(int(diffusion["noise_seed"]), t, ch, steps, backend.threads)
         feats = backend.features(x, noise)
         prof.add("noise+features", t0)
         probs, _ = pixel_probs(x, feats, rows, cols, rr, cc, backend, batch, p, n_classes, n_branches, prof,

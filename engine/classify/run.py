@@ -308,11 +308,15 @@ def plan_scene(package: ModelPackage, inputs, outputs: ClassifyOutputs | None, s
 
 
 def batch_size(plan: _Plan, settings: ClassifySettings, backend) -> int:
-    """Pixels per classifier call: the setting, else from the free memory (model.tiling.default_batch;
-    larger on the dense path of network version 2, whose per-pixel step holds a few tokens per pixel)."""
-    short = bool(backend.dense) and network_version(plan.card) == 2
-    return settings.batch_size or default_batch(sum(plan.norm.channels), feature_channels(plan.card),
-                                                plan.patch, backend.device, short)
+    """Pixels per classifier call: the setting, else `engine_batch`."""
+    return settings.batch_size or engine_batch(plan.card, sum(plan.norm.channels), backend)
+
+
+def engine_batch(card: Mapping, channels: int, backend) -> int:
+    """The batch the engine picks for this card and backend (model.tiling.default_batch): larger on the
+    dense path of network version 2, whose per-pixel step holds a few tokens per pixel."""
+    short = bool(backend.dense) and network_version(card) == 2
+    return default_batch(channels, feature_channels(card), int(card["patch_size"]), backend.device, short)
 
 
 @dataclass(frozen=True)

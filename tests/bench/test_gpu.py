@@ -4,6 +4,7 @@ machine without git: tests/bench/test_stamp.py)."""
 import json
 
 from bench.gpu import main
+from engine.model.tiling import CPU_TILE
 
 
 def test_gpu_bench_runs_on_cpu_and_reports(tmp_path, one_thread):
@@ -24,7 +25,7 @@ def test_gpu_bench_runs_on_cpu_and_reports(tmp_path, one_thread):
         assert run["vs_first"]["max_abs_prob_diff"] < 1e-5 and run["vs_first"]["same_class"] == 1.0
     assert tp["dense_engine"]["rows"] == 72 and tp["patchwise_engine"]["rows"] == 48
     assert tp["patchwise_engine"]["vs_first"]["rows_compared"] == 48 - tp["patchwise_engine"]["halo"] > 0
-    assert tp["dense_engine"]["tile"] == 128 and tp["dense_cpu-sized"]["batch"] == 1024
+    assert tp["dense_engine"]["tile"] == CPU_TILE == 256 and tp["dense_cpu-sized"]["batch"] == 1024
     assert data["noise_check"]["max_abs_diff"] < 1e-5  # torch's noise on the CPU against numpy's
     assert net["pixels_profile"]["batch"] == 64 and net["pixels_profile"]["ops"]
     md = (tmp_path / "gpu.md").read_text()
