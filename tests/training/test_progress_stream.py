@@ -6,6 +6,7 @@ from training.progress_stream import (
     FEATURE_CHANNELS,
     PRESET_SECONDS,
     REFERENCE_PIXEL_CHANNELS,
+    REFERENCE_PROBE_S,
     STAGES,
     ProgressEvent,
     ProgressWriter,
@@ -56,7 +57,8 @@ def test_estimates_come_from_the_preset_benchmark_and_the_presets():
         assert sum(net.feature_channels()) == channels
     at_reference = estimate_run("quick", 100_000, REFERENCE_PIXEL_CHANNELS // 100_000)
     assert abs(at_reference.seconds - sum(PRESET_SECONDS["quick"])) < 1e-6
-    slower = estimate_run("quick", 100_000, 75, seeds=2, probe_s=0.054)  # a machine half as fast, 2 seeds
+    # a machine half as fast, 2 seeds: four times the time
+    slower = estimate_run("quick", 100_000, 75, seeds=2, probe_s=2 * REFERENCE_PROBE_S)
     assert abs(slower.seconds - 4 * at_reference.seconds) < 1e-6
     assert estimate_run("paper", 1000, 10).seconds is None
     assert estimate_run("cpu", 1000, 10).cache_bytes == 2 * 120 * 1000
