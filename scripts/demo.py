@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from engine.trust.contribution import contribution_ratio
 from scripts.qgis_runner import REPO, run_with_qgis_process
 
 DEMO = REPO / "resources" / "demo"
@@ -185,8 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    {c['name']:<24} {_pm(c['area_pixels'], 1, ' px', 0):>16}{ha}")
     cost = summary["contribution"]
     if cost:
-        print(f"  modality contribution: +{cost['seconds']:.1f} s of the {cost['of_seconds']:.1f} s "
-              f"classification ({cost['passes']} extra features + classifier passes per tile, one per "
+        added, plain = cost["seconds"], cost["of_seconds"] - cost["seconds"]
+        ratio = contribution_ratio(added, cost["of_seconds"])
+        print(f"  modality contribution: +{added:.1f} s on top of the {plain:.1f} s classification, "
+              f"{ratio:.2f}x ({cost['passes']} extra features + classifier passes per tile, one per "
               "modality)")
     for path in summary["outputs"].values():
         print(f"  wrote {path}")

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from ..progress import ConsoleProgress
     from ..raster.read import limit_gdal_cache
     from ..settings import ClassifyOutputs, ClassifySettings
+    from ..trust.contribution import contribution_ratio
     from .run import classify
 
     limit_gdal_cache()
@@ -71,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
             print(missing_layer_message(package.card, name))
         extra = result.profile.get("modality contribution")
         if extra is not None:
-            print(f"modality contribution: +{extra:.1f} s of the {result.seconds:.1f} s (one more features + "
-                  f"classifier pass per modality); "
+            print(f"modality contribution: +{extra:.1f} s of the {result.seconds:.1f} s, "
+                  f"{contribution_ratio(extra, result.seconds):.2f}x the classification without it (one more "
+                  f"features + classifier pass per modality); "
                   f"{result.pixels_classified / max(result.seconds - extra, 1e-9):,.0f} px/s without it, "
                   f"{result.pixels_per_second or 0:,.0f} px/s with it")
     return 0

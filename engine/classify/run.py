@@ -42,7 +42,7 @@ from ..progress import Progress, SilentProgress, check_cancel
 from ..raster.grid import intersection_window
 from ..raster.read import GdalMessages, aligned_vrt, grid_of, read_window, reference_grid
 from ..settings import ClassifyOutputs, ClassifySettings
-from ..trust.contribution import modality_contribution
+from ..trust.contribution import contribution_ratio, modality_contribution
 from .inputs import Layer, check_inputs
 from .preflight import check_outputs, inspect_inputs
 from .writers import RunWriters, TileResult
@@ -255,7 +255,8 @@ def _classify(inputs, model, outputs: ClassifyOutputs, settings: ClassifySetting
         rate = classified / max(seconds - extra, 1e-9)
         passes = len(plan.layers) - len(plan.missing)
         progress.log(f"Modality contribution: {passes} extra features + classifier passes per tile "
-                     f"took {extra:.1f} s of the {seconds:.1f} s ({rate:,.0f} px/s without them, "
+                     f"took {extra:.1f} s of the {seconds:.1f} s: {contribution_ratio(extra, seconds):.2f}x "
+                     f"the classification without them ({rate:,.0f} px/s without them, "
                      f"{classified / max(seconds, 1e-9):,.0f} px/s with them)")
     return ClassifyResult(
         device=backend.device, backend=settings.backend, backend_detail=backend.describe(),

@@ -72,3 +72,9 @@ def modality_classes(modalities: Sequence[Mapping]) -> list[dict]:
 def category_indices(dominant: np.ndarray, n_modalities: int) -> np.ndarray:
     """Indices into `modality_classes` (NONE -> the last entry), for ClassRasterWriter.write_indices."""
     return np.where(dominant == NONE, n_modalities, dominant)
+
+
+def contribution_ratio(extra_s: float, total_s: float) -> float:
+    """The contribution's added time over the time of the classification without it (`total_s`: both), as
+    the CLI, the QGIS log and `make demo` print it."""
+    return extra_s / max(total_s - extra_s, 1e-9)

@@ -59,3 +59,11 @@ def test_dominant_modality_and_its_categories():
     assert [(c["value"], c["name"]) for c in classes[:3]] == [(1, "hsi"), (2, "sar"), (3, "dsm")]
     assert [c["color"] for c in classes[:3]] == [default_colour(i) for i in range(3)]
     assert classes[3]["value"] == 4 and classes[3]["name"].startswith("none")
+
+
+def test_contribution_ratio_is_the_added_time_over_the_classification_without_it():
+    from engine.trust.contribution import contribution_ratio
+
+    # the demo's run: 1.5 s of a 2.5 s run went to the contribution -> 1.5 s on top of 1.0 s
+    assert abs(contribution_ratio(1.5, 2.5) - 1.5) < 1e-12
+    assert abs(contribution_ratio(31.8, 46.2) - 31.8 / 14.4) < 1e-12
