@@ -17,11 +17,11 @@ import os
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 from bench.report import md_table, repo_relative, write_results
 from bench.stamp import command_line, make_stamp
+from bench.testbed.runs import package_network_version
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("ddpm", "features", "classifier", "evaluation", "export")
@@ -73,13 +73,10 @@ def train(config: str, preset: str, out: Path, threads: int) -> dict:
     return metrics
 
 
-def network_of(out: Path, metrics: dict) -> int:
+def network_of(out: Path, metrics: dict) -> int | None:
     """The network version the run's model package records (training.presets picks it by the labels)."""
-    from engine.model.card import network_version
-
     package = Path(metrics["package"])
-    with zipfile.ZipFile(package if package.is_absolute() else out / package) as zf:
-        return network_version(json.loads(zf.read("card.json")))
+    return package_network_version(package if package.is_absolute() else out / package)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,8 @@ def add_parser(sub) -> None:
     run.add_argument("--scale", action="append", default=[], metavar="MODALITY=FACTOR",
                      help="multiply a layer's values by FACTOR to match the training data (e.g. "
                           "--scale hsi=0.0001 for reflectance stored as integers x 10000); repeatable")
-    run.add_argument("--tile", type=int, help="tile core size in pixels (default: the model card's)")
+    run.add_argument("--tile", type=int, help="tile core size in pixels (default: the model card's, at least "
+                     "256 on a CPU and 512 on a GPU)")
     run.add_argument("--batch", type=int, help="classifier batch size (default: from free memory)")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
 

@@ -133,8 +133,8 @@ def tile_noise(seed: int, t: Tile, channels: int, steps: int, threads: int = 1) 
 GPU_TILE = 512  # STRIP_PX (model.pixel_probs): the dense windows at each device
 # On a CPU the halo is the cost: a 128-px core with its 36-px halo (the `cpu` preset) computes features on
 # 200^2 = 2.4x its pixels, a 256-px core on 328^2 = 1.6x. Features (noise + UNet) per core pixel, 1 thread,
-# shared 2-core box: 128: 78 us, 256: 52-57 us, 512: 58 us (the larger windows leave the caches). The
-# 256-px window's noise and features take ~0.3 GB more than the 128-px one's.
+# shared 2-core box: 128: 78 us, 256: 52-57 us, 512: 58 us (the larger windows leave the caches). Peak RSS
+# of a whole run rose from ~0.9 to 1.4-1.6 GB (docs/bench/inference.md, Augsburg-size scene and mosaics).
 CPU_TILE = 256
 CPU_BATCH_SHORT = 256  # default_batch on the dense path of network version 2
 
@@ -160,7 +160,6 @@ def default_batch(channels: int, feat_channels: int, patch: int, device: str = "
     budget = available_memory() // 10
     cap = 8192 if device == "cuda" else CPU_BATCH_SHORT if short_sequences else 64
     return int(min(cap, max(16, budget // per_sample // 16 * 16)))
-
 
 
 def available_memory(os_name: str = os.name, kernel32=None) -> int:
