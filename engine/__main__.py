@@ -1,6 +1,7 @@
 """Command line: `python -m engine <verb>`, each verb beside its room: `classify` (engine/classify/cli.py),
 `info` (engine/model/cli.py), `accuracy` (engine/accuracy/cli.py), `batch` (engine/batch/cli.py) and
-`suggest` (engine/trust/cli.py). This module owns what they share: signals and exit codes.
+`suggest` (engine/trust/cli.py). This module owns what they share: signals and the one-line endings (the
+exit codes live in engine/exit_codes.py, shared with `python -m training.run`).
 
 User errors print one line on stderr and exit with code 2 (no traceback); cancelling (Ctrl+C)
 exits with 130, a SIGTERM (job scheduler, `kill`) with 143 (the shells' 128 + signal number); both print
@@ -16,12 +17,9 @@ from .accuracy import cli as accuracy_cli
 from .batch import cli as batch_cli
 from .classify import cli as classify_cli
 from .errors import BDGFError, Cancelled, one_line
+from .exit_codes import CANCELLED, TERMINATED, USER_ERROR, leave
 from .model import cli as model_cli
 from .trust import cli as trust_cli
-
-EXIT_USER_ERROR = 2
-EXIT_CANCELLED = 130
-EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 class _Terminated(BaseException):
@@ -59,16 +57,16 @@ def main(argv=None) -> int:
         return COMMANDS[args.command].run(args)
     except BDGFError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return USER_ERROR
     except (Cancelled, KeyboardInterrupt):
         print(f"cancelled: {_left_behind(args)}", file=sys.stderr)
-        return EXIT_CANCELLED
+        return CANCELLED
     except _Terminated:
         print(f"terminated (SIGTERM): {_left_behind(args)}", file=sys.stderr)
-        return EXIT_TERMINATED
+        return TERMINATED
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

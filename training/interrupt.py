@@ -6,11 +6,6 @@ from __future__ import annotations
 import contextlib
 import signal
 
-CANCELLED_EXIT = 130  # the shells' 128 + SIGINT
-
-
-TERMINATED_EXIT = 143  # 128 + SIGTERM
-
 
 class Interrupted(BaseException):
     """Raised in the main thread by SIGTERM (POSIX) or CTRL_BREAK (Windows, SIGBREAK): a BaseException like

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 
 from engine.errors import BDGFError
+from engine.exit_codes import CANCELLED, TERMINATED, leave
 from engine.model.package import ModelPackage
 from engine.model.tiling import card_halo, core_size
 from engine.nn.bdgf import BDGFClassifier
@@ -42,7 +43,7 @@ from training.evaluate import (
     write_report,
 )
 from training.export_model import export_package, trained_card
-from training.interrupt import CANCELLED_EXIT, TERMINATED_EXIT, Interrupted, on_termination
+from training.interrupt import Interrupted, on_termination
 from training.missing_modality import missing_inputs, missing_modality_metrics
 from training.prepare import Prepared, prepare
 from training.presets import PRESETS, VERSION_2_MIN_LABELS, network_version_for, preset
@@ -413,7 +414,7 @@ def main(argv=None) -> int:
                    "with --resume to continue")
         log.warning(message)
         print(message, file=sys.stderr)
-        return CANCELLED_EXIT if signal_name == "Ctrl+C" else TERMINATED_EXIT
+        return CANCELLED if signal_name == "Ctrl+C" else TERMINATED
     finally:
         restore_signals()
         close_logging(ctx)
@@ -431,5 +432,5 @@ def _relative(path: Path, base: Path) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    leave(main())
 
