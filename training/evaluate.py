@@ -68,6 +68,18 @@ def test_metrics(prep: Prepared, pred_map: np.ndarray, evaluated: np.ndarray | N
     return out
 
 
+def branch_oa(prep: Prepared, flat: np.ndarray, branch_probs: np.ndarray, names: list[str],
+              evaluated: np.ndarray | None = None) -> dict[str, float]:
+    """{branch: test OA of its softmax alone} (branch_probs (N, n_branches, n_classes) at the pixels
+    `flat`), as `test_metrics` computes the fused OA: which branch carries the fusion, which drags it."""
+    out = {}
+    for i, name in enumerate(names):
+        pred_map = np.full(prep.valid.shape, -1, np.int16)
+        pred_map.ravel()[flat] = branch_probs[:, i].argmax(1)
+        out[name] = test_metrics(prep, pred_map, evaluated)["oa"]
+    return out
+
+
 @torch.no_grad()
 def modality_balance(ctx: RunContext, extractor, prep: Prepared, noise_seed: int,
                      max_side: int = 96) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
@@ -137,6 +149,9 @@ def write_report(out_dir: Path, name: str, metrics: dict, balance: dict, selecti
               "test pixels."),
              f"Model selected at epoch {selection['epoch']} "
              f"(validation OA {100 * selection['val_oa']:.2f} %).",
+             *([("Each branch alone (its softmax without the fusion): " + ", ".join(
+                 f"{b} {100 * v:.2f} %" for b, v in metrics["branch_oa"].items()) + ".")]
+               if metrics.get("branch_oa") else []),
              "", "## Accuracy (test pixels)", "", metrics["markdown"], "## Modality balance", "",
              "Relative change of the diffusion features when a modality's content is swapped for its "
              "content elsewhere (engine.nn.balance):", "",

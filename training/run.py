@@ -33,6 +33,7 @@ from training import plots
 from training.config import ConfigError, RunConfig, load_config, network_config, training_config
 from training.context import RunContext, close_logging, make_context, setup_logging
 from training.evaluate import (
+    branch_oa,
     evaluation_pixels,
     fill_strided,
     masking_summary,
@@ -282,10 +283,12 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     ctx.start_stage("evaluation")
     t0 = time.perf_counter()
     valid_flat, evaluated = evaluation_pixels(prep, tcfg.eval_stride, tcfg.eval_test_pixels, seed)
-    probs = predict(ctx, classifier, source, valid_flat, desc="prediction map")
+    probs, per_branch = predict(ctx, classifier, source, valid_flat, desc="prediction map", branches=True)
     pred_map = np.full(prep.valid.shape, -1, np.int16)
     pred_map.ravel()[valid_flat] = probs.argmax(1)
     metrics = test_metrics(prep, pred_map, evaluated)
+    metrics["branch_oa"] = branch_oa(prep, valid_flat, per_branch, list(classifier.branch_names), evaluated)
+    del per_branch
     missing_metrics = missing_modality_metrics(ctx, classifier, source, prep, evaluated,
                                                [m.name for m in missing[:n_aux]])
     names, colors = [c.name for c in prep.classes], [c.color for c in prep.classes]
@@ -315,7 +318,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
                     "oa_all_reference": metrics["oa_all_reference"], "aa": metrics["aa"],
                     "kappa": metrics["kappa"],
                     "per_class_accuracy": {c["name"]: c["producers_accuracy"] for c in metrics["classes"]},
-                    "test_pixels": metrics["n"]}
+                    "branch_oa": metrics["branch_oa"], "test_pixels": metrics["n"]}
     if missing_metrics:
         card_metrics["missing_modality"] = missing_metrics
     training_info = {

@@ -97,23 +97,35 @@ class _TrainForward(nn.Module):
 
 @torch.no_grad()
 def predict(ctx: RunContext, model: BDGFClassifier, source: PatchSource, flat: np.ndarray,
-            batch: int = 512, desc: str | None = None, variant: int = 0) -> np.ndarray:
-    """Fused class probabilities (N, n_classes) of the pixels `flat` (`variant`: see PatchSource)."""
+            batch: int = 512, desc: str | None = None, variant: int = 0,
+            branches: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Fused class probabilities (N, n_classes) of the pixels `flat` (`variant`: see PatchSource); with
+    `branches`, also each branch's softmax (N, n_branches, n_classes), from the same pass."""
     was = model.training
     model.eval()
-    out = []
+    out, per_branch = [], []
     idx = torch.from_numpy(np.asarray(flat, np.int64)).to(source.x.device)
     bar = ctx.progress(len(idx), desc) if desc else None
     for s in range(0, len(idx), batch):
         xp, dp = source.get(idx[s:s + batch], variant)
         with ctx.autocast():
-            out.append(model(xp, dp).float().cpu())
+            if branches:
+                probs, branch = model.forward_branches(xp, dp)
+                per_branch.append(branch.float().cpu())
+            else:
+                probs = model(xp, dp)
+            out.append(probs.float().cpu())
         if bar is not None:
             bar.update(len(xp))
     if bar is not None:
         bar.close()
     model.train(was)
-    return torch.cat(out).numpy() if out else np.zeros((0, model.cfg.n_classes), np.float32)
+    k = model.cfg.n_classes
+    probs = torch.cat(out).numpy() if out else np.zeros((0, k), np.float32)
+    if not branches:
+        return probs
+    return probs, (torch.cat(per_branch).numpy() if per_branch
+                   else np.zeros((0, len(model.branch_names), k), np.float32))
 
 
 def epoch_repeats(n_fit: int, tcfg: TrainingConfig, world: int = 1) -> int:

@@ -41,3 +41,23 @@ def test_a_capped_sample_of_test_pixels_and_a_strided_map():
     assert metrics["oa_classified"] == 1.0 and metrics["coverage"] == sampled_valid / 300
     filled = fill_strided(pred_map, prep.valid, 3)
     assert (filled[prep.valid] >= 0).mean() > 0.9 and (filled[~prep.valid] == -1).all()
+
+
+def test_each_branch_is_scored_alone_as_the_fused_map_is():
+    """branch_oa: the OA of each branch's softmax on the test pixels, by test_metrics' rule (OA over the
+    classified ones): a branch that is right everywhere scores 1, one that always says class 0 scores that
+    class's share, a uniform-noise branch near chance."""
+    prep = _prep()
+    flat, tested = evaluation_pixels(prep, stride=1)
+    truth = prep.test.ravel()[flat]
+    n = len(flat)
+    right = np.eye(3, dtype=np.float32)[truth.clip(0)]
+    always_0 = np.tile(np.float32([0.8, 0.1, 0.1]), (n, 1))
+    noise = np.random.default_rng(1).random((n, 3)).astype(np.float32)
+    branch = np.stack([right, always_0, noise], axis=1)  # (N, 3 branches, 3 classes)
+    scores = evaluate.branch_oa(prep, flat, branch, ["cnn", "mamba", "transformer"], tested)
+    assert list(scores) == ["cnn", "mamba", "transformer"]
+    scored = tested & prep.valid
+    assert scores["cnn"] == 1.0
+    assert scores["mamba"] == (prep.test[scored] == 0).mean()
+    assert 0.2 < scores["transformer"] < 0.45

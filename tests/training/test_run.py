@@ -81,6 +81,12 @@ def test_quick_run_beats_the_majority_baseline(quick_run):
     assert "OA over all test pixels (unclassified = wrong)" in (quick_run / "report.md").read_text()
     card = ModelPackage(quick_run / "model.bdgf").card["metrics"]
     assert (card["coverage"], card["oa_all_reference"]) == (metrics["coverage"], metrics["oa_all_reference"])
+    # each branch scored alone, from the same pass: what carries the fusion and what drags it
+    branches = ModelPackage(quick_run / "model.bdgf").card["network"]["classifier"]["branches"]
+    assert list(metrics["branch_oa"]) == branches == ["cnn", "mamba", "transformer"]
+    assert all(metrics["majority_baseline_oa"] < v <= 1.0 for v in metrics["branch_oa"].values())
+    assert card["branch_oa"] == metrics["branch_oa"]
+    assert "Each branch alone (its softmax without the fusion): cnn " in (quick_run / "report.md").read_text()
 
 
 def test_quick_run_measures_missing_modalities_and_self_trains(quick_run):
