@@ -117,6 +117,7 @@ def summarise(results: dict, labels: tuple[int, ...], rows: tuple[str, ...]) -> 
             diffs = [100 * (ref[s]["oa"] - other[s]["oa"]) for s in common]
             entry["paired"][key] = {"seeds": [int(s) for s in common], "diffs": diffs,
                                     **bootstrap_ci(diffs), "t": t_interval(diffs)}
+        entry["branches"] = branch_summary(per, rows)
         baselines = [k for k in BASELINE_ROWS if entry["rows"].get(k, {}).get("mean") is not None]
         if baselines and entry["rows"].get("bdgf", {}).get("mean") is not None:
             best = max(baselines, key=lambda k: entry["rows"][k]["mean"])
@@ -132,6 +133,59 @@ def summarise(results: dict, labels: tuple[int, ...], rows: tuple[str, ...]) -> 
             }
         out[str(n)] = entry
     return out
+
+
+def branch_summary(per: dict, rows: tuple[str, ...]) -> dict:
+    """Each classifier branch scored alone (metrics.json's branch_oa, runs from 0d7fbfd on): per BDGF row and
+    branch, the OA over the seeds that recorded it; and the new network (bdgf) − the old (bdgf_v1) per
+    branch, paired by seed. Which branch carries a network's fusion and which drags it."""
+    alone: dict[str, dict] = {}
+    for key in rows:
+        if ROW_BY_KEY[key].kind != "bdgf":
+            continue
+        seeds = {s: r["branch_oa"] for s, r in per.get(key, {}).items() if r.get("branch_oa")}
+        names = [b for b in next(iter(seeds.values()), {})]
+        alone[key] = {b: bootstrap_ci([100 * v[b] for v in seeds.values() if b in v]) for b in names}
+    paired = {}
+    new, old = per.get("bdgf", {}), per.get("bdgf_v1", {})
+    for b in alone.get("bdgf", {}):
+        common = sorted(s for s in set(new) & set(old)
+                        if b in (new[s].get("branch_oa") or {}) and b in (old[s].get("branch_oa") or {}))
+        diffs = [100 * (new[s]["branch_oa"][b] - old[s]["branch_oa"][b]) for s in common]
+        if diffs:
+            paired[b] = {"seeds": [int(s) for s in common], "diffs": diffs, **bootstrap_ci(diffs),
+                         "t": t_interval(diffs)}
+    return {"alone": alone, "new_minus_old": paired}
+
+
+def render_branches(data: dict) -> list[str]:
+    """The per-branch tables, where the runs recorded branch_oa (else nothing)."""
+    rows, labels, summary = data["rows"], data["labels"], data["summary"]
+    bdgf_rows = [k for k in rows if ROW_BY_KEY[k].kind == "bdgf"]
+    names = []
+    for n in labels:
+        for key in bdgf_rows:
+            names += [b for b in summary[str(n)].get("branches", {}).get("alone", {}).get(key, {})
+                      if b not in names]
+    if not names:
+        return []
+    lines = ["## Each branch alone", "",
+             "OA % of each branch's softmax without the fusion, on the same test pixels (mean over the seeds "
+             "that recorded it [95 % bootstrap]):", ""]
+    table = []
+    for n in labels:
+        alone = summary[str(n)].get("branches", {}).get("alone", {})
+        for key in bdgf_rows:
+            if any(alone.get(key, {}).get(b, {}).get("mean") is not None for b in names):
+                table.append([str(n), key] + [_ci(alone.get(key, {}).get(b)) for b in names])
+    lines += md_table(["labels", "row"] + names, table, "ll" + "r" * len(names)) + [""]
+    paired = [(n, summary[str(n)].get("branches", {}).get("new_minus_old", {})) for n in labels]
+    if any(p for _, p in paired):
+        lines += ["New network (bdgf) − old (bdgf_v1), per branch, OA points paired by seed (mean [bootstrap "
+                  "95 %]; seeds):", ""]
+        table = [[str(n)] + [_paired(p.get(b)) for b in names] for n, p in paired if p]
+        lines += md_table(["labels / class"] + names, table, "l" + "r" * len(names)) + [""]
+    return lines
 
 
 def render(data: dict) -> list[str]:
@@ -173,7 +227,8 @@ def render(data: dict) -> list[str]:
             f"{v['margin']:+.2f} points, interval excludes 0: {'yes' if v['ci_excludes_zero'] else 'no'}; "
             f"worst seed against the SVM {worst:+.2f}" if worst is not None else "")
         lines[-1] += f"; not worse than either baseline: {'yes' if v['not_worse_than_either'] else 'no'}."
-    lines += ["", "## Per seed (OA %)", ""]
+    lines += [""] + render_branches(data)
+    lines += ["## Per seed (OA %)", ""]
     table = []
     for n in labels:
         for key in rows:

@@ -231,7 +231,7 @@ def bdgf_result(run_dir: Path, info: dict) -> dict:
     return {"ddpm_masking": ddpm_masking(run_dir), "masking": m.get("masking"), "oa": m["oa"], "aa": m["aa"],
             "kappa": m["kappa"], "classes": m["classes"],
             "confusion_matrix": m["confusion_matrix"], "n": m["n"], "modality_balance": m["modality_balance"],
-            "modality_shares": m.get("modality_shares"),
+            "modality_shares": m.get("modality_shares"), "branch_oa": m.get("branch_oa"),
             "selection": {k: m["selection"].get(k) for k in ("epoch", "val_oa")}, "timings": m["timings"],
             "package": repo_relative(package), "network_version": package_network_version(package),
             "wall_s": info["wall_s"], "cpu_s": info.get("cpu_s"),

@@ -41,6 +41,15 @@ def test_scarcity_quick_writes_the_curve_and_shares_the_ddpm(tmp_path):
         assert card["network"]["classifier"]["version"] == version, key
     old = data["summary"]["5"]["paired"]["bdgf_v1"]
     assert old["seeds"] == [0, 1] and len(old["diffs"]) == 2
+    # each branch scored alone (the runs' metrics.json), and the new network − the old per branch, paired
+    branches = data["summary"]["5"]["branches"]
+    assert set(branches["alone"]) == {"bdgf", "bdgf_v1", "bdgf_plain", "no_pseudo"}
+    assert list(branches["alone"]["bdgf"]) == ["cnn", "mamba", "transformer"]
+    new_mamba = [100 * per["bdgf"][s]["branch_oa"]["mamba"] for s in ("0", "1")]
+    old_mamba = [100 * per["bdgf_v1"][s]["branch_oa"]["mamba"] for s in ("0", "1")]
+    assert branches["alone"]["bdgf"]["mamba"]["mean"] == pytest.approx(np.mean(new_mamba))
+    assert np.allclose(branches["new_minus_old"]["mamba"]["diffs"], np.subtract(new_mamba, old_mamba))
+    assert "## Each branch alone" in text and "New network (bdgf) − old (bdgf_v1), per branch" in text
     # the spatial-spectral SVM: each band and its 5 x 5 mean, tested on the same pixels as the others
     per = data["results"]["5"]
     assert per["svm_spatial"]["0"]["n_features"] == 2 * per["svm"]["0"]["n_features"]
