@@ -144,7 +144,7 @@ def branch_summary(per: dict, rows: tuple[str, ...]) -> dict:
         if ROW_BY_KEY[key].kind != "bdgf":
             continue
         seeds = {s: r["branch_oa"] for s, r in per.get(key, {}).items() if r.get("branch_oa")}
-        names = [b for b in next(iter(seeds.values()), {})]
+        names = list(next(iter(seeds.values()), {}))
         alone[key] = {b: bootstrap_ci([100 * v[b] for v in seeds.values() if b in v]) for b in names}
     paired = {}
     new, old = per.get("bdgf", {}), per.get("bdgf_v1", {})
@@ -160,26 +160,18 @@ def branch_summary(per: dict, rows: tuple[str, ...]) -> dict:
 
 def render_branches(data: dict) -> list[str]:
     """The per-branch tables, where the runs recorded branch_oa (else nothing)."""
-    rows, labels, summary = data["rows"], data["labels"], data["summary"]
-    bdgf_rows = [k for k in rows if ROW_BY_KEY[k].kind == "bdgf"]
-    names = []
-    for n in labels:
-        for key in bdgf_rows:
-            names += [b for b in summary[str(n)].get("branches", {}).get("alone", {}).get(key, {})
-                      if b not in names]
+    labels, summary = data["labels"], data["summary"]
+    branches = {n: summary[str(n)]["branches"] for n in labels}  # branch_summary's, per label count
+    names = list(dict.fromkeys(b for e in branches.values() for per in e["alone"].values() for b in per))
     if not names:
         return []
     lines = ["## Each branch alone", "",
              "OA % of each branch's softmax without the fusion, on the same test pixels (mean over the seeds "
              "that recorded it [95 % bootstrap]):", ""]
-    table = []
-    for n in labels:
-        alone = summary[str(n)].get("branches", {}).get("alone", {})
-        for key in bdgf_rows:
-            if any(alone.get(key, {}).get(b, {}).get("mean") is not None for b in names):
-                table.append([str(n), key] + [_ci(alone.get(key, {}).get(b)) for b in names])
+    table = [[str(n), key] + [_ci(per.get(b)) for b in names]
+             for n in labels for key, per in branches[n]["alone"].items() if per]
     lines += md_table(["labels", "row"] + names, table, "ll" + "r" * len(names)) + [""]
-    paired = [(n, summary[str(n)].get("branches", {}).get("new_minus_old", {})) for n in labels]
+    paired = [(n, branches[n]["new_minus_old"]) for n in labels]
     if any(p for _, p in paired):
         lines += ["New network (bdgf) − old (bdgf_v1), per branch, OA points paired by seed (mean [bootstrap "
                   "95 %]; seeds):", ""]

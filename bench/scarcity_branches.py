@@ -1,8 +1,10 @@
 """`python -m bench.scarcity_branches`: each classifier branch scored alone in finished label-scarcity runs.
 
 Reads what the runs of `python -m bench.scarcity` recorded (WORK/runs/n<labels>/<row>/seed_<s>/metrics.json:
-`oa` and `branch_oa`, which training writes from commit 0d7fbfd on; older runs get it by re-running their
-own command with `--resume`, which re-evaluates the finished model without training it again) and writes
+`oa` and `branch_oa`, which training writes from commit 0d7fbfd on; an older run gets it by re-running its
+command with `--resume`, which reloads the finished DDPM and classifier, evaluates and exports again
+without training: its config must then pin `[network.classifier] version` as its checkpoints were made,
+since below 10 labels per class an unpinned config now trains version 1) and writes
 docs/bench/NAME.{json,md}: per row and branch the OA over the seeds, and network version 2 (row `bdgf`)
 minus version 1 (`bdgf_v1`) per branch, paired by seed. Trains nothing; a run missing or without
 `branch_oa` is left out and named in the notes.
@@ -51,7 +53,8 @@ def collect(work: Path, labels, rows, seeds) -> tuple[dict, list[str]]:
                     missing.append(f"n{n}/{key}/seed_{s} (no metrics.json)")
                     continue
                 if not m.get("branch_oa"):
-                    missing.append(f"n{n}/{key}/seed_{s} (no branch_oa: re-run its command with --resume)")
+                    missing.append(f"n{n}/{key}/seed_{s} (no branch_oa: re-run its command with --resume, "
+                                   "see the module's note)")
                     continue
                 per[str(s)] = {"oa": m["oa"], "branch_oa": m["branch_oa"],
                                "network_version": package_network_version(run / "model.bdgf")}
@@ -69,14 +72,12 @@ def render(data: dict) -> list[str]:
              "(training's `branch_oa`, the evaluation's own pass).", ""]
     lines += render_branches(data)
     lines += ["## Per seed: fused OA and each branch alone (OA %)", ""]
-    names, table = [], []
-    for n in data["labels"]:
-        for key in data["rows"]:
-            for s, r in sorted(data["results"][str(n)][key].items(), key=lambda kv: int(kv[0])):
-                names += [b for b in r["branch_oa"] if b not in names]
-                alone = [f"{100 * r['branch_oa'][b]:.2f}" if b in r["branch_oa"] else "–" for b in names]
-                table.append([str(n), key, s, f"{100 * r['oa']:.2f}", *alone])
-    table = [row + ["–"] * (4 + len(names) - len(row)) for row in table]
+    runs = [(str(n), key, s, r) for n in data["labels"] for key in data["rows"]
+            for s, r in sorted(data["results"][str(n)][key].items(), key=lambda kv: int(kv[0]))]
+    names = list(dict.fromkeys(b for *_, r in runs for b in r["branch_oa"]))
+    table = [[n, key, s, f"{100 * r['oa']:.2f}",
+              *(f"{100 * r['branch_oa'][b]:.2f}" if b in r["branch_oa"] else "–" for b in names)]
+             for n, key, s, r in runs]
     lines += md_table(["labels", "row", "seed", "fused", *names], table, "lllr" + "r" * len(names)) + [""]
     if data["notes"]:
         lines += ["## Notes", ""] + [f"- {n}" for n in data["notes"]] + [""]

@@ -2,11 +2,11 @@
 and how a cancelled run leaves the process.
 
 A cancelled run ends without the interpreter's shutdown. Ctrl+C can land inside a lazy import (PyTorch
-imports torch._dynamo, sympy and mpmath when the first optimiser is built): the half-imported modules stay
-in sys.modules, and the shutdown that runs their hooks ended the process by SIGINT (-2) instead of 130 in
-about one run in ten on a loaded machine (CI, stop 29). By the time `leave` runs, the writers have unwound
-(no temporary file left), the one line is printed and the logs are closed, so nothing is lost by skipping
-the shutdown; the standard streams are flushed first.
+imports torch._dynamo, sympy and mpmath when the first optimiser is built); `training.run` then printed its
+one line and still ended by SIGINT (-2) instead of 130 (CI, stop 29; 2 runs in 20 on a loaded machine).
+Which step after the one line did it was not pinned down; skipping the shutdown removes them all. By the
+time `leave` runs, the writers have unwound (no temporary file left), the one line is printed and the logs
+are closed, so nothing is lost by skipping it; the standard streams are flushed first.
 """
 from __future__ import annotations
 
