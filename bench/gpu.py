@@ -179,7 +179,7 @@ def network_check(weights: RandomInitWeights, device: str, side: int = 24) -> di
 
     from engine.model.pixel_probs import patch_batches, patch_index
     from engine.nn.bdgf import BDGFClassifier
-    from engine.nn.dense_window import dense_classifier
+    from engine.nn.dense_versions import dense_classifier
 
     cfg = weights.cfg
     p, r = cfg.patch_size, cfg.patch_size // 2
@@ -229,7 +229,7 @@ def pixels_profile(weights: RandomInitWeights, device: str, batch: int = 8192, t
 
     from engine.model.pixel_probs import patch_index
     from engine.nn.bdgf import BDGFClassifier
-    from engine.nn.dense_window import dense_classifier
+    from engine.nn.dense_versions import dense_classifier
 
     cfg = weights.cfg
     p, r = cfg.patch_size, cfg.patch_size // 2

@@ -310,7 +310,7 @@ def flops_per_pixel_of(cfg, timesteps, tile: int, halo: int, batch: int) -> dict
     from engine.model.pixel_probs import dense_strip_rows, patch_index
     from engine.nn.bdgf import BDGFClassifier
     from engine.nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
-    from engine.nn.dense_window import dense_classifier
+    from engine.nn.dense_versions import dense_classifier
 
     c, f, p = cfg.in_channels, sum(cfg.feature_channels()), cfg.patch_size
     extractor = DiffusionFeatureExtractor(MultimodalDDPM(cfg), timesteps).eval()

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{load_start[0]:.1f}, at end {data['load_average']['end'][0]:.1f}): wall times are upper bounds "
             "for an idle machine. OA / AA / Kappa over the classified test pixels; coverage = share of the "
             "test pixels classified; network = the classifier network version the run built "
-            "(training.presets: version 2 with at least 10 training labels in every class). The `paper` "
+            "(new training builds engine.nn.config.NETWORK_VERSION). The `paper` "
             "preset (about 4.3 M parameters at Augsburg shapes) is meant for a GPU and was not run.", "",
             *md_table(["preset", "scene", "network", "wall s", *(f"{k} s" for k in STAGES), "OA %", "AA %",
                        "Kappa", "coverage %", "test px evaluated"], table, "ll" + "r" * 12)]

@@ -36,6 +36,7 @@ from bench.testbed.runs import (
     training_run,
 )
 from bench.testbed.stats import bootstrap_ci, t_interval
+from engine.nn.config import NETWORK_VERSION
 
 NAME = "scarcity"
 TITLE = "Label scarcity: BDGF against RF and SVM with 3 to 20 labelled pixels per class"
@@ -336,9 +337,9 @@ def main(argv=None) -> int:  # noqa: C901 - one linear script: scene, runs per s
                     continue
                 training = {**st.training, **dict(row.training)}
                 tag = f"_{key}_n{n}"
-                # the network version is pinned (2 unless the row says), not left to the label-count rule of
-                # training.presets.network_version_for: the rows compare networks and recipes at equal labels
-                network = {"classifier": {"version": 2, **dict(row.classifier)}}
+                # the network version is pinned (the current one unless the row says): a row's runs keep the
+                # network they were trained with when a later version becomes the default
+                network = {"classifier": {"version": NETWORK_VERSION, **dict(row.classifier)}}
                 config = seed_config(scene, seed, tag, {"per_class": n}, training, network)
                 run_dir = work / "runs" / f"n{n}" / key / f"seed_{seed}"
                 extra = {"config_sha": fingerprint(Path(config).read_text(encoding="utf-8")),

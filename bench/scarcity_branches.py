@@ -4,9 +4,9 @@ Reads what the runs of `python -m bench.scarcity` recorded (WORK/runs/n<labels>/
 `oa` and `branch_oa`, which training writes from commit 0d7fbfd on; an older run gets it by re-running its
 command with `--resume`, which reloads the finished DDPM and classifier, evaluates and exports again
 without training: its config must then pin `[network.classifier] version` as its checkpoints were made,
-since below 10 labels per class an unpinned config now trains version 1) and writes
-docs/bench/NAME.{json,md}: per row and branch the OA over the seeds, and network version 2 (row `bdgf`)
-minus version 1 (`bdgf_v1`) per branch, paired by seed. Trains nothing; a run missing or without
+since an unpinned config trains the current version) and writes docs/bench/NAME.{json,md}: per row and
+branch the OA over the seeds, and the network of row `bdgf` (the version its model cards record) minus
+version 1 (`bdgf_v1`) per branch, paired by seed. Trains nothing; a run missing or without
 `branch_oa` is left out and named in the notes.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bench.stamp import REPO, command_line, make_stamp
 from bench.testbed.runs import package_network_version
 
 NAME = "scarcity_branches"
-TITLE = "Label scarcity: each classifier branch alone, network version 2 against version 1"
+TITLE = "Label scarcity: each classifier branch alone, the new network against version 1"
 ROWS = ("bdgf", "bdgf_v1")
 
 

@@ -25,18 +25,6 @@ FEW_LABELS = {"min_steps": 600, "val_min_per_class": 25, "pseudo_rounds": 1, "ps
               "pseudo_threshold": 0.9}
 
 
-# Network version by labels (issue 24; docs/bench/scarcity_networks.md, hard testbed, 5 seeds, paired): the
-# window-shared network (version 2) matched version 1 at 10 labelled pixels per class and lost 1.4 points
-# of OA at 5 and ~2 at 3. So a run whose scarcest class has fewer than VERSION_2_MIN_LABELS training labels
-# builds version 1 (slower inference, the better map); [network.classifier] version overrides the rule.
-VERSION_2_MIN_LABELS = 10
-
-
-def network_version_for(train_pixels_per_class: list[int]) -> int:
-    """The classifier network version for these training labels per class (VERSION_2_MIN_LABELS)."""
-    return 2 if min(train_pixels_per_class, default=0) >= VERSION_2_MIN_LABELS else 1
-
-
 def preset(name: str, modality_channels: list[int], n_classes: int) -> tuple[BDGFConfig, TrainingConfig]:
     if name == "quick":
         net = BDGFConfig.quick(modality_channels, n_classes)

@@ -22,6 +22,7 @@ import torch.distributed as dist
 
 from engine.errors import BDGFError
 from engine.exit_codes import CANCELLED, TERMINATED, leave
+from engine.model.card import NETWORK_VERSION_NAMES
 from engine.model.package import ModelPackage
 from engine.model.tiling import card_halo, core_size
 from engine.nn.bdgf import BDGFClassifier
@@ -47,7 +48,7 @@ from training.export_model import export_package, trained_card
 from training.interrupt import Interrupted, on_termination
 from training.missing_modality import missing_inputs, missing_modality_metrics
 from training.prepare import Prepared, prepare
-from training.presets import PRESETS, VERSION_2_MIN_LABELS, network_version_for, preset
+from training.presets import PRESETS, preset
 from training.progress_stream import ProgressWriter
 from training.pseudo_labels import self_train
 from training.splits import validation_fraction, validation_split
@@ -115,8 +116,6 @@ def apply_ablations(net: BDGFConfig, args) -> BDGFConfig:
 
 def build_configs(cfg: RunConfig, prep: Prepared, args) -> tuple[BDGFConfig, object]:
     base_net, base_train = preset(args.preset, prep.modality_channels, len(prep.classes))
-    if "version" not in (cfg.network.get("classifier") or {}):  # the user's [network.classifier] wins
-        base_net.classifier.version = network_version_for(prep.summary.get("train_pixels_per_class") or [])
     net = network_config(base_net.to_dict(), cfg.network)
     if net.modality_channels != prep.modality_channels or net.n_classes != len(prep.classes):
         raise ConfigError(f"[network] modality_channels / n_classes are set by the data "
@@ -124,18 +123,11 @@ def build_configs(cfg: RunConfig, prep: Prepared, args) -> tuple[BDGFConfig, obj
     return apply_ablations(net, args), training_config(cfg.training, base_train)
 
 
-def version_note(version: int, per_class: list[int], chosen_by_user: bool) -> str:
+def version_note(version: int, chosen_by_user: bool) -> str:
     """The log line that says which network version this run trains, and why."""
     if chosen_by_user:
         return f"network version {version}, as [network.classifier] version asks"
-    fewest = min(per_class, default=0)
-    if version == 2:
-        return (f"network version 2 (window-shared branches, fast inference): every class has at least "
-                f"{VERSION_2_MIN_LABELS} training labels (fewest {fewest})")
-    return (f"network version 1 (patch tokens): a class has only {fewest} training labels, below the "
-            f"{VERSION_2_MIN_LABELS} from which version 2 matched it on the scarcity testbed (it lost 1-2 "
-            "points of OA with fewer); version 2 classifies several times faster: [network.classifier] "
-            "version = 2")
+    return f"network version {version}: {NETWORK_VERSION_NAMES.get(version, 'unknown')}"
 
 
 def load_cross_model(run_dir: str, net: BDGFConfig) -> tuple[MultimodalDDPM, BDGFConfig, dict]:
@@ -193,8 +185,7 @@ def run_seed(ctx: RunContext, args, cfg: RunConfig, prep: Prepared, seed: int, o
     stride = net.ddpm.stride()
     tile = core_size(tcfg.tile_size, tcfg.tile_size, stride)
     ctx.info(f"seed {seed}: preset {args.preset}, network {json.dumps(net.to_dict())}")
-    ctx.info(version_note(net.classifier.version, prep.summary.get("train_pixels_per_class") or [],
-                          "version" in (cfg.network.get("classifier") or {})))
+    ctx.info(version_note(net.classifier.version, "version" in (cfg.network.get("classifier") or {})))
     ctx.info(f"seed {seed}: training {json.dumps(dataclasses.asdict(tcfg))}")
 
     check_settings(ctx, ckpt_dir, {"network": net.to_dict(), "training": dataclasses.asdict(tcfg),

@@ -315,8 +315,8 @@ def batch_size(plan: _Plan, settings: ClassifySettings, backend) -> int:
 
 def engine_batch(card: Mapping, channels: int, backend) -> int:
     """The batch the engine picks for this card and backend (model.tiling.default_batch): larger on the
-    dense path of network version 2, whose per-pixel step holds a few tokens per pixel."""
-    short = bool(backend.dense) and network_version(card) == 2
+    dense path of network versions 2 and 3, whose per-pixel step holds a few tokens per pixel."""
+    short = bool(backend.dense) and network_version(card) >= 2
     return default_batch(channels, feature_channels(card), int(card["patch_size"]), backend.device, short)
 
 

@@ -220,7 +220,7 @@ class TorchBackend(Backend):
         from ..nn.bdgf import BDGFClassifier
         from ..nn.config import BDGFConfig
         from ..nn.ddpm import DiffusionFeatureExtractor, MultimodalDDPM
-        from ..nn.dense_window import dense_classifier
+        from ..nn.dense_versions import dense_classifier
 
         progress = progress or SilentProgress()
         device = _check_device(device)

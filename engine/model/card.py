@@ -255,7 +255,8 @@ def format_card(card: Mapping) -> str:
 
 # What each classifier network version is, in a user's words (engine/nn/config.py NETWORK_VERSIONS).
 NETWORK_VERSION_NAMES = {1: "patch-token branches (models made before December 2026: slower dense inference)",
-                         2: "window-shared branches"}
+                         2: "window-shared branches (models made in early December 2026)",
+                         3: "block-token branches"}
 
 
 def network_version(card: Mapping) -> int:

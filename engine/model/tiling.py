@@ -136,7 +136,7 @@ GPU_TILE = 512  # STRIP_PX (model.pixel_probs): the dense windows at each device
 # shared 2-core box: 128: 78 us, 256: 52-57 us, 512: 58 us (the larger windows leave the caches). Peak RSS
 # of a whole run rose from ~0.9 to 1.4-1.6 GB (docs/bench/inference.md, Augsburg-size scene and mosaics).
 CPU_TILE = 256
-CPU_BATCH_SHORT = 256  # default_batch on the dense path of network version 2
+CPU_BATCH_SHORT = 256  # default_batch on the dense path of network versions 2 and 3
 
 
 def default_core(card_tile: int, device: str) -> int:
@@ -151,10 +151,11 @@ def default_batch(channels: int, feat_channels: int, patch: int, device: str = "
     - CPU, per-token paths (patchwise, or version 1 dense: P^2 tokens per pixel): 64, so that a batch's
       per-token tensors stay in the caches (`cpu` preset, 1 thread, us per pixel at 64 / 256: dense eager
       110 / 138, dense ONNX Runtime 150 / 170, patchwise ONNX Runtime 278 / 323);
-    - CPU, version 2 dense (`short_sequences`: P // 2 + 1 ring tokens and one query per pixel): 256; its
-      per-pixel step is per-call overhead at 64 (`cpu` preset, 2 threads, idle 2-core box, us per pixel
+    - CPU, versions 2 and 3 dense (`short_sequences`: a few tokens and one query per pixel): 256; version
+      2's per-pixel step is per-call overhead at 64 (`cpu` preset, 2 threads, idle 2-core box, us per pixel
       at 64 / 128 / 256 / 512: ONNX Runtime 40-42 / 34-38 / 33-34 / 32-34, eager 58-63 / 38-39 / 32-33 /
-      39-40);
+      39-40); version 3 dense (ten block tokens per pixel) the same (ONNX Runtime, 1 thread, busy box:
+      px/s at 256 / 1024: 26,012 / 20,109);
     - CUDA: up to 8192 (see GPU_TILE)."""
     per_sample = 4 * (channels + feat_channels) * patch * patch * 16
     budget = available_memory() // 10

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from .branches import build_branch
+from .branches_block import BLOCK_BRANCHES
 from .branches_window import WINDOW_BRANCHES
 from .config import BDGFConfig, ClassifierConfig
 
@@ -73,8 +74,8 @@ def _branch(name: str, in_channels: int, feature_channels: list[int], cfg: Class
     """The branch of the network version the config names (engine/nn/config.py NETWORK_VERSIONS)."""
     if cfg.version == 1:
         return build_branch(name, in_channels, feature_channels, cfg, patch_size)
-    return WINDOW_BRANCHES[name](in_channels, feature_channels, cfg, patch_size,
-                                 bool(cfg.guidance.get(name, True)))
+    branches = WINDOW_BRANCHES if cfg.version == 2 else BLOCK_BRANCHES
+    return branches[name](in_channels, feature_channels, cfg, patch_size, bool(cfg.guidance.get(name, True)))
 
 
 def fuse_branches(branch: list):

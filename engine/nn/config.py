@@ -11,9 +11,11 @@ MASKING_MODES = ("off", "fixed", "adaptive")
 # 1: patch-token branches (engine/nn/branches.py): convs zero-padded at every patch border, P^2 Mamba and
 #    Transformer tokens, position embeddings before the projections. Packages made before 2026-12 hold it.
 # 2: window-shared branches (engine/nn/branches_window.py): what overlapping patches share is computed
-#    once per window pixel. New training builds it.
-NETWORK_VERSIONS = (1, 2)
-NETWORK_VERSION = 2
+#    once per window pixel; ring tokens for Mamba, every patch pixel a key for the Transformer.
+# 3: block tokens (engine/nn/branches_block.py): version 2's CNN; Mamba and Transformer read the means of a
+#    3 x 3 grid of blocks of the patch and the centre pixel. New training builds it.
+NETWORK_VERSIONS = (1, 2, 3)
+NETWORK_VERSION = 3
 
 
 @dataclass

@@ -1,7 +1,6 @@
 """Dense inference of network version 2 (engine/nn/branches_window.py): the patch classifier's function
 for every pixel of a window, with the interface of engine/nn/dense.py (`maps` per window, then `pixels`
-for B pixels from their patch index), and `dense_classifier`, which picks the dense path of a
-classifier's version.
+for B pixels from their patch index).
 
 Version 2's branches are built so that nearly everything is per window pixel:
 - CNN: the unpadded convs of the patch are the window's convs (padded at the window edge; values within
@@ -23,12 +22,7 @@ from torch import nn
 
 from .bdgf import BDGFClassifier, fuse_branches
 from .branches import split_levels
-from .dense import DenseClassifier, _conv1x1, _pixel_major
-
-
-def dense_classifier(classifier: BDGFClassifier) -> nn.Module:
-    """The dense classifier of the classifier's network version (the same weights, used as they are)."""
-    return WindowDenseClassifier(classifier) if classifier.version == 2 else DenseClassifier(classifier)
+from .dense import _conv1x1, _pixel_major
 
 
 def _box_sum(t: torch.Tensor, radius: int) -> torch.Tensor:

@@ -86,7 +86,7 @@ def export_dense(classifier, window: int | None = None, branches: bool = True) -
     `<branch>_table` (H*W, M_branch); H, W dynamic.
     classifier_pixels.onnx: the tables and index (B, P*P) int64 -> probs (B, n_classes) and, with
     `branches`, branch_probs (B, n_branches, n_classes); B and the table rows dynamic."""
-    from .dense_window import dense_classifier
+    from .dense_versions import dense_classifier
 
     dense = dense_classifier(classifier).train(classifier.training)  # export restores that mode
     p = classifier.cfg.patch_size

@@ -9,6 +9,7 @@ import pytest
 
 from bench import scarcity
 from engine.model.package import ModelPackage
+from engine.nn.config import NETWORK_VERSION
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +36,8 @@ def test_scarcity_quick_writes_the_curve_and_shares_the_ddpm(tmp_path):
         assert "verdict" in data["summary"][n]
     assert "no_pseudo" not in data["results"]["3"] or not data["results"]["3"]["no_pseudo"]  # only at 5, 10
     assert set(data["results"]["5"]["no_pseudo"]) == {"0", "1"}
-    # the old-network row trains network version 1, every other BDGF row version 2, paired by seed
-    for key, version in (("bdgf_v1", 1), ("bdgf", 2), ("bdgf_plain", 2)):
+    # the old-network row trains network version 1, every other BDGF row the current version, paired by seed
+    for key, version in (("bdgf_v1", 1), ("bdgf", NETWORK_VERSION), ("bdgf_plain", NETWORK_VERSION)):
         card = ModelPackage(work / "runs" / "n5" / key / "seed_0" / "model.bdgf").card
         assert card["network"]["classifier"]["version"] == version, key
     old = data["summary"]["5"]["paired"]["bdgf_v1"]

@@ -33,17 +33,15 @@ def test_unknown_preset_is_refused():
         preset("default", [4, 1], 2)
 
 
-def test_network_version_follows_the_labels_unless_the_config_names_it(tmp_path):
-    """Fewer than VERSION_2_MIN_LABELS training labels in some class: version 1 (it was the better map there,
-    docs/bench/scarcity_networks.md); otherwise version 2; [network.classifier] version always wins."""
+def test_new_training_builds_the_current_network_version_unless_the_config_names_one():
+    """Version 3 at every label count (it matched or beat version 1 from 3 to 20 labels per class,
+    docs/bench/scarcity_networks.md); [network.classifier] version wins."""
     import argparse
     import types
 
-    from training.presets import VERSION_2_MIN_LABELS, network_version_for
+    from engine.nn.config import NETWORK_VERSION
     from training.run import build_configs, version_note
 
-    assert network_version_for([VERSION_2_MIN_LABELS, 40]) == 2
-    assert network_version_for([VERSION_2_MIN_LABELS - 1, 40]) == 1 and network_version_for([]) == 1
     args = argparse.Namespace(preset="quick", masking=None, branches=None, no_guidance=[], no_mutual=False)
 
     def built(per_class, network):
@@ -52,8 +50,9 @@ def test_network_version_follows_the_labels_unless_the_config_names_it(tmp_path)
         cfg = types.SimpleNamespace(network=network, training={})
         return build_configs(cfg, prep, args)[0].classifier.version
 
-    assert built([5, 300], {}) == 1 and built([12, 300], {}) == 2
+    assert NETWORK_VERSION == 3
+    assert built([3, 300], {}) == built([50, 300], {}) == 3
     assert built([5, 300], {"classifier": {"version": 2}}) == 2
     assert built([50, 300], {"classifier": {"version": 1}}) == 1
-    assert "only 5 training labels" in version_note(1, [5, 300], False)
-    assert "as [network.classifier] version asks" in version_note(2, [5, 300], True)
+    assert version_note(3, False) == "network version 3: block-token branches"
+    assert version_note(2, True) == "network version 2, as [network.classifier] version asks"

@@ -86,7 +86,7 @@ def test_validate_accepts_good_card():
 
 
 def test_network_version_is_read_from_the_card_and_shown(engine_model):
-    """New packages record version 2; a card without the key (made before versions) is version 1; `engine
+    """New packages record version 3; a card without the key (made before versions) is version 1; `engine
     info` (format_card) names it."""
     import copy
 
@@ -94,8 +94,8 @@ def test_network_version_is_read_from_the_card_and_shown(engine_model):
     from engine.model.package import ModelPackage
 
     card = ModelPackage(engine_model).card
-    assert network_version(card) == 2
-    assert "Network version 2: window-shared branches" in format_card(card)
+    assert network_version(card) == 3
+    assert "Network version 3: block-token branches" in format_card(card)
     old = copy.deepcopy(card)
     del old["network"]["classifier"]["version"]
     assert network_version(old) == 1 and "Network version 1: patch-token" in format_card(old)

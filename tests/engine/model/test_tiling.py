@@ -49,7 +49,7 @@ def test_gpu_runs_get_larger_tiles_batches_and_dense_windows():
     assert default_core(128, "cpu") == CPU_TILE == 256 and default_core(128, "cuda") == GPU_TILE == 512
     assert default_core(1024, "cuda") == 1024 and default_core(384, "cpu") == 384
     assert default_batch(185, 120, 9, "cpu") <= 64 < default_batch(185, 120, 9, "cuda") <= 8192
-    # version 2's dense per-pixel step (a few ring tokens per pixel) takes larger CPU batches
+    # versions 2 and 3's dense per-pixel step (a few tokens per pixel) takes larger CPU batches
     assert 64 < default_batch(185, 120, 9, "cpu", short_sequences=True) <= CPU_BATCH_SHORT == 256
     width = 512 + 8
     assert dense_strip_rows(width, 9, 512, STRIP_PX["cuda"]) == STRIP_PX["cuda"] // width - 8 > 400

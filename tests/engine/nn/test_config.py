@@ -46,24 +46,24 @@ def test_default_config_is_at_most_5m_parameters():
     assert n_params(MultimodalDDPM(BDGFConfig.quick())) < n_ddpm
 
 
-def test_network_version_new_configs_2_old_cards_1_unknown_refused():
+def test_network_version_new_configs_3_old_cards_1_unknown_refused():
     cfg = BDGFConfig.quick()
-    assert cfg.classifier.version == 2 and BDGFConfig.from_dict(cfg.to_dict()).classifier.version == 2
+    assert cfg.classifier.version == 3 and BDGFConfig.from_dict(cfg.to_dict()).classifier.version == 3
     old = cfg.to_dict()
     del old["classifier"]["version"]  # a card written before network versions
     assert BDGFConfig.from_dict(old).classifier.version == 1
     newer = cfg.to_dict()
-    newer["classifier"]["version"] = 3
+    newer["classifier"]["version"] = 4
     with pytest.raises(ValueError, match="newer BDGF"):
         BDGFConfig.from_dict(newer)
 
 
 @pytest.mark.parametrize("patch", [5, 7, 9, 11])
-def test_both_versions_build_and_version_2_is_smaller_per_pixel(patch):
-    """Version 2 shares the weights' shapes where the method is unchanged and has no per-patch-position
-    token embeddings in the Mamba branch (one per ring instead)."""
+def test_every_version_builds_and_versions_2_and_3_have_short_mamba_sequences(patch):
+    """Versions 2 and 3 share version 1's weights' shapes where the method is unchanged and have no
+    per-patch-position token embeddings in the Mamba branch: one per ring (2), per block + the centre (3)."""
     sizes = {}
-    for version in (1, 2):
+    for version in (1, 2, 3):
         cfg = BDGFConfig.quick([7, 3, 1], 5)
         cfg.patch_size, cfg.classifier.version = patch, version
         net = BDGFClassifier(cfg).eval()
@@ -71,4 +71,4 @@ def test_both_versions_build_and_version_2_is_smaller_per_pixel(patch):
         probs = net(x, d)
         assert probs.shape == (3, 5) and torch.allclose(probs.sum(1), torch.ones(3))
         sizes[version] = net.branches["mamba"].pos.shape[1]
-    assert sizes == {1: patch * patch, 2: patch // 2 + 1}
+    assert sizes == {1: patch * patch, 2: patch // 2 + 1, 3: 10}

@@ -1,5 +1,5 @@
-"""The dense classifiers (engine/nn/dense.py for network version 1, engine/nn/dense_window.py for version 2)
-compute the patchwise classifier's probabilities for every pixel: both network versions, each branch alone
+"""The dense classifiers (engine/nn/dense.py for network version 1, dense_window.py for 2, dense_block.py for
+3) compute the patchwise classifier's probabilities for every pixel: every network version, each branch alone
 and all three, ONNX Runtime and PyTorch, on the fixture scenes' real tiles
 (nodata holes filled with 0, layers that end inside the scene, windows padded past the scene edge); the
 fused probabilities and each branch's (the trust outputs' branch_probs graph output)."""
@@ -19,7 +19,7 @@ from engine.settings import ClassifyOutputs
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 BRANCH_SETS = (("cnn",), ("mamba",), ("transformer",), ("cnn", "mamba", "transformer"))
-VERSIONS = (1, 2)  # engine/nn/config.py NETWORK_VERSIONS
+VERSIONS = (1, 2, 3)  # engine/nn/config.py NETWORK_VERSIONS
 TILE = 16  # 12 tiles on the 48 x 64 scene: tile edges, scene edges, halos read past the scene
 TOLERANCE = 1e-4
 
@@ -32,15 +32,15 @@ def _collect_gdal_objects():
 
 @pytest.fixture(scope="module")
 def packages(engine_model, fixture_scene, tmp_path_factory) -> dict:
-    """One random-init quick package per (network version, branch set) (version 2 with all three: the
-    engines' shared fixture)."""
+    """One random-init quick package per (network version, branch set) (the current version with all
+    three: the engines' shared fixture)."""
     from engine.nn.config import NETWORK_VERSION, BDGFConfig
     from tests.conftest import _fixture_normalization
     from training.export_model import build_random_package
 
     shared = ModelPackage(engine_model)
-    assert shared.card["network"]["classifier"]["version"] == NETWORK_VERSION == 2
-    out = {(2, BRANCH_SETS[-1]): shared}
+    assert shared.card["network"]["classifier"]["version"] == NETWORK_VERSION == 3
+    out = {(NETWORK_VERSION, BRANCH_SETS[-1]): shared}
     card = shared.card
     folder = tmp_path_factory.mktemp("dense_models")
     for version in VERSIONS:
