@@ -8,8 +8,10 @@ weights: with the dense classifier graphs and without them. Three full-scene cla
 in a fresh process (model loading included) limited to --threads threads (OMP_NUM_THREADS, which
 PyTorch and engine.model.backends.cpu_threads obey): dense ONNX Runtime, dense PyTorch eager and patchwise
 ONNX Runtime (the package without the dense graphs runs classifier.onnx on a patch copy per pixel,
-the path before issue 12). Reported: seconds, pixels/s, speed-ups as ratios of times measured in this
-run, peak RSS, time profile, class-map agreement.
+the path before issue 12); with a random-init network, also the same preset's network version 1 (dense,
+both backends) and version 2 (dense ONNX Runtime), same seed, and the dense ONNX Runtime run that also
+writes the modality contribution. Reported: seconds, pixels/s, speed-ups as ratios of times measured in
+this run, peak RSS, time profile, class-map agreement.
 FLOPs per pixel of each path, counted by torch.utils.flop_counter on the networks at the run's tile and
 batch shapes (matmuls and convolutions: elementwise work, e.g. the scan's exponentials, is not
 counted), and the achieved GFLOP/s as a share of an fp32 GEMM (torch.mm, 2048^2) measured in this run
@@ -42,16 +44,19 @@ from bench.stamp import REPO, command_line, make_stamp
 AUX = (("sar", "sar", 4), ("dsm", "lidar", 1))  # the synthetic scene's auxiliary layers: name, role, bands
 BASELINE = "torch"
 LABELS = {"onnx": "ONNX Runtime", "torch": "PyTorch eager"}
-# part 1: (key, label, backend, package); "old": the same preset's network version 1 (engine/nn/config.py)
+# part 1: (key, label, backend, package); "old": the same preset's network version 1 (engine/nn/config.py),
+# "prev": its version 2
 PATHS = (("dense_onnx", "dense, ONNX Runtime", "onnx", "dense"),
          ("dense_torch", "dense, PyTorch eager", "torch", "dense"),
          ("patchwise_onnx", "patchwise, ONNX Runtime (baseline)", "onnx", "patchwise"),
          ("old_dense_onnx", "old network (version 1), dense, ONNX Runtime", "onnx", "old"),
          ("old_dense_torch", "old network (version 1), dense, PyTorch eager", "torch", "old"),
+         ("prev_dense_onnx", "previous network (version 2), dense, ONNX Runtime", "onnx", "prev"),
          ("contribution_onnx", "dense, ONNX Runtime, + modality contribution", "onnx", "dense"))
 CONTRIBUTION = "contribution_onnx"  # the run that also writes the modality contribution (trust outputs)
 PATCHWISE = "patchwise_onnx"
 OLD = {"dense_onnx": "old_dense_onnx", "dense_torch": "old_dense_torch"}  # new path -> the old one it beats
+PREVIOUS = "prev_dense_onnx"  # the network version before the current one (issue 24's first step)
 RSS_GOAL = (1.15, 2048.0)  # largest / smallest scene's peak RSS, MB
 
 
@@ -271,6 +276,8 @@ def compare_paths(inputs: list[str], models: dict[str, str], work, repeats: int 
     out = {"repeats": repeats, "baseline": PATCHWISE, "paths": paths,
            "speedup_onnx_vs_eager": paths["dense_torch"]["seconds"] / paths["dense_onnx"]["seconds"],
            "class_map_agreement": agree}
+    if PREVIOUS in paths:
+        out["speedup_vs_previous_network"] = paths[PREVIOUS]["seconds"] / paths["dense_onnx"]["seconds"]
     if CONTRIBUTION in paths:  # the contribution's added time, against the same run's plain classification
         run = paths[CONTRIBUTION]
         extra = (run.get("profile") or {}).get("modality contribution", 0.0)
@@ -412,7 +419,7 @@ def markdown(data: dict) -> list[str]:
         if key not in r["paths"]:
             continue
         s = r["paths"][key]
-        net = fl["old"] if key.startswith("old_") else fl
+        net = fl["old"] if key.startswith("old_") else fl["prev"] if key == PREVIOUS else fl
         cls = net["dense_classifier"] if key != PATCHWISE else net["patchwise_classifier"]
         total = net["features"] + cls
         achieved = total * s["pixels_per_second"] / 1e9
@@ -426,6 +433,9 @@ def markdown(data: dict) -> list[str]:
                        "peak RSS (MB)", "MFLOP / px", "GFLOP/s", "of GEMM", "tile + halo", "batch"], rows,
                       "lrrrrrrrrrr")
     agree = r["class_map_agreement"]
+    if r.get("speedup_vs_previous_network"):
+        lines += ["", "Dense ONNX Runtime, the new network against the previous one (version 2, ring tokens "
+                  f"and 81 keys per pixel), same run: {r['speedup_vs_previous_network']:.2f}×."]
     lines += ["", f"ONNX Runtime / PyTorch eager (dense): {r['speedup_onnx_vs_eager']:.2f}×. Class maps "
               f"agree with the patchwise map on {100 * agree['dense_onnx_vs_patchwise']:.3f} % (dense ONNX "
               f"Runtime) and {100 * agree['dense_torch_vs_patchwise']:.3f} % (dense eager) of the pixels.",
@@ -531,13 +541,17 @@ def main(argv=None) -> int:
                                          scene["classes"], scene["normalization"], network=network)
             model_label = (f"random-init `{args.network}`-preset network (patch {network.patch_size}, DDPM "
                            f"base width {network.ddpm.base_width}), {len(scene['classes'])} classes")
-            # the same preset's network version 1 (the network before issue 24), same seed
+            # the same preset's network versions 1 (before issue 24) and 2 (its first step), same seed
             network.classifier.version = 1
             old = build_random_package(os.path.join(work, "model_v1.bdgf"), scene["modalities"],
                                        scene["classes"], scene["normalization"], network=network)
+            network.classifier.version = 2
+            prev = build_random_package(os.path.join(work, "model_v2.bdgf"), scene["modalities"],
+                                        scene["classes"], scene["normalization"], network=network)
             print(f"random-init models exported in {time.perf_counter() - t0:.1f} s", flush=True)
         patchwise = without_dense_graphs(model, os.path.join(work, "patchwise.bdgf"))
-        models = {"dense": model, "patchwise": patchwise, **({"old": old} if args.model is None else {})}
+        models = {"dense": model, "patchwise": patchwise,
+                  **({"old": old, "prev": prev} if args.model is None else {})}
         result = compare_paths(scene["inputs"], models, os.path.join(work, "out"), args.repeats, args.tile,
                                args.batch, args.threads)
         for key, label, *_ in PATHS:
@@ -549,9 +563,10 @@ def main(argv=None) -> int:
                   f"[{s['backend_detail']}]", flush=True)
         some = result["paths"]["dense_onnx"]
         flops = flops_per_pixel(model, some["tile_size_px"], some["halo_px"], some["batch_size"])
-        if "old" in models:
-            flops["old"] = flops_per_pixel(models["old"], some["tile_size_px"], some["halo_px"],
-                                           some["batch_size"])
+        for key in ("old", "prev"):
+            if key in models:
+                flops[key] = flops_per_pixel(models[key], some["tile_size_px"], some["halo_px"],
+                                             some["batch_size"])
         gemm = gemm_gflops(args.threads)
         print(f"MFLOP/px: features {flops['features'] / 1e6:.2f}, patchwise classifier "
               f"{flops['patchwise_classifier'] / 1e6:.2f}, dense classifier "

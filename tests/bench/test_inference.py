@@ -15,7 +15,11 @@ def test_inference_writes_json_and_markdown(tmp_path):
     r = data["result"]
     paths = r["paths"]
     assert set(paths) == {"dense_onnx", "dense_torch", "patchwise_onnx", "old_dense_onnx", "old_dense_torch",
-                          "contribution_onnx"}
+                          "prev_dense_onnx", "contribution_onnx"}
+    # the previous network (version 2) ran and is compared with the new one's dense ONNX Runtime path
+    assert r["speedup_vs_previous_network"] == pytest.approx(paths["prev_dense_onnx"]["seconds"]
+                                                             / paths["dense_onnx"]["seconds"])
+    assert data["flops_per_pixel"]["prev"]["dense_classifier"] > 0
     # the contribution's added time, from the run that wrote it, against that run's own classification
     c, run = r["contribution"], paths["contribution_onnx"]
     assert c["added_s"] == run["profile"]["modality contribution"] > 0
@@ -42,6 +46,8 @@ def test_inference_writes_json_and_markdown(tmp_path):
     assert [m["bands"] for m in data["scene"]["modalities"]] == [6, 4, 1]
     assert "| patchwise, ONNX Runtime (baseline)" in text and "## Large scenes" in text
     assert "| old network (version 1), dense, ONNX Runtime" in text and "Modality contribution" in text
+    assert "| previous network (version 2), dense, ONNX Runtime" in text
+    assert "against the previous one" in text
 
 
 def test_inference_bands_must_match_the_synthetic_scene():
