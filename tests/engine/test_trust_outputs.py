@@ -199,10 +199,11 @@ def test_uncertainty_equals_the_measures_of_the_branch_probabilities(runs, refer
 def test_disagreement_is_higher_where_the_branches_disagree(runs):
     arrays = runs["onnx"][1]
     valid = arrays["classes"] > 0
-    agree = valid & (arrays["agreement"] == 1)
-    split = valid & (arrays["agreement"] < 1)
-    # random-init branches rarely agree (network version 2's: on 16 of the 2,816 pixels), so the smaller group
-    # is small; both must still hold enough pixels for their means to be compared
+    # most branches agree with the map's class / at most one of three does; random-init branches rarely all
+    # agree (network version 2's on 16 of the 2,816 pixels, version 3's on 3), so the groups are split at
+    # the majority; both must hold enough pixels for their means to be compared
+    agree = valid & (arrays["agreement"] > 0.5)
+    split = valid & (arrays["agreement"] < 0.5)
     assert agree.sum() >= 10 and split.sum() >= 10
     assert arrays["disagreement"][split].mean() > arrays["disagreement"][agree].mean()
     assert arrays["entropy"][split].mean() > arrays["entropy"][agree].mean()
