@@ -128,13 +128,13 @@ class ProgressWriter:
 # "100k px, 70 bands": 100,000 px x 75 channels): seconds of the stages that do not grow with the scene
 # (DDPM steps, classifier steps, export) and of those that do (features, evaluation). The paper preset
 # was measured on a GPU only (docs/bench/gpu.md): no CPU estimate.
-PRESET_SECONDS = {"quick": (124.5, 30.7), "cpu": (289.5, 30.7)}
+PRESET_SECONDS = {"quick": (102.3, 28.2), "cpu": (261.7, 28.4)}
 REFERENCE_PIXEL_CHANNELS = 100_000 * 75
 # Diffusion feature channels per preset (what the feature cache holds per pixel, float16).
 FEATURE_CHANNELS = {"quick": 40, "cpu": 120, "paper": 400}
 # probe_seconds() on that machine (the best of 5, 2026-12-06, the day of the presets run); a machine twice as
 # fast takes half as long.
-REFERENCE_PROBE_S = 0.020
+REFERENCE_PROBE_S = 0.015
 
 
 def probe_seconds(repeats: int = 5) -> float:
