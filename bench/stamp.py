@@ -116,8 +116,13 @@ def repo_relative(path) -> str:
 
 def command_line(module: str, argv: list[str] | None = None) -> str:
     """`python -m MODULE ARGS` as invoked (argv None: this process's own arguments), absolute paths
-    written relative to the repository."""
-    args = sys.argv[1:] if argv is None else argv
+    written relative to the repository. `--docs DIR` is left out: it says where the page went, not what
+    was measured, and a scratch folder there would put a machine path on the page."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--docs" in args[:-1]:
+        i = args.index("--docs")
+        del args[i:i + 2]
+    args = [a for a in args if not str(a).startswith("--docs=")]
     args = [repo_relative(a) if os.path.isabs(str(a)) else str(a) for a in args]
     return " ".join(["python -m " + module, *(shlex.quote(a) for a in args)])
 

@@ -42,6 +42,10 @@ def test_results_record_no_machine_paths(tmp_path):
     assert (REPO / recorded).resolve() == outside.resolve()
     assert repo_relative(REPO / "docs" / "bench") == "docs/bench"
     assert not repo_relative(outside).startswith("/")
+    # where the page is written is not part of the command (a scratch folder would be a machine path)
+    line = command_line("bench.testbed", ["--seeds", "0,1", "--docs", str(tmp_path / "pages"), "--quick"])
+    assert line == "python -m bench.testbed --seeds 0,1 --quick"
+    assert command_line("bench.testbed", [f"--docs={tmp_path}"]) == "python -m bench.testbed"
 
 
 def test_stamp_of_a_copied_tree_takes_the_given_commit(monkeypatch):
