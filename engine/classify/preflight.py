@@ -58,6 +58,12 @@ def output_bytes(outputs: ClassifyOutputs, grid: Grid, classes: Sequence[Mapping
 
 # ---------------------------------------------------------------- inputs
 
+# Pixels of the sample whose values are compared with the training statistics (evenly strided over the
+# sample's valid pixels): 2nd/98th percentiles of 180 bands over all 65,536 sample pixels took 0.5 s of an
+# 11 s classification; from 16,384 a percentile moves by well under a percentile rank.
+VALUE_PIXELS = 16384
+
+
 def inspect_inputs(card: Mapping, layers: Sequence[Layer], sources: Sequence, area: tuple[int, int, int, int],
                    max_pixels: int = 256 * 256) -> list[str]:
     """Warnings about the inputs; BDGFError when their values do not look like the training data or when
@@ -75,7 +81,9 @@ def inspect_inputs(card: Mapping, layers: Sequence[Layer], sources: Sequence, ar
             warnings.append(_nodata_warning(layer, share, h, w))
         i = names.index(layer.name)
         if valid.any():
-            problem = _value_problem(layer, data[:, valid].astype(np.float64) * layer.scale,
+            values = data[:, valid]
+            values = values[:, ::max(1, values.shape[1] // VALUE_PIXELS)]
+            problem = _value_problem(layer, values.astype(np.float64) * layer.scale,
                                      card["normalization"]["low"][i], card["normalization"]["high"][i])
             if problem:
                 mismatches.append(problem)

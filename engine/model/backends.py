@@ -61,6 +61,20 @@ def _missing_package(name: str, exc: Exception) -> BDGFError:
                      f"Install it with: {install_hint([name])}")
 
 
+# The dense classifier's small per-pixel ops leave ONNX Runtime's intra-op threads waiting on each other:
+# on 2 cores, 2 strips at once on 1 thread each ran the per-pixel graph at 71,700 px/s against 41,400 with
+# 1 strip on 2 threads, and the per-window graph 1.5x faster (`cpu` preset, version 3, Augsburg-size
+# scene). More than a few strips in flight only add memory (each holds its tables): on more cores each
+# worker gets several threads.
+MAX_STRIP_WORKERS = 4
+
+
+def strip_workers(threads: int) -> tuple[int, int]:
+    """(strips in flight, intra-op threads of each) for the dense classifier on `threads` CPU threads."""
+    workers = max(1, min(int(threads), MAX_STRIP_WORKERS))
+    return workers, max(1, int(threads) // workers)
+
+
 class Backend:
     """Common interface; subclasses set `name` and `device` ("cpu" or "cuda")."""
 
@@ -69,6 +83,7 @@ class Backend:
     dense = False
     branches = False
     threads = 1  # CPU threads it computes on (the tile noise is made on as many)
+    workers = 1  # dense strips it computes at once (model.pixel_probs), each on threads // workers threads
 
     def features(self, x_tile: np.ndarray, noise: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -115,9 +130,12 @@ class OnnxBackend(Backend):
                 f"(onnxruntime {ort.__version__}, providers: {', '.join(ort.get_available_providers())}). "
                 "Install onnxruntime-gpu instead of onnxruntime (never both), or use device=auto/cpu.")
         providers = onnx_providers(ort.get_available_providers(), device)
-        def session_options(arena: bool = True):
+        threads = threads or cpu_threads()
+        workers, per_worker = strip_workers(threads)
+
+        def session_options(arena: bool = True, intra: int = threads):
             options = ort.SessionOptions()
-            options.intra_op_num_threads = threads or cpu_threads()
+            options.intra_op_num_threads = intra
             options.inter_op_num_threads = 1
             options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -137,7 +155,7 @@ class OnnxBackend(Backend):
             if self.dense:
                 # no CPU arena: with it the many mid-size tensors of these graphs raised the peak RSS
                 # by ~300 MB (Augsburg-size run: 912 -> 580 MB), at the same speed
-                lean = session_options(arena=False)
+                lean = session_options(arena=False, intra=per_worker)
                 self._maps = self._session(ort, package, "classifier_maps", lean, providers)
                 self._pixels = self._session(ort, package, "classifier_pixels", lean, providers)
                 self._tables = [o.name for o in self._maps.get_outputs()]
@@ -152,6 +170,8 @@ class OnnxBackend(Backend):
         on_cuda = all(_CUDA_EP in p for p in used)
         self.device = "cuda" if on_cuda else "cpu"
         self.threads = options.intra_op_num_threads
+        # dense strips in flight at once (pixel_probs): on a GPU one, its kernels queue on one stream
+        self.workers = workers if self.device == "cpu" and self.dense else 1
         if want_cuda and has_cuda_ep and not on_cuda:
             message = ("CUDA was requested but ONNX Runtime could not use it (CUDA/cuDNN libraries "
                        "missing or no GPU); ")

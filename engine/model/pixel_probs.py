@@ -6,7 +6,10 @@ arrays anywhere (bench/gpu.py times it on a GPU machine that has no GDAL).
 """
 from __future__ import annotations
 
+import itertools
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -94,21 +97,32 @@ def _classify_dense(x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, 
     """The dense classifier on the valid core pixels (rr, cc) of a tile: per strip of core rows, the
     per-pixel tables of the strip's window (the strip + the patch radius), then `batch` pixels at a
     time from them, handed to `put(rows, cols, result)`. Same probabilities as the patchwise classifier
-    (engine/nn/dense.py)."""
-    t0 = time.perf_counter()
+    (engine/nn/dense.py). A backend with `workers` > 1 computes that many strips at once (one thread
+    each); otherwise one strip at a time, `on_batch` after each batch."""
     r = patch // 2
     c0, c1 = cols.start - r, cols.stop + r  # window columns: the core + the patch radius
     budget = strip_px or STRIP_PX.get(backend.device, STRIP_PX["cpu"])
     height = dense_strip_rows(c1 - c0, patch, rows.stop - rows.start, budget)
     pixels = backend.dense_pixels_branches if branches else backend.dense_pixels
+    strips = []  # (core row of the strip's top, first and last + 1 pixel of rr in it)
     for top in range(0, rows.stop - rows.start, height):
-        lo, hi = np.searchsorted(rr, [top, top + height])  # rr ascends (np.nonzero)
-        if lo == hi:
-            continue
+        lo, hi = (int(v) for v in np.searchsorted(rr, [top, top + height]))  # rr ascends (np.nonzero)
+        if lo < hi:
+            strips.append((top, lo, hi))
+
+    def tables_of(top: int, lo: int, hi: int):
         w0 = rows.start + top - r  # window rows: the strip + the patch radius
         w1 = rows.start + min(top + height, rows.stop - rows.start) + r
         tables = backend.dense_maps(x[:, :, w0:w1, c0:c1], feats[:, :, w0:w1, c0:c1])
-        index = patch_index(rr[lo:hi] - top + r, cc[lo:hi] + r, c1 - c0, patch)
+        return tables, patch_index(rr[lo:hi] - top + r, cc[lo:hi] + r, c1 - c0, patch)
+
+    workers = int(getattr(backend, "workers", 1))
+    if workers > 1 and len(strips) > 1:
+        _strips_at_once(strips, tables_of, pixels, batch, workers, put, rr, cc, prof, on_batch)
+        return
+    t0 = time.perf_counter()
+    for top, lo, hi in strips:
+        tables, index = tables_of(top, lo, hi)
         t0 = prof.add("classifier maps", t0)
         for s in range(lo, hi, batch):
             e = min(s + batch, hi)
@@ -116,3 +130,39 @@ def _classify_dense(x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, 
             t0 = prof.add("classifier pixels", t0)
             on_batch(e / len(rr))
         del tables
+
+
+def _strips_at_once(strips: list, tables_of, pixels, batch: int, workers: int, put, rr: np.ndarray,
+                    cc: np.ndarray, prof: Profile, on_batch) -> None:
+    """`workers` strips in flight on as many threads (ONNX Runtime releases the GIL; each session call
+    runs on its caller's thread). Results are handed to `put` and `on_batch` on this thread, in strip
+    order; at most `workers` strips' tables exist at once. The profile splits the wall time between
+    "classifier maps" and "classifier pixels" in proportion to the workers' time in each, so that the
+    steps still add up to the run's time."""
+
+    def strip(top: int, lo: int, hi: int):
+        t0 = time.perf_counter()
+        tables, index = tables_of(top, lo, hi)
+        t1 = time.perf_counter()
+        out = [(s, min(s + batch, hi), pixels(tables, index[s - lo:min(s + batch, hi) - lo]))
+               for s in range(lo, hi, batch)]
+        return out, t1 - t0, time.perf_counter() - t1
+
+    started, spent = time.perf_counter(), [0.0, 0.0]
+    todo = iter(strips)
+    with ThreadPoolExecutor(workers, thread_name_prefix="bdgf-strip") as pool:
+        flight = deque(pool.submit(strip, *s) for s in itertools.islice(todo, workers))
+        while flight:
+            out, maps_s, pixels_s = flight.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                flight.append(pool.submit(strip, *nxt))
+            spent[0] += maps_s
+            spent[1] += pixels_s
+            for s, e, result in out:
+                put(rr[s:e], cc[s:e], result)
+            on_batch(out[-1][1] / len(rr))  # may raise Cancelled: the pool finishes the strips in flight
+    wall = time.perf_counter() - started
+    share = spent[0] / max(spent[0] + spent[1], 1e-12)
+    prof["classifier maps"] = prof.get("classifier maps", 0.0) + wall * share
+    prof["classifier pixels"] = prof.get("classifier pixels", 0.0) + wall * (1 - share)

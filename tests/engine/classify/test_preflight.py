@@ -90,3 +90,22 @@ def test_outputs_over_inputs_the_model_or_folders_and_outputs_too_big_for_the_di
     with pytest.raises(BDGFError, match="leave out the probabilities and modality contribution"):
         check_outputs(outputs, [layer], str(model), huge, CLASSES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bdgf", "sar.tif"]
+
+
+def test_values_are_compared_on_a_strided_part_of_a_large_sample(tmp_path, monkeypatch):
+    """Above VALUE_PIXELS valid pixels the value check sees every k-th one (spread over the whole sample, not
+    its first rows): a layer whose lower half is 100 times too large is still refused, an even one passes."""
+    from engine.classify import preflight
+
+    monkeypatch.setattr(preflight, "VALUE_PIXELS", 100)
+    seen = []
+    check = preflight._value_problem
+    monkeypatch.setattr(preflight, "_value_problem", lambda layer, x, *a: seen.append(x.shape[1]) or check(
+        layer, x, *a))
+    rng = np.random.default_rng(1)
+    values = rng.uniform(0.05, 0.95, (2, 40, 40)).astype(np.float32)
+    assert _inspect(_layer(tmp_path / "ok.tif", values), area=(0, 0, 40, 40)) == []
+    assert 100 <= seen[-1] < 200  # 1,600 valid pixels, every 16th
+    values[:, 12:, :] *= 100  # 70 % of the pixels, all below the first 12 rows
+    with pytest.raises(BDGFError, match="about 100 times those of the training data"):
+        _inspect(_layer(tmp_path / "x100.tif", values), area=(0, 0, 40, 40))

@@ -60,3 +60,52 @@ def test_dense_in_strips_equals_patchwise_and_leaves_invalid_pixels_at_zero(pack
     assert (pd[:, ~valid] == 0).all() and (bd[:, :, ~valid] == 0).all()
     np.testing.assert_allclose(pd[:, valid].sum(0), 1.0, atol=1e-5)
     assert np.abs(pd[:, valid] - pd[:, valid].mean(1, keepdims=True)).max() > 1e-3  # not a constant map
+
+
+def test_strips_in_flight_give_the_one_at_a_time_probabilities_and_stop_on_cancel(package):
+    """ONNX Runtime on a multi-core CPU computes several dense strips at once (backend.workers): the same
+    probabilities bit for bit as one strip at a time, progress still rising to 1, and an exception from
+    `on_batch` (a cancel) ends the run there."""
+    card = package.card
+    patch, k, m = card["patch_size"], len(card["classes"]), len(branch_names(card))
+    r = patch // 2
+    x, _, _, dp = _inputs(package, h=20 + 2 * r, w=18 + 2 * r)
+    feats = np.random.default_rng(3).standard_normal((1, dp.shape[1], *x.shape[2:])).astype(np.float32)
+    rows, cols = slice(r, r + 20), slice(r, r + 18)
+    rr, cc = np.nonzero(np.random.default_rng(4).random((20, 18)) > 0.2)
+    backend = make_backend(package, "onnx", "cpu")
+    strip_px = (18 + 2 * r) * (patch + 2 * r)
+    out = {}
+    for workers in (1, 3):
+        backend.workers = workers
+        prof, fractions = Profile(), []
+        out[workers] = pixel_probs(x, feats, rows, cols, rr, cc, backend, 16, patch, k, m, prof,
+                                   fractions.append, branches=True, strip_px=strip_px)
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) >= 3
+        assert prof["classifier maps"] > 0 and prof["classifier pixels"] > 0
+    for a, b in zip(out[1], out[3]):
+        np.testing.assert_array_equal(a, b)
+
+    class Stop(Exception):
+        pass
+
+    def cancel(fraction: float) -> None:
+        raise Stop
+
+    backend.workers = 2
+    try:
+        pixel_probs(x, feats, rows, cols, rr, cc, backend, 16, patch, k, m, Profile(), cancel, branches=False,
+                    strip_px=strip_px)
+    except Stop:
+        pass
+    else:
+        raise AssertionError("the cancel did not stop the run")
+
+
+def test_strip_workers_share_the_threads():
+    from engine.model.backends import MAX_STRIP_WORKERS, strip_workers
+
+    assert strip_workers(1) == (1, 1)
+    assert strip_workers(2) == (2, 1)
+    assert strip_workers(16) == (MAX_STRIP_WORKERS, 16 // MAX_STRIP_WORKERS)
+    assert strip_workers(0) == (1, 1)
