@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -118,7 +117,7 @@ def _classify_dense(x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, 
 
     workers = int(getattr(backend, "workers", 1))
     if workers > 1 and len(strips) > 1:
-        _strips_at_once(strips, tables_of, pixels, batch, workers, put, rr, cc, prof, on_batch)
+        _strips_at_once(backend, strips, tables_of, pixels, batch, workers, put, rr, cc, prof, on_batch)
         return
     t0 = time.perf_counter()
     for top, lo, hi in strips:
@@ -132,10 +131,10 @@ def _classify_dense(x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, 
         del tables
 
 
-def _strips_at_once(strips: list, tables_of, pixels, batch: int, workers: int, put, rr: np.ndarray,
+def _strips_at_once(backend, strips: list, tables_of, pixels, batch: int, workers: int, put, rr: np.ndarray,
                     cc: np.ndarray, prof: Profile, on_batch) -> None:
-    """`workers` strips in flight on as many threads (ONNX Runtime releases the GIL; each session call
-    runs on its caller's thread). Results are handed to `put` and `on_batch` on this thread, in strip
+    """`workers` strips in flight on the backend's strip threads (ONNX Runtime releases the GIL; each session
+    call runs on its caller's thread). Results are handed to `put` and `on_batch` on this thread, in strip
     order; at most `workers` strips' tables exist at once. The profile splits the wall time between
     "classifier maps" and "classifier pixels" in proportion to the workers' time in each, so that the
     steps still add up to the run's time."""
@@ -150,8 +149,9 @@ def _strips_at_once(strips: list, tables_of, pixels, batch: int, workers: int, p
 
     started, spent = time.perf_counter(), [0.0, 0.0]
     todo = iter(strips)
-    with ThreadPoolExecutor(workers, thread_name_prefix="bdgf-strip") as pool:
-        flight = deque(pool.submit(strip, *s) for s in itertools.islice(todo, workers))
+    pool, flight = backend.strip_pool(), deque()
+    try:
+        flight.extend(pool.submit(strip, *s) for s in itertools.islice(todo, workers))
         while flight:
             out, maps_s, pixels_s = flight.popleft().result()
             nxt = next(todo, None)
@@ -161,7 +161,10 @@ def _strips_at_once(strips: list, tables_of, pixels, batch: int, workers: int, p
             spent[1] += pixels_s
             for s, e, result in out:
                 put(rr[s:e], cc[s:e], result)
-            on_batch(out[-1][1] / len(rr))  # may raise Cancelled: the pool finishes the strips in flight
+            on_batch(out[-1][1] / len(rr))  # may raise Cancelled
+    finally:
+        for future in flight:  # after a cancel or an error: no strip of this tile outlives the call
+            future.cancel() or future.exception()
     wall = time.perf_counter() - started
     share = spent[0] / max(spent[0] + spent[1], 1e-12)
     prof["classifier maps"] = prof.get("classifier maps", 0.0) + wall * share
