@@ -135,6 +135,8 @@ GPU_TILE = 512  # STRIP_PX (model.pixel_probs): the dense windows at each device
 # 200^2 = 2.4x its pixels, a 256-px core on 328^2 = 1.6x. Features (noise + UNet) per core pixel, 1 thread,
 # shared 2-core box: 128: 78 us, 256: 52-57 us, 512: 58 us (the larger windows leave the caches). Peak RSS
 # of a whole run rose from ~0.9 to 1.4-1.6 GB (docs/bench/inference.md, Augsburg-size scene and mosaics).
+# 336- and 384-px cores were 7-11 % faster on the Augsburg-size scene (less halo) but peaked at 2.6-2.8 GB on
+# its 16x mosaic, against 1.6 GB at 256 (docs/METHOD_DECISIONS.md, Dense inference).
 CPU_TILE = 256
 CPU_BATCH_SHORT = 256  # default_batch on the dense path of network versions 2 and 3
 
