@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_scarcity_quick_writes_the_curve_and_shares_the_ddpm(tmp_path):
     work, docs = tmp_path / "work", tmp_path / "docs"
     argv = ["--quick", "--labels", "3,5", "--seeds", "0,1", "--rows",
-            "bdgf,bdgf_v1,bdgf_plain,no_pseudo,rf,svm,svm_spatial",
+            "bdgf,bdgf_v1,bdgf_plain,no_pseudo,mask_fixed,rf,svm,svm_spatial",
             "--jobs", "2", "--work", str(work), "--docs", str(docs)]
     assert scarcity.main(argv) == 0
     data = json.loads((docs / "scarcity.json").read_text(encoding="utf-8"))
@@ -44,7 +44,7 @@ def test_scarcity_quick_writes_the_curve_and_shares_the_ddpm(tmp_path):
     assert old["seeds"] == [0, 1] and len(old["diffs"]) == 2
     # each branch scored alone (the runs' metrics.json), and the new network − the old per branch, paired
     branches = data["summary"]["5"]["branches"]
-    assert set(branches["alone"]) == {"bdgf", "bdgf_v1", "bdgf_plain", "no_pseudo"}
+    assert set(branches["alone"]) == {"bdgf", "bdgf_v1", "bdgf_plain", "no_pseudo", "mask_fixed"}
     assert list(branches["alone"]["bdgf"]) == ["cnn", "mamba", "transformer"]
     new_mamba = [100 * per["bdgf"][s]["branch_oa"]["mamba"] for s in ("0", "1")]
     old_mamba = [100 * per["bdgf_v1"][s]["branch_oa"]["mamba"] for s in ("0", "1")]
@@ -58,8 +58,15 @@ def test_scarcity_quick_writes_the_curve_and_shares_the_ddpm(tmp_path):
     cfg3 = json.loads((work / "runs" / "n3" / "bdgf" / "seed_0" / "data_summary.json").read_text())
     cfg5 = json.loads((work / "runs" / "n5" / "bdgf" / "seed_0" / "data_summary.json").read_text())
     assert max(cfg3["train_pixels_per_class"]) <= 3 < max(cfg5["train_pixels_per_class"]) <= 5
-    # one DDPM per seed: pre-trained once, copied into the other runs of that seed
-    assert len(list((work / "ddpm").iterdir())) == 2
+    # one DDPM per seed and masking: pre-trained once, copied into the other runs of that seed; the fixed-
+    # masking row pre-trains its own (only at 5 labels, paired with BDGF by seed)
+    assert len(list((work / "ddpm").iterdir())) == 4
+    cards = {key: ModelPackage(work / "runs" / "n5" / key / "seed_0" / "model.bdgf").card
+             for key in ("bdgf", "mask_fixed")}
+    masking = {key: card["network"]["masking"] for key, card in cards.items()}
+    assert masking["mask_fixed"]["mode"] == "fixed" and masking["bdgf"]["mode"] == "adaptive"
+    assert data["summary"]["5"]["paired"]["mask_fixed"]["seeds"] == [0, 1]
+    assert not data["results"]["3"].get("mask_fixed")
     log = (work / "runs" / "n5" / "bdgf_plain" / "seed_0" / "train.log").read_text()
     assert "DDPM: loaded the finished pre-training checkpoint" in log
     # a second invocation reuses every finished run
