@@ -116,14 +116,12 @@ def summarise(results: dict, labels: tuple[int, ...], rows: tuple[str, ...]) -> 
             entry["rows"][key] = {**bootstrap_ci([r["oa"] * 100 for r in seeds.values()]),
                                   "t": t_interval([r["oa"] * 100 for r in seeds.values()])}
         ref = per.get("bdgf", {})
+        entry["paired_aa"] = {}
         for key in rows:
             if key == "bdgf":
                 continue
-            other = per.get(key, {})
-            common = sorted(set(ref) & set(other), key=int)
-            diffs = [100 * (ref[s]["oa"] - other[s]["oa"]) for s in common]
-            entry["paired"][key] = {"seeds": [int(s) for s in common], "diffs": diffs,
-                                    **bootstrap_ci(diffs), "t": t_interval(diffs)}
+            entry["paired"][key] = paired_difference(ref, per.get(key, {}), "oa")
+            entry["paired_aa"][key] = paired_difference(ref, per.get(key, {}), "aa")
         entry["branches"] = branch_summary(per, rows)
         baselines = [k for k in BASELINE_ROWS if entry["rows"].get(k, {}).get("mean") is not None]
         if baselines and entry["rows"].get("bdgf", {}).get("mean") is not None:
@@ -140,6 +138,13 @@ def summarise(results: dict, labels: tuple[int, ...], rows: tuple[str, ...]) -> 
             }
         out[str(n)] = entry
     return out
+
+
+def paired_difference(ref: dict, other: dict, metric: str) -> dict:
+    """ref − other in points of `metric` ("oa", "aa"), paired over the seeds both have (that recorded it)."""
+    common = sorted((s for s in set(ref) & set(other) if metric in ref[s] and metric in other[s]), key=int)
+    diffs = [100 * (ref[s][metric] - other[s][metric]) for s in common]
+    return {"seeds": [int(s) for s in common], "diffs": diffs, **bootstrap_ci(diffs), "t": t_interval(diffs)}
 
 
 def branch_summary(per: dict, rows: tuple[str, ...]) -> dict:
@@ -215,6 +220,13 @@ def render(data: dict) -> list[str]:
         table.append([str(n)] + [_paired(p.get(k)) for k in others])
     lines += md_table(["labels / class"] + [ROW_BY_KEY[k].label for k in others], table,
                       "l" + "r" * len(others)) + [""]
+    if any(summary[str(n)].get("paired_aa") for n in labels):  # pages written before AA was paired lack it
+        lines += ["BDGF − row, AA points (average accuracy: the mean of the per-class accuracies), paired by "
+                  "seed (mean [bootstrap 95 %] (t-interval); seeds):", ""]
+        table = [[str(n)] + [_paired(summary[str(n)].get("paired_aa", {}).get(k)) for k in others]
+                 for n in labels]
+        lines += md_table(["labels / class"] + [ROW_BY_KEY[k].label for k in others], table,
+                          "l" + "r" * len(others)) + [""]
     lines += ["## What the issue asks", ""]
     for n in labels:
         v = summary[str(n)].get("verdict")

@@ -33,6 +33,9 @@ def test_scarcity_quick_writes_the_curve_and_shares_the_ddpm(tmp_path):
         paired = data["summary"][n]["paired"]["svm"]
         expected = [100 * (per["bdgf"][s]["oa"] - per["svm"][s]["oa"]) for s in ("0", "1")]
         assert np.allclose(paired["diffs"], expected)
+        aa = data["summary"][n]["paired_aa"]["svm"]  # AA paired the same way, on the runs' own AA
+        expected = [100 * (per["bdgf"][s]["aa"] - per["svm"][s]["aa"]) for s in ("0", "1")]
+        assert np.allclose(aa["diffs"], expected)
         assert "verdict" in data["summary"][n]
     assert "no_pseudo" not in data["results"]["3"] or not data["results"]["3"]["no_pseudo"]  # only at 5, 10
     assert set(data["results"]["5"]["no_pseudo"]) == {"0", "1"}
@@ -50,6 +53,7 @@ def test_scarcity_quick_writes_the_curve_and_shares_the_ddpm(tmp_path):
     old_mamba = [100 * per["bdgf_v1"][s]["branch_oa"]["mamba"] for s in ("0", "1")]
     assert branches["alone"]["bdgf"]["mamba"]["mean"] == pytest.approx(np.mean(new_mamba))
     assert np.allclose(branches["new_minus_old"]["mamba"]["diffs"], np.subtract(new_mamba, old_mamba))
+    assert "BDGF − row, AA points" in text
     assert "## Each branch alone" in text and "New network (bdgf) − old (bdgf_v1), per branch" in text
     # the spatial-spectral SVM: each band and its 5 x 5 mean, tested on the same pixels as the others
     per = data["results"]["5"]
