@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
+from contextlib import closing
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def _classify_dense(x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, 
     per-pixel tables of the strip's window (the strip + the patch radius), then `batch` pixels at a
     time from them, handed to `put(rows, cols, result)`. Same probabilities as the patchwise classifier
     (engine/nn/dense.py). A backend with `workers` > 1 computes that many strips at once (one thread
-    each); otherwise one strip at a time, `on_batch` after each batch."""
+    each); `put` and `on_batch` run on this thread, after each strip, in strip order."""
     r = patch // 2
     c0, c1 = cols.start - r, cols.stop + r  # window columns: the core + the patch radius
     budget = strip_px or STRIP_PX.get(backend.device, STRIP_PX["cpu"])
@@ -109,63 +110,52 @@ def _classify_dense(x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, 
         if lo < hi:
             strips.append((top, lo, hi))
 
-    def tables_of(top: int, lo: int, hi: int):
+    def strip(top: int, lo: int, hi: int):
+        """[(first, last + 1 pixel of rr, result) per batch], seconds in the tables, seconds in the pixels."""
+        t0 = time.perf_counter()
         w0 = rows.start + top - r  # window rows: the strip + the patch radius
         w1 = rows.start + min(top + height, rows.stop - rows.start) + r
         tables = backend.dense_maps(x[:, :, w0:w1, c0:c1], feats[:, :, w0:w1, c0:c1])
-        return tables, patch_index(rr[lo:hi] - top + r, cc[lo:hi] + r, c1 - c0, patch)
-
-    workers = int(getattr(backend, "workers", 1))
-    if workers > 1 and len(strips) > 1:
-        _strips_at_once(backend, strips, tables_of, pixels, batch, workers, put, rr, cc, prof, on_batch)
-        return
-    t0 = time.perf_counter()
-    for top, lo, hi in strips:
-        tables, index = tables_of(top, lo, hi)
-        t0 = prof.add("classifier maps", t0)
-        for s in range(lo, hi, batch):
-            e = min(s + batch, hi)
-            put(rr[s:e], cc[s:e], pixels(tables, index[s - lo:e - lo]))
-            t0 = prof.add("classifier pixels", t0)
-            on_batch(e / len(rr))
-        del tables
-
-
-def _strips_at_once(backend, strips: list, tables_of, pixels, batch: int, workers: int, put, rr: np.ndarray,
-                    cc: np.ndarray, prof: Profile, on_batch) -> None:
-    """`workers` strips in flight on the backend's strip threads (ONNX Runtime releases the GIL; each session
-    call runs on its caller's thread). Results are handed to `put` and `on_batch` on this thread, in strip
-    order; at most `workers` strips' tables exist at once. The profile splits the wall time between
-    "classifier maps" and "classifier pixels" in proportion to the workers' time in each, so that the
-    steps still add up to the run's time."""
-
-    def strip(top: int, lo: int, hi: int):
-        t0 = time.perf_counter()
-        tables, index = tables_of(top, lo, hi)
+        index = patch_index(rr[lo:hi] - top + r, cc[lo:hi] + r, c1 - c0, patch)
         t1 = time.perf_counter()
         out = [(s, min(s + batch, hi), pixels(tables, index[s - lo:min(s + batch, hi) - lo]))
                for s in range(lo, hi, batch)]
         return out, t1 - t0, time.perf_counter() - t1
 
+    # The profile splits the wall time between the two steps in proportion to the time spent in each (with
+    # strips in flight the workers' times overlap), so that the steps still add up to the run's time.
     started, spent = time.perf_counter(), [0.0, 0.0]
-    todo = iter(strips)
-    pool, flight = backend.strip_pool(), deque()
-    try:
-        flight.extend(pool.submit(strip, *s) for s in itertools.islice(todo, workers))
-        while flight:
-            out, maps_s, pixels_s = flight.popleft().result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                flight.append(pool.submit(strip, *nxt))
+    with closing(_strip_results(backend, strips, strip)) as results:
+        for out, maps_s, pixels_s in results:
             spent[0] += maps_s
             spent[1] += pixels_s
             for s, e, result in out:
                 put(rr[s:e], cc[s:e], result)
             on_batch(out[-1][1] / len(rr))  # may raise Cancelled
-    finally:
-        for future in flight:  # after a cancel or an error: no strip of this tile outlives the call
-            future.cancel() or future.exception()
     wall = time.perf_counter() - started
     share = spent[0] / max(spent[0] + spent[1], 1e-12)
     prof["classifier maps"] = prof.get("classifier maps", 0.0) + wall * share
     prof["classifier pixels"] = prof.get("classifier pixels", 0.0) + wall * (1 - share)
+
+
+def _strip_results(backend, strips: list, strip):
+    """strip(*s) for each of `strips`, in order: here, one at a time, or with `backend.workers` > 1 that many
+    at once on the backend's strip threads (ONNX Runtime releases the GIL; each session call runs on its
+    caller's thread), so that at most `workers` strips' tables exist at once. Closed early (a cancel, an
+    error), it waits for the strips in flight: none outlives the tile."""
+    if backend.workers < 2 or len(strips) < 2:
+        for s in strips:
+            yield strip(*s)
+        return
+    pool, todo, flight = backend.strip_pool, iter(strips), deque()
+    try:
+        flight.extend(pool.submit(strip, *s) for s in itertools.islice(todo, backend.workers))
+        while flight:
+            done = flight.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                flight.append(pool.submit(strip, *nxt))
+            yield done
+    finally:
+        for future in flight:
+            future.cancel() or future.exception()
