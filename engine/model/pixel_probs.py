@@ -44,11 +44,20 @@ def patch_index(rows: np.ndarray, cols: np.ndarray, width: int, patch: int) -> n
     return (np.asarray(rows, np.int64) * width + np.asarray(cols, np.int64))[:, None] + flat[None, :]
 
 
-def dense_strip_rows(window_width: int, patch: int, rows: int, budget_px: int = STRIP_PX["cpu"]) -> int:
+def dense_strip_rows(window_width: int, patch: int, rows: int, budget_px: int = STRIP_PX["cpu"],
+                     workers: int = 1) -> int:
     """Core rows per call of the dense classifier's per-window step: windows of about `budget_px`
     pixels (the strip + the patch radius above and below), at least `patch` rows so that the
-    recomputed radius rows stay a minor share; at most `rows` (the whole core)."""
-    return max(1, min(rows, max(patch, budget_px // max(window_width, 1) - 2 * (patch // 2))))
+    recomputed radius rows stay a minor share; at most `rows` (the whole core). With `workers` strips in
+    flight, the rows are shared out into a multiple of `workers` strips of equal height where those stay
+    at least `patch` rows high: 3 strips on 2 workers leave one core idle for a third of the time."""
+    height = max(1, min(rows, max(patch, budget_px // max(window_width, 1) - 2 * (patch // 2))))
+    n = -(-rows // height)
+    if workers > 1 and n > 1:
+        even = -(-rows // (-(-n // workers) * workers))
+        if even >= patch:
+            return even
+    return height
 
 
 class Profile(dict):
@@ -102,7 +111,7 @@ def _classify_dense(x: np.ndarray, feats: np.ndarray, rows: slice, cols: slice, 
     r = patch // 2
     c0, c1 = cols.start - r, cols.stop + r  # window columns: the core + the patch radius
     budget = strip_px or STRIP_PX.get(backend.device, STRIP_PX["cpu"])
-    height = dense_strip_rows(c1 - c0, patch, rows.stop - rows.start, budget)
+    height = dense_strip_rows(c1 - c0, patch, rows.stop - rows.start, budget, backend.workers)
     pixels = backend.dense_pixels_branches if branches else backend.dense_pixels
     strips = []  # (core row of the strip's top, first and last + 1 pixel of rr in it)
     for top in range(0, rows.stop - rows.start, height):

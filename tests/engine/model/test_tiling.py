@@ -56,6 +56,21 @@ def test_gpu_runs_get_larger_tiles_batches_and_dense_windows():
     assert dense_strip_rows(width, 9, 512) == 9  # at least a patch of rows: the CPU keeps windows small
 
 
+def test_dense_strips_are_shared_out_evenly_between_the_workers():
+    """With strips in flight, a core's rows make a multiple of the workers' count of strips of equal height
+    (the demo's 128 rows: 3 strips of 45 left one of 2 cores idle a third of the time), unless the strips
+    would fall below a patch of rows."""
+    from engine.model.pixel_probs import dense_strip_rows
+
+    assert dense_strip_rows(164, 5, 128, 8192) == 45  # one at a time: as many rows as the budget allows
+    assert dense_strip_rows(164, 5, 128, 8192, workers=2) == 32  # 4 strips, 2 per worker
+    assert dense_strip_rows(164, 5, 128, 8192, workers=3) == 43  # 3 strips, one per worker
+    assert dense_strip_rows(260, 5, 256, 8192) == 27  # 10 strips, the last of 13 rows
+    assert dense_strip_rows(260, 5, 256, 8192, workers=2) == 26  # still 10 strips, of equal height
+    assert dense_strip_rows(164, 5, 30, 8192, workers=4) == 30  # one strip: nothing to share out
+    assert dense_strip_rows(164, 9, 60, 2000, workers=4) == 9  # 7 strips of 9; 8 of 8 would be below a patch
+
+
 def test_tile_noise_is_made_once_per_tile_and_where_the_backend_asks():
     from engine.model.tiling import Tile, TileNoise, noise_array, tile_noise
 
