@@ -33,6 +33,7 @@ bench: setup
 	$(PY) -m bench.scan --threads 1 --repeats 7
 	$(PY) -m bench.batch
 	$(PY) -m bench.contribution_pairs --seeds 0,1
+	$(PY) -m bench.contribution_grid
 
 # on a machine with a CUDA GPU and a CUDA build of torch (docs/bench/gpu.md; mamba_ssm optional)
 bench-gpu: setup
