@@ -23,7 +23,8 @@ NODATA_COLOUR = "#f1b6da"
 # bdgf:classify's trust outputs -> the files the demo writes (Float32 0..1, nodata -1; dominant: paletted)
 TRUST = {"ENTROPY": "entropy.tif", "DISAGREEMENT": "disagreement.tif", "AGREEMENT": "agreement.tif",
          "CONTRIBUTION": "contribution.tif", "DOMINANT_MODALITY": "dominant_modality.tif"}
-# the line bdgf:classify logs for the contribution's cost (engine/classify/run.py)
+# the line bdgf:classify logs for the contribution's cost (engine/classify/run.py; seconds to 0.01 s, so
+# that the ratio recomputed here from them is the one the log gives)
 CONTRIBUTION_LOG = re.compile(r"Modality contribution: (\d+) extra features \+ classifier passes per tile "
                               r"took ([\d.]+) s of the ([\d.]+) s")
 
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if cost:
         added, plain = cost["seconds"], cost["of_seconds"] - cost["seconds"]
         ratio = contribution_ratio(added, cost["of_seconds"])
-        print(f"  modality contribution: +{added:.1f} s on top of the {plain:.1f} s classification, "
+        print(f"  modality contribution: +{added:.2f} s on top of the {plain:.2f} s classification, "
               f"{ratio:.2f}x ({cost['passes']} extra features + classifier passes per tile, one per "
               "modality)")
     for path in summary["outputs"].values():

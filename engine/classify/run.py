@@ -255,7 +255,7 @@ def _classify(inputs, model, outputs: ClassifyOutputs, settings: ClassifySetting
         rate = classified / max(seconds - extra, 1e-9)
         passes = len(plan.layers) - len(plan.missing)
         progress.log(f"Modality contribution: {passes} extra features + classifier passes per tile "
-                     f"took {extra:.1f} s of the {seconds:.1f} s: {contribution_ratio(extra, seconds):.2f}x "
+                     f"took {extra:.2f} s of the {seconds:.2f} s: {contribution_ratio(extra, seconds):.2f}x "
                      f"the classification without them ({rate:,.0f} px/s without them, "
                      f"{classified / max(seconds, 1e-9):,.0f} px/s with them)")
     return ClassifyResult(
