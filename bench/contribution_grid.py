@@ -130,9 +130,10 @@ def markdown(data: dict) -> list[str]:
              f"{nth.get(x['stride'], str(x['stride']) + 'th')} row", x["mode"], f"{x['pixel_work']:.2f}",
              f"{x['mae']:.3f}", f"{x['p95']:.3f}", f"{100 * x['off_by_0_1']:.1f}",
              f"{100 * x['dominant_same']:.1f}"] for x in r["rows"]]
-    return [f"Model `{r['model']}` ({', '.join(r['modalities'])}), {r['valid_pixels']:,} valid pixels; mean "
-            f"exact contribution {r['mean_contribution']:.3f} (on 0..1). The exact contribution computed here "
-            f"and the one the engine writes differ by at most {r['engine_max_abs_difference']:.1e}.", "",
+    return [f"Model `{r['model']}` ({', '.join(r['modalities'])}), {r['valid_pixels']:,} valid pixels; "
+            f"mean exact contribution {r['mean_contribution']:.3f} (on 0..1). The exact contribution "
+            f"computed here and the one the engine writes differ by at most "
+            f"{r['engine_max_abs_difference']:.1e}.", "",
             *md_table(["fills computed at", "put back", "per-pixel work", "mean abs. error",
                        "95th pct error", "% off by > 0.1", "% same dominant modality"], rows, "llrrrrr"),
             "", "Per-pixel work: the share of each fill's per-pixel classifier step left to compute; the "

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .bdgf import BDGFClassifier, fuse_branches
+from .bdgf import BDGFClassifier
 from .branches_block import token_boxes
 from .dense import _conv1x1, _pixel_major
-from .dense_window import WindowDenseClassifier
+from .dense_window import TableClassifier, WindowDenseClassifier
 
 
 def box_mean(t: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -32,16 +31,14 @@ def box_mean(t: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return F.avg_pool2d(F.pad(t, (0, width - 1, 0, height - 1)), (height, width), stride=1)
 
 
-class BlockDenseClassifier(nn.Module):
+class BlockDenseClassifier(TableClassifier):
     """Version 3's patch classifier for every pixel of a window (see the module docstring)."""
 
+    version = 3
+
     def __init__(self, classifier: BDGFClassifier):
-        super().__init__()
-        if classifier.version != 3:
-            raise ValueError("BlockDenseClassifier needs a version 3 network; use dense_classifier()")
-        self.classifier = classifier
-        self.patch = p = classifier.cfg.patch_size
-        self.branch_names = list(classifier.branch_names)
+        super().__init__(classifier)
+        p = self.patch
         boxes = token_boxes(p)
         self.sizes = sorted({(h, w) for _, _, h, w in boxes})
         r = p // 2
@@ -50,18 +47,6 @@ class BlockDenseClassifier(nn.Module):
                              persistent=False)
         self.register_buffer("token_size", torch.tensor([self.sizes.index((h, w)) for _, _, h, w in boxes]),
                              persistent=False)
-        self.table_names = []
-        for name in self.branch_names:
-            if name == "transformer":
-                guided = classifier.branches[name].guided
-                self.table_names += ["transformer_centre", "transformer_k", "transformer_v",
-                                     *(["transformer_dk", "transformer_dv"] if guided else [])]
-            else:
-                self.table_names.append(f"{name}_table")
-
-    def _head(self, name: str):
-        lin = self.classifier.heads[name].classifier
-        return lin.weight, lin.bias
 
     # ------------------------------------------------------------ per window
 
@@ -107,34 +92,11 @@ class BlockDenseClassifier(nn.Module):
 
     # ------------------------------------------------------------ per pixel
 
-    def pixels(self, *tables_and_index: torch.Tensor) -> torch.Tensor:
-        """tables (from `maps`) and index (B, P*P) int64 (engine/model/pixel_probs.patch_index) ->
-        probs (B, n_classes)."""
-        return fuse_branches(self._branch_probs(tables_and_index))
+    def _token_rows(self, index: torch.Tensor) -> torch.Tensor:
+        """(B, N): each token's row, window position * sizes + its box size's slot."""
+        return index.index_select(1, self.token_pos) * len(self.sizes) + self.token_size
 
-    def pixels_branches(self, *tables_and_index: torch.Tensor):
-        """As `pixels`, plus the branch softmaxes (B, n_branches, n_classes)."""
-        branch = self._branch_probs(tables_and_index)
-        return fuse_branches(branch), torch.stack(branch, dim=1)
-
-    def _branch_probs(self, tables_and_index) -> list:
-        *tables, index = tables_and_index
-        centre = index[:, index.shape[1] // 2]
-        rows = index.index_select(1, self.token_pos) * len(self.sizes) + self.token_size  # (B, N)
-        tables = list(tables)
-        out = []
-        for name in self.branch_names:
-            branch = self.classifier.branches[name]
-            if name == "cnn":
-                out.append(F.embedding(centre, tables.pop(0)))
-                continue
-            if name == "mamba":
-                e = branch.embed.out_features
-                tok = F.embedding(rows, tables.pop(0)).transpose(0, 1)  # (N, B, E [+ G])
-                feat = branch.scan(tok[..., :e], tok[..., e:] if branch.guided else None)
-            else:
-                own = F.embedding(centre, tables.pop(0))
-                kv = [F.embedding(rows, tables.pop(0)) for _ in range(4 if branch.guided else 2)]
-                feat = WindowDenseClassifier._transformer(branch, own, kv)
-            out.append(torch.softmax(F.linear(feat, *self._head(name)), dim=1))
-        return out
+    def _mamba_feature(self, branch, table, centre, rows) -> torch.Tensor:
+        e = branch.embed.out_features
+        tok = F.embedding(rows, table).transpose(0, 1)  # (N, B, E [+ G])
+        return branch.scan(tok[..., :e], tok[..., e:] if branch.guided else None)

@@ -44,13 +44,18 @@ def ring_means(t: torch.Tensor, patch: int) -> list[torch.Tensor]:
     return out
 
 
-class WindowDenseClassifier(nn.Module):
-    """Version 2's patch classifier for every pixel of a window (see the module docstring)."""
+class TableClassifier(nn.Module):
+    """What the dense classifiers of versions 2 and 3 share: the tables they name, and the per-pixel step
+    that gathers a pixel's rows from them. A version says where its Transformer keys and values lie for a
+    pixel (`_token_rows`) and how its Mamba branch reads its table (`_mamba_feature`)."""
+
+    version = 0
 
     def __init__(self, classifier: BDGFClassifier):
         super().__init__()
-        if classifier.version != 2:
-            raise ValueError("WindowDenseClassifier needs a version 2 network; use dense_classifier()")
+        if classifier.version != self.version:
+            raise ValueError(f"{type(self).__name__} needs a version {self.version} network; "
+                             "use dense_classifier()")
         self.classifier = classifier
         self.patch = classifier.cfg.patch_size
         self.branch_names = list(classifier.branch_names)
@@ -66,6 +71,60 @@ class WindowDenseClassifier(nn.Module):
     def _head(self, name: str):
         lin = self.classifier.heads[name].classifier
         return lin.weight, lin.bias
+
+    def pixels(self, *tables_and_index: torch.Tensor) -> torch.Tensor:
+        """tables (from `maps`) and index (B, P*P) int64 (engine/model/pixel_probs.patch_index) ->
+        probs (B, n_classes)."""
+        return fuse_branches(self._branch_probs(tables_and_index))
+
+    def pixels_branches(self, *tables_and_index: torch.Tensor):
+        """As `pixels`, plus the branch softmaxes (B, n_branches, n_classes)."""
+        branch = self._branch_probs(tables_and_index)
+        return fuse_branches(branch), torch.stack(branch, dim=1)
+
+    def _branch_probs(self, tables_and_index) -> list:
+        *tables, index = tables_and_index
+        centre = index[:, index.shape[1] // 2]
+        rows = self._token_rows(index)
+        tables = list(tables)
+        out = []
+        for name in self.branch_names:
+            branch = self.classifier.branches[name]
+            if name == "cnn":
+                out.append(F.embedding(centre, tables.pop(0)))
+                continue
+            if name == "mamba":
+                feat = self._mamba_feature(branch, tables.pop(0), centre, rows)
+            else:
+                own = F.embedding(centre, tables.pop(0))
+                kv = [F.embedding(rows, tables.pop(0)) for _ in range(4 if branch.guided else 2)]
+                feat = self._transformer(branch, own, kv)
+            out.append(torch.softmax(F.linear(feat, *self._head(name)), dim=1))
+        return out
+
+    def _token_rows(self, index: torch.Tensor) -> torch.Tensor:
+        """(B, L) rows of the key and value tables a pixel's attention reads, from its patch index."""
+        raise NotImplementedError
+
+    def _mamba_feature(self, branch, table: torch.Tensor, centre: torch.Tensor,
+                       rows: torch.Tensor) -> torch.Tensor:
+        """The Mamba branch's feature (B, E) from its table, the pixels' own rows and their token rows."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _transformer(branch, own: torch.Tensor, kv: list) -> torch.Tensor:
+        """own (B, 2E): the centre's embedding and query; kv: its keys and values (B, L, E) each,
+        self-attention's then [the cross-attention's] -> the branch feature (B, E)."""
+        e = branch.embed.out_features
+        tok, q = own[:, None, :e], own[:, None, e:]
+        centre = tok + branch.self_attn.attend(q, kv[0], kv[1])
+        return branch.finish(centre, kv=(kv[2], kv[3]) if branch.guided else None)
+
+
+class WindowDenseClassifier(TableClassifier):
+    """Version 2's patch classifier for every pixel of a window (see the module docstring)."""
+
+    version = 2
 
     # ------------------------------------------------------------ per window
 
@@ -109,48 +168,14 @@ class WindowDenseClassifier(nn.Module):
 
     # ------------------------------------------------------------ per pixel
 
-    def pixels(self, *tables_and_index: torch.Tensor) -> torch.Tensor:
-        """tables (from `maps`) and index (B, P*P) int64 (engine/model/pixel_probs.patch_index) ->
-        probs (B, n_classes)."""
-        return fuse_branches(self._branch_probs(tables_and_index))
+    def _token_rows(self, index: torch.Tensor) -> torch.Tensor:
+        return index  # keys and values per patch pixel
 
-    def pixels_branches(self, *tables_and_index: torch.Tensor):
-        """As `pixels`, plus the branch softmaxes (B, n_branches, n_classes)."""
-        branch = self._branch_probs(tables_and_index)
-        return fuse_branches(branch), torch.stack(branch, dim=1)
-
-    def _branch_probs(self, tables_and_index) -> list:
-        *tables, index = tables_and_index
-        centre = index[:, index.shape[1] // 2]
-        tables = list(tables)
-        out = []
-        for name in self.branch_names:
-            branch = self.classifier.branches[name]
-            if name == "cnn":
-                out.append(F.embedding(centre, tables.pop(0)))
-                continue
-            if name == "mamba":
-                feat = self._mamba(branch, F.embedding(centre, tables.pop(0)))
-            else:
-                own = F.embedding(centre, tables.pop(0))
-                kv = [F.embedding(index, tables.pop(0)) for _ in range(4 if branch.guided else 2)]
-                feat = self._transformer(branch, own, kv)
-            out.append(torch.softmax(F.linear(feat, *self._head(name)), dim=1))
-        return out
-
-    def _mamba(self, branch, row: torch.Tensor) -> torch.Tensor:
-        """row (B, R*E [+ R*G]) -> the branch feature (B, E)."""
+    def _mamba_feature(self, branch, table, centre, rows) -> torch.Tensor:
+        """The centre's table row (R*E [+ R*G]): its ring tokens [and group weights], scanned."""
+        row = F.embedding(centre, table)
         e, n = branch.embed.out_features, self.patch // 2 + 1
         b = row.shape[0]
         tok = row[:, :n * e].reshape(b, n, e).transpose(0, 1)
         weights = row[:, n * e:].reshape(b, n, branch.groups).transpose(0, 1) if branch.guided else None
         return branch.scan(tok, weights)
-
-    @staticmethod
-    def _transformer(branch, own: torch.Tensor, kv: list) -> torch.Tensor:
-        """own (B, 2E): the centre's embedding and query; kv: its patch's keys and values (B, L, E) each,
-        self-attention's then [the cross-attention's] -> the branch feature (B, E)."""
-        e = branch.embed.out_features
-        tok, q = own[:, None, :e], own[:, None, e:]
-        centre = tok + branch.self_attn.attend(q, kv[0], kv[1])
-        return branch.finish(centre, kv=(kv[2], kv[3]) if branch.guided else None)
