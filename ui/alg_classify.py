@@ -74,7 +74,8 @@ class ClassifyAlgorithm(BDGFAlgorithm):
             "with each branch's probabilities ('Model package information' says which outputs a package "
             "supports). Modality contribution: per modality (one band each), how much the mapped class's "
             "probability drops when that modality is replaced by its neutral value (one more pass per "
-            "modality: the log says how much longer it took); dominant modality: the one whose removal "
+            "modality: the run takes about two to three times as long, and the log says how much longer it "
+            "took); dominant modality: the one whose removal "
             "drops it most. Use the entropy or disagreement with 'Suggest samples to label'."
         )
 

@@ -21,7 +21,7 @@ TRUST_BOXES = {
     "contribution": (("CONTRIBUTION", "DOMINANT_MODALITY"), ("contribution", "dominant_modality"),
                      "Modality contribution",
                      "How much each layer holds up the mapped class, and the layer that holds it most; one "
-                     "more pass per layer (slower)"),
+                     "more pass per layer: the run takes about two to three times as long"),
 }
 
 

@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
                                               "probabilities / ln(min(branches, classes)), 0 .. 1")
     trust.add_argument("--agreement", help="share of the classifier branches whose class is the map's")
     trust.add_argument("--contribution", help="per modality (one band each): drop of the predicted class's "
-                                              "probability without it (one more pass per modality)")
+                                              "probability without it (one more pass per modality: the "
+                                              "run takes about two to three times as long)")
     trust.add_argument("--dominant-modality", help="the modality with the largest contribution (paletted)")
     run.add_argument("--device", choices=DEVICES, default="auto")
     run.add_argument("--backend", choices=BACKENDS, default="onnx")
