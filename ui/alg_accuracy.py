@@ -150,9 +150,12 @@ class AccuracyAlgorithm(BDGFAlgorithm):
         feedback.pushInfo(self.tr("Reference sampling: {}").format(self.tr(label)))
         notes = [self.tr("Classification: {}").format(classification.source()),
                  self.tr("Reference: {}").format(reference.source())]
-        assessment = write_reports(truth, predicted, classes, grid_of(classification.source()), paths,
-                                   title=self.tr("Accuracy of {}").format(classification.name()),
-                                   notes=notes, probability_sample=probability_sample)
+        try:  # nothing assessable, or a report that cannot be written: one line, never a traceback
+            assessment = write_reports(truth, predicted, classes, grid_of(classification.source()), paths,
+                                       title=self.tr("Accuracy of {}").format(classification.name()),
+                                       notes=notes, probability_sample=probability_sample)
+        except BDGFError as exc:
+            raise QgsProcessingException(str(exc)) from None
         if assessment.metrics.ignored:
             feedback.reportError(assessment.metrics.ignored_sentence())
         for line in assessment.to_markdown().splitlines():

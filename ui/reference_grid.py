@@ -54,9 +54,9 @@ def class_and_reference(class_path, layer, field, context, feedback):
 
     try:
         grid = grid_of(class_path)
-        classes = read_labels(class_path, grid)
+        classes = read_labels(class_path, grid, what="classification")
         if isinstance(layer, QgsVectorLayer):
             return classes, rasterize_vector(layer, field, grid, context, feedback)
-        return classes, read_labels(layer.source(), grid)
+        return classes, read_labels(layer.source(), grid, what="reference")
     except BDGFError as exc:
         raise QgsProcessingException(str(exc)) from None

@@ -44,7 +44,8 @@ def check(layers, classes, train_shapes=None, train_raster=None, test_shapes=Non
     grid = ref.window(*window)
     channels = sum(info.band_count for info in infos)
     result = Preflight(pixels=grid.width * grid.height, channels=channels)
-    train = burn_shapes(train_shapes, grid) if train_shapes is not None else read_labels(train_raster, grid)
+    train = (burn_shapes(train_shapes, grid) if train_shapes is not None
+             else read_labels(train_raster, grid, what="training labels"))
     result.train_pixels = _counts(train, classes)
     problems = []
     if not any(result.train_pixels.values()):
@@ -62,7 +63,8 @@ def check(layers, classes, train_shapes=None, train_raster=None, test_shapes=Non
             result.warnings.append(f"Very few labelled pixels for {', '.join(few)}: the model will barely "
                                    "learn these classes.")
     if test_shapes is not None or test_raster is not None:
-        test = burn_shapes(test_shapes, grid) if test_shapes is not None else read_labels(test_raster, grid)
+        test = (burn_shapes(test_shapes, grid) if test_shapes is not None
+                else read_labels(test_raster, grid, what="test labels"))
         result.test_pixels = _counts(test, classes)
         untested = [name for name, n in result.test_pixels.items() if n == 0]
         if untested:

@@ -121,11 +121,38 @@ def assess(reference: np.ndarray, class_map: np.ndarray, classes: Sequence[dict]
         raise BDGFError(f"Nothing could be assessed: {found} The map's classes are "
                         f"{', '.join(str(v) for v in values) or 'none'}. Check that the reference's class "
                         "values (or its class field) are the map's, and that the two layers overlap.")
+    _check_comparable(reference, class_map, values, metrics.n_reference, metrics.unclassified)
     area_m2, note = pixel_area(grid.geotransform, grid.crs_wkt)
     area = area_accuracy(metrics.matrix, class_pixel_counts(class_map, values), values,
                          probability_sample=probability_sample, pixel_area_m2=area_m2, area_note=note,
                          unclassified_samples=metrics.unclassified)
     return Assessment(classes=[dict(c) for c in classes], metrics=metrics, area=area)
+
+
+def _listed(values: np.ndarray, first: int = 8) -> str:
+    return ", ".join(str(v) for v in values[:first].tolist()) + (", ..." if values.size > first else "")
+
+
+def _check_comparable(reference: np.ndarray, class_map: np.ndarray, values: Sequence[int], n_reference: int,
+                      unclassified: int) -> None:
+    """BDGFError when the map classifies none of the labelled reference pixels, or where it does, shares no
+    class value with the reference: a wrong layer or another class coding, which would read as a result
+    (coverage 0 %, or OA 0 % with a confusion matrix that is a relabelling)."""
+    labelled = np.asarray(reference) != 0
+    held = np.unique(np.asarray(class_map)[labelled])
+    if unclassified == n_reference:
+        raise BDGFError(f"Nothing could be assessed: the map classifies none of the {n_reference:,} labelled "
+                        f"reference pixels (it holds {_listed(held)} there; its classes are "
+                        f"{', '.join(str(v) for v in values)}; 0 = unclassified). Check that the map is the "
+                        "classification of the reference's area and that its class values are the "
+                        "reference's.")
+    mapped = held[held != 0]
+    labels = np.unique(np.asarray(reference)[labelled])
+    if not np.isin(mapped, labels).any():
+        raise BDGFError(f"Nothing could be assessed: where the reference is labelled, the map holds classes "
+                        f"{_listed(mapped)} and the reference {_listed(labels)}, not one value in common. "
+                        "The two are coded differently: recode one of them to the other's class values "
+                        "(QGIS: Reclassify by table).")
 
 
 # Bytes per pixel of an assessment held in memory: the map and the reference as int32, their comparison.

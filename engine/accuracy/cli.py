@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
                   protected={"model package": args.model} if args.model else None)
     grid = grid_of(args.map)
     check_memory(grid, "class map")
-    class_map = read_labels(args.map, grid)
+    class_map = read_labels(args.map, grid, what="class map")
     reference = read_reference(args.reference, grid, args.field, args.layer)
     if args.model:
         from ..model.package import ModelPackage

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import BDGFError
 from ..progress import Progress, SilentProgress, check_cancel
+from ..raster.labels import check_class_raster
 from ..raster.read import check_scan, grid_of, open_raster, row_strips
 
 BLOCK_PIXELS = 1 << 22  # pixels read at a time (full-width row strips)
@@ -177,6 +178,7 @@ def count_classes(class_path: str, progress: Progress | None = None) -> dict[int
     """Pixel count of each class value of a class raster (band 1), read in strips; 0 and nodata excluded."""
     progress = progress or SilentProgress()
     check_scan(grid_of(class_path), "class raster")
+    check_class_raster(class_path, "class map")
     ds = open_raster(class_path)
     band = ds.GetRasterBand(1)
     totals: dict[int, int] = {}

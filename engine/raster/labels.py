@@ -8,6 +8,7 @@ reference pixel means the same thing in both.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -15,11 +16,58 @@ from osgeo import gdal, ogr, osr
 
 from ..errors import BDGFError
 from .grid import Grid
-from .read import Source, aligned_vrt, read_window
+from .read import Source, aligned_vrt, open_raster, read_window
+
+# A class or label raster is one band of whole class numbers (1, 2, ...; 0 = none). An image picked by
+# mistake read as one would become dozens of "classes" (a DSM's heights rounded to metres: 25 of them on the
+# demo) or none at all (reflectances rounded to 0), and every step after it would run on without a word.
+# Checked on a strided sample of at most CHECK_PIXELS pixels, before any work.
+CHECK_PIXELS = 1 << 16
+MAX_CLASS_VALUES = 1000  # distinct values in the sample above which a raster is not a class raster
+PICK_HINT = "Pick the classification or label layer, not an image (reflectances, backscatter, heights)."
 
 
-def read_labels(source: Source, ref_grid: Grid, band: int = 1) -> np.ndarray:
-    """Label raster aligned on `ref_grid` with nearest neighbour: int32 (H, W), 0 = no label."""
+def class_raster_problem(source: Source) -> str | None:
+    """Why `source` is not a class raster (one band of whole class numbers), or None. Reads a strided
+    sample of at most CHECK_PIXELS pixels."""
+    ds = open_raster(source)
+    if ds.RasterCount != 1:
+        return (f"it has {ds.RasterCount} bands; a class raster has one band of class values (1, 2, ...; "
+                "0 = none)")
+    band = ds.GetRasterBand(1)
+    step = max(1, math.ceil(math.sqrt(ds.RasterXSize * ds.RasterYSize / CHECK_PIXELS)))
+    sample = band.ReadAsArray(0, 0, ds.RasterXSize, ds.RasterYSize, buf_xsize=-(-ds.RasterXSize // step),
+                              buf_ysize=-(-ds.RasterYSize // step))
+    if sample is None:
+        return "its pixels cannot be read"
+    values = sample[np.isfinite(sample)] if sample.dtype.kind in "fc" else sample.ravel()
+    nodata = band.GetNoDataValue()
+    if nodata is not None:
+        values = values[values != nodata]
+    if values.dtype.kind in "fc":
+        fractional = values[values != np.rint(values)]
+        if fractional.size:
+            return (f"it holds {float(fractional[0]):g}, not a whole class number (a class raster holds "
+                    "integers 1, 2, ...; 0 = none)")
+    distinct = len(np.unique(values))
+    if distinct > MAX_CLASS_VALUES:
+        return (f"it holds {distinct:,} different values in a sample of {sample.size:,} pixels; a class "
+                "raster holds a few class values")
+    return None
+
+
+def check_class_raster(source: Source, what: str = "label raster") -> None:
+    """BDGFError naming `what` and the fix when `source` is not a class raster (class_raster_problem)."""
+    problem = class_raster_problem(source)
+    if problem:
+        name = source.GetDescription() if isinstance(source, gdal.Dataset) else str(source)
+        raise BDGFError(f"The {what} {name} is not a class raster: {problem}. {PICK_HINT}")
+
+
+def read_labels(source: Source, ref_grid: Grid, band: int = 1, what: str = "label raster") -> np.ndarray:
+    """Label raster aligned on `ref_grid` with nearest neighbour: int32 (H, W), 0 = no label. BDGFError
+    first when it is not a class raster (`what` names it: check_class_raster)."""
+    check_class_raster(source, what)
     ds = aligned_vrt(source, ref_grid, "nearest", [band])
     return read_label_window(ds, 0, 0, ref_grid.height, ref_grid.width)
 
@@ -118,7 +166,7 @@ def read_reference(path: str, grid: Grid, field: str | None = None, layer: str |
     layer (`layer`, default the first) whose integer `field` is burnt. BDGFError naming the fields when the
     vector's field is not given or not found."""
     if _open(path, gdal.OF_RASTER) is not None:
-        return read_labels(path, grid)
+        return read_labels(path, grid, what="reference")
     vector = _open(path, gdal.OF_VECTOR)
     if vector is None:
         raise BDGFError(f"Cannot open the reference {path}: neither a raster nor a vector layer.")

@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import BDGFError
 from ..progress import Progress, SilentProgress, check_cancel
 from ..raster.guard import check_outputs
+from ..raster.labels import check_class_raster
 from ..raster.points import write_points
 from ..raster.read import check_scan, grid_of, open_raster, row_strips
 from ..raster.write import read_classes
@@ -88,6 +89,7 @@ def check_rasters(classes_path: str, uncertainty_path: str, band: int = 1) -> No
     """BDGFError when the rasters cannot be read, are not on one grid, the band is missing, or the
     'uncertainty' is the branch agreement or the confidence (high there means trustworthy)."""
     grids = {path: grid_of(path) for path in (classes_path, uncertainty_path)}
+    check_class_raster(classes_path, "class map")
     a, b = grids[classes_path], grids[uncertainty_path]
     if (a.width, a.height) != (b.width, b.height) or not np.allclose(a.geotransform, b.geotransform,
                                                                       rtol=0, atol=1e-9 * max(a.pixel_size)):

@@ -469,6 +469,46 @@ def test_accuracy_with_nothing_assessable_or_a_fractional_class_field_is_refused
     assert proc.returncode == 2 and "'cls' holds 2.7, not a whole number" in line
 
 
+def test_an_image_given_as_the_class_map_or_labels_is_refused_before_any_work(fixture_scene, tmp_path):
+    """The spectral image as the map, the DSM as the map, the reference or the training labels: one line
+    naming the file and what it holds, where before they were read as classes (coverage 0 %, exit 0; 25
+    height "classes" in a sampling design; a model trained on them). A map coded differently from the
+    reference, or classifying none of it, is refused too: it read as a result (OA 0 %, coverage 0 %)."""
+    from engine.accuracy.sampling_design import count_classes
+    from engine.trust.suggest import suggest_samples
+
+    hsi, dsm, test = fixture_scene["hsi"], fixture_scene["dsm"], fixture_scene["test"]
+    proc = _engine("accuracy", "--map", hsi, "--reference", test, "--html", tmp_path / "r.html")
+    line = _one_error_line(proc)
+    assert proc.returncode == 2 and "class map" in line and "bands; a class raster has one band" in line
+    proc = _engine("accuracy", "--map", fixture_scene["labels"], "--reference", dsm)
+    line = _one_error_line(proc)
+    assert proc.returncode == 2 and "The reference" in line and "not a whole class number" in line
+    assert "not a whole class number" in _error(lambda: count_classes(dsm))
+    assert "not a whole class number" in _error(lambda: suggest_samples(dsm, dsm))
+    labels = read(fixture_scene["labels"])
+    shifted = write_like(fixture_scene["labels"], tmp_path / "shifted.tif",
+                         np.where(labels > 0, labels + 20, 0), gdal.GDT_Byte)
+    proc = _engine("accuracy", "--map", shifted, "--reference", test)
+    line = _one_error_line(proc)
+    assert proc.returncode == 2 and "not one value in common" in line and "recode" in line
+    empty = write_like(fixture_scene["labels"], tmp_path / "empty.tif", np.zeros_like(labels), gdal.GDT_Byte)
+    proc = _engine("accuracy", "--map", empty, "--reference", test)
+    line = _one_error_line(proc)
+    assert proc.returncode == 2 and "classifies none of the" in line
+    assert sorted(os.listdir(tmp_path)) == ["empty.tif", "shifted.tif"]  # no report written
+    train = Path(fixture_scene["train"]).as_posix()
+    text = _config_text(fixture_scene).replace(f'train = "{train}"', f'train = "{Path(dsm).as_posix()}"')
+    assert Path(dsm).as_posix() in text
+    (tmp_path / "config.toml").write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "training.run", "--config", tmp_path / "config.toml",
+                           "--out", tmp_path / "run", "--preset", "quick", "--device", "cpu"],
+                          cwd=REPO, env={**os.environ, "TQDM_DISABLE": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and "is not a class raster: it holds" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 # ---------------------------------------------------------------- issue 26, 3 and 6: huge maps
 
 def test_accuracy_sampling_design_and_suggest_refuse_a_huge_map_in_seconds(fixture_scene, tmp_path):

@@ -205,6 +205,25 @@ def test_accuracy_lists_reference_values_outside_the_class_table(bdgf_plugin, fi
     assert listed in "\n".join(feedback.lines)
 
 
+def test_accuracy_refuses_an_image_or_a_map_of_nothing_in_one_line(bdgf_plugin, fixture_scene, tmp_path):
+    """The spectral image as the classification, or a map that classifies none of the reference: a
+    Processing error naming what is wrong (the second used to escape as a BDGFError traceback), no report."""
+    params = {"REFERENCE": fixture_scene["test"], "OUTPUT_HTML": str(tmp_path / "r.html")}
+    with pytest.raises(QgsProcessingException, match="is not a class raster: it has .* bands"):
+        run_in_process("bdgf:accuracy", {"INPUT": fixture_scene["hsi"], **params})
+    source = gdal.Open(fixture_scene["labels"])
+    empty = str(tmp_path / "empty.tif")
+    ds = gdal.GetDriverByName("GTiff").CreateCopy(empty, source)
+    ds.GetRasterBand(1).Fill(0)
+    ds = None
+    with pytest.raises(RuntimeError) as failed:  # qgis_process: what a user's log shows
+        run_with_qgis_process(tmp_path / "profile", "bdgf:accuracy", {"INPUT": empty, **params}, timeout=300)
+    message = str(failed.value)
+    del failed
+    assert "classifies none of the" in message and "Traceback" not in message
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_sampling_design_points_labelled_and_fed_back_to_the_accuracy_assessment(
         bdgf_plugin, fixture_scene, tmp_path):
     """bdgf:samplingdesign on a map with errors and holes; the points are labelled from the dense truth

@@ -68,3 +68,43 @@ def test_burn_field_reprojects_polygons_onto_the_grid():
     burned = burn_field(layer, "cls", grid)
     assert burned.dtype == np.int32 and burned.shape == (10, 10)
     assert (burned[:5, :5] == 7).all() and (burned[5:, :] == 0).all() and (burned[:, 5:] == 0).all()
+
+
+def _raster(path, data, dtype, nodata=None) -> str:
+    data = np.asarray(data).reshape(-1, *np.asarray(data).shape[-2:])
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), data.shape[2], data.shape[1], len(data), dtype)
+    ds.SetGeoTransform((500000, 2, 0, 5000000, 0, -2))
+    for i, band in enumerate(data):
+        ds.GetRasterBand(i + 1).WriteArray(band)
+        if nodata is not None:
+            ds.GetRasterBand(i + 1).SetNoDataValue(nodata)
+    ds = None
+    return str(path)
+
+
+def test_an_image_is_not_taken_for_a_class_raster(tmp_path):
+    """One band of whole class numbers passes (whatever its type); an image picked by mistake is named with
+    what it holds before anything reads it as classes."""
+    import pytest
+
+    from engine.errors import BDGFError
+    from engine.raster.labels import MAX_CLASS_VALUES, check_class_raster, class_raster_problem
+
+    rng = np.random.default_rng(0)
+    classes = rng.integers(0, 9, (60, 80))
+    assert class_raster_problem(_raster(tmp_path / "byte.tif", classes, gdal.GDT_Byte)) is None
+    whole = np.where(classes == 0, -9999.0, classes).astype(np.float32)  # float classes, float nodata
+    assert class_raster_problem(_raster(tmp_path / "float.tif", whole, gdal.GDT_Float32, -9999)) is None
+    assert "3 bands" in class_raster_problem(_raster(tmp_path / "rgb.tif", np.stack([classes] * 3),
+                                                     gdal.GDT_Byte))
+    heights = 30 + rng.random((60, 80)).astype(np.float32) * 20  # a DSM: rounded, 20 "classes"
+    dsm = _raster(tmp_path / "dsm.tif", heights, gdal.GDT_Float32)
+    assert "not a whole class number" in class_raster_problem(dsm)
+    counts = rng.integers(0, 20000, (60, 80))  # a UInt16 band of digital numbers
+    assert len(np.unique(counts)) > MAX_CLASS_VALUES
+    assert "different values" in class_raster_problem(_raster(tmp_path / "dn.tif", counts, gdal.GDT_UInt16))
+    with pytest.raises(BDGFError, match=r"The reference .*dsm.tif is not a class raster: it holds .*image"):
+        check_class_raster(dsm, "reference")
+    grid = Grid(80, 60, (500000, 2, 0, 5000000, 0, -2), "")
+    with pytest.raises(BDGFError, match="The class map"):
+        read_labels(dsm, grid, what="class map")
