@@ -89,7 +89,6 @@ def check_rasters(classes_path: str, uncertainty_path: str, band: int = 1) -> No
     """BDGFError when the rasters cannot be read, are not on one grid, the band is missing, or the
     'uncertainty' is the branch agreement or the confidence (high there means trustworthy)."""
     grids = {path: grid_of(path) for path in (classes_path, uncertainty_path)}
-    check_class_raster(classes_path, "class map")
     a, b = grids[classes_path], grids[uncertainty_path]
     if (a.width, a.height) != (b.width, b.height) or not np.allclose(a.geotransform, b.geotransform,
                                                                       rtol=0, atol=1e-9 * max(a.pixel_size)):
@@ -130,6 +129,7 @@ def suggest_samples(classes_path: str, uncertainty_path: str, settings: SuggestS
     classes_path, uncertainty_path = os.fspath(classes_path), os.fspath(uncertainty_path)
     check_rasters(classes_path, uncertainty_path, settings.band)
     check_scan(grid_of(classes_path), "class raster")
+    check_class_raster(classes_path, "class map")  # after the size check: it reads a sample
     caps: dict[int, int] = {}
     while True:
         pools, counts, width = _pools(classes_path, uncertainty_path, settings, caps, progress)

@@ -435,7 +435,11 @@ def test_a_layer_whose_crs_is_mislabelled_is_one_clear_line_in_classify_and_accu
     proc = _engine(*_classify_args(layers, engine_model, tmp_path / "classes.tif"))
     line = _one_error_line(proc)
     assert proc.returncode == 2 and "cannot be placed in" in line and "Assign the right CRS" in line
-    proc = _engine("accuracy", "--map", wrong, "--reference", fixture_scene["test"])
+    wrong_map = shutil.copyfile(fixture_scene["labels"], tmp_path / "labels_4326.tif")
+    ds = gdal.Open(str(wrong_map), gdal.GA_Update)
+    ds.SetProjection(srs.ExportToWkt())
+    ds = None
+    proc = _engine("accuracy", "--map", wrong_map, "--reference", fixture_scene["test"])
     line = _one_error_line(proc)
     assert proc.returncode == 2 and "does not fit its CRS" in line
     assert not (tmp_path / "classes.tif").exists()
