@@ -356,8 +356,10 @@ def main(argv=None) -> int:
         ctx.stream = ProgressWriter(lambda line: print(line, flush=True))
     if ctx.is_main and not args.resume and (out / "ckpt").exists():
         shutil.rmtree(out / "ckpt")  # fresh run: old checkpoints must not leak in
+    log = setup_logging(ctx, out)  # the main process makes the run folder here
+    # every process checks the outputs (check_outputs below), so none may pass before the folder exists:
+    # a second process that got there first stopped with "Output folder does not exist" (torchrun, loaded CPU)
     ctx.barrier()
-    log = setup_logging(ctx, out)
     started = time.perf_counter()
     restore_signals = on_termination()
     try:
