@@ -155,9 +155,7 @@ def rasterize_features(path, field_name: str, layer_name: str | None, grid: Grid
 def _read_label_raster(path, grid_ref: Grid, window) -> np.ndarray:
     if not path.is_file():
         raise ConfigError(f"label raster not found: {path}")
-    problem = label_io.class_raster_problem(str(path))
-    if problem:
-        raise ConfigError(f"label raster {path.name} is not a class raster: {problem}. {label_io.PICK_HINT}")
+    label_io.check_class_raster(str(path), "label raster")  # a BDGFError: exit 2 like a ConfigError
     ds = raster.aligned_vrt(str(path), grid_ref, "nearest", [1])
     return label_io.read_label_window(ds, *window)
 

@@ -24,7 +24,7 @@ from .read import Source, aligned_vrt, open_raster, read_window
 # Checked on a strided sample of at most CHECK_PIXELS pixels, before any work.
 CHECK_PIXELS = 1 << 16
 MAX_CLASS_VALUES = 1000  # distinct values in the sample above which a raster is not a class raster
-PICK_HINT = "Pick the classification or label layer, not an image (reflectances, backscatter, heights)."
+_PICK_HINT = "Pick the classification or label layer, not an image (reflectances, backscatter, heights)."
 
 
 def class_raster_problem(source: Source) -> str | None:
@@ -61,7 +61,7 @@ def check_class_raster(source: Source, what: str = "label raster") -> None:
     problem = class_raster_problem(source)
     if problem:
         name = source.GetDescription() if isinstance(source, gdal.Dataset) else str(source)
-        raise BDGFError(f"The {what} {name} is not a class raster: {problem}. {PICK_HINT}")
+        raise BDGFError(f"The {what} {name} is not a class raster: {problem}. {_PICK_HINT}")
 
 
 def read_labels(source: Source, ref_grid: Grid, band: int = 1, what: str = "label raster") -> np.ndarray:

@@ -71,14 +71,7 @@ def test_burn_field_reprojects_polygons_onto_the_grid():
 
 
 def _raster(path, data, dtype, nodata=None) -> str:
-    data = np.asarray(data).reshape(-1, *np.asarray(data).shape[-2:])
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), data.shape[2], data.shape[1], len(data), dtype)
-    ds.SetGeoTransform((500000, 2, 0, 5000000, 0, -2))
-    for i, band in enumerate(data):
-        ds.GetRasterBand(i + 1).WriteArray(band)
-        if nodata is not None:
-            ds.GetRasterBand(i + 1).SetNoDataValue(nodata)
-    ds = None
+    write_tif(path, data, (500000, 2, 0, 5000000, 0, -2), None, nodata, dtype)
     return str(path)
 
 
