@@ -16,7 +16,7 @@ from ..errors import BDGFError
 from .atomic import remove_quietly, replace_all, temp_path
 from .read import GdalMessages
 from .style import paletted_qml, qml_path_for
-from .write import read_back_problems
+from .write import raster_moves, read_back_problems
 
 COG_OPTIONS = ("COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS")
 
@@ -114,11 +114,7 @@ class _Staged:
         problems = read_back_problems(self.temp_path, *size)
         if problems:
             raise self.failure(problems, "write")
-        moves = [(self.temp_path, self.path)]
-        if os.path.exists(self.temp_path + ".aux.xml"):
-            moves.append((self.temp_path + ".aux.xml", self.path + ".aux.xml"))
-        else:
-            remove_quietly(self.path + ".aux.xml")  # a stale sidecar would override the new metadata
+        moves = raster_moves(self.temp_path, self.path)
         try:
             for final, text in sidecars.items():
                 temp = temp_path(final)

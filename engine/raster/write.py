@@ -158,11 +158,7 @@ class GeoTiffWriter:
             return self.path
         if self._ds is not None:
             self.close()
-        moves = [(self.temp_path, self.path)]
-        if os.path.exists(self.temp_path + ".aux.xml"):
-            moves.append((self.temp_path + ".aux.xml", self.path + ".aux.xml"))
-        else:
-            remove_quietly(self.path + ".aux.xml")  # a stale sidecar would override the new metadata
+        moves = raster_moves(self.temp_path, self.path)
         try:
             replace_all([*moves, *((temp, final) for final, temp in self._sidecar_temps.items())])
         except OSError as exc:
@@ -212,6 +208,18 @@ class GeoTiffWriter:
             self.finalize()
         elif not self.finished:
             self.abort()
+
+
+def raster_moves(temp: str, final: str) -> list[tuple[str, str]]:
+    """The renames that put a finished raster written at `temp` in place at `final`: the file and, when GDAL
+    wrote one, its .aux.xml. Without a new .aux.xml an old one at `final` is removed now: a stale sidecar
+    would override the new file's metadata (statistics, categories) when QGIS opens it."""
+    moves = [(temp, final)]
+    if os.path.exists(temp + ".aux.xml"):
+        moves.append((temp + ".aux.xml", final + ".aux.xml"))
+    else:
+        remove_quietly(final + ".aux.xml")
+    return moves
 
 
 def read_back_problems(path: str, width: int, height: int, band_count: int) -> list[str]:

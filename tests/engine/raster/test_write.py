@@ -13,6 +13,7 @@ from engine.raster.write import (
     ConfidenceRasterWriter,
     ProbabilityRasterWriter,
     class_dtype,
+    raster_moves,
     read_classes,
     write_class_raster,
 )
@@ -176,3 +177,14 @@ def test_no_qml_when_disabled(tmp_path, grid):
     write_class_raster(tmp_path / "m.tif", grid, CLASSES, np.zeros((grid.height, grid.width), np.uint8),
                        write_qml=False)
     assert "m.qml" not in listing(tmp_path)
+
+
+def test_raster_moves_take_the_new_sidecar_or_drop_a_stale_one(tmp_path):
+    """A new .aux.xml travels with its raster; without one, an old .aux.xml at the final name (another run's
+    statistics and categories, which QGIS would read over the new file's) is removed before the rename."""
+    final, temp = str(tmp_path / "map.tif"), str(tmp_path / "map.partial-1.tif")
+    (tmp_path / "map.tif.aux.xml").write_text("<PAMDataset>old</PAMDataset>")
+    assert raster_moves(temp, final) == [(temp, final)]
+    assert not (tmp_path / "map.tif.aux.xml").exists()
+    (tmp_path / "map.partial-1.tif.aux.xml").write_text("<PAMDataset>new</PAMDataset>")
+    assert raster_moves(temp, final) == [(temp, final), (temp + ".aux.xml", final + ".aux.xml")]
