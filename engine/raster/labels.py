@@ -8,7 +8,6 @@ reference pixel means the same thing in both.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -16,42 +15,34 @@ from osgeo import gdal, ogr, osr
 
 from ..errors import BDGFError
 from .grid import Grid
-from .read import Source, aligned_vrt, open_raster, read_window
+from .read import Source, aligned_vrt, open_raster, read_window, sample_window
 
 # A class or label raster is one band of whole class numbers (1, 2, ...; 0 = none). An image picked by
 # mistake read as one would become dozens of "classes" (a DSM's heights rounded to metres: 25 of them on the
 # demo) or none at all (reflectances rounded to 0), and every step after it would run on without a word.
-# Checked on a strided sample of at most CHECK_PIXELS pixels, before any work.
+# Checked on a sample of at most CHECK_PIXELS pixels, before any work.
 CHECK_PIXELS = 1 << 16
 MAX_CLASS_VALUES = 1000  # distinct values in the sample above which a raster is not a class raster
 _PICK_HINT = "Pick the classification or label layer, not an image (reflectances, backscatter, heights)."
 
 
 def class_raster_problem(source: Source) -> str | None:
-    """Why `source` is not a class raster (one band of whole class numbers), or None. Reads a strided
-    sample of at most CHECK_PIXELS pixels."""
+    """Why `source` is not a class raster (one band of whole class numbers), or None. Reads a sample of at
+    most CHECK_PIXELS pixels (read.sample_window: small squares spread over the raster, a few blocks of the
+    file each, so that a large map is not decoded whole before the work that reads it)."""
     ds = open_raster(source)
     if ds.RasterCount != 1:
         return (f"it has {ds.RasterCount} bands; a class raster has one band of class values (1, 2, ...; "
                 "0 = none)")
-    band = ds.GetRasterBand(1)
-    step = max(1, math.ceil(math.sqrt(ds.RasterXSize * ds.RasterYSize / CHECK_PIXELS)))
-    sample = band.ReadAsArray(0, 0, ds.RasterXSize, ds.RasterYSize, buf_xsize=-(-ds.RasterXSize // step),
-                              buf_ysize=-(-ds.RasterYSize // step))
-    if sample is None:
-        return "its pixels cannot be read"
-    values = sample[np.isfinite(sample)] if sample.dtype.kind in "fc" else sample.ravel()
-    nodata = band.GetNoDataValue()
-    if nodata is not None:
-        values = values[values != nodata]
-    if values.dtype.kind in "fc":
-        fractional = values[values != np.rint(values)]
-        if fractional.size:
-            return (f"it holds {float(fractional[0]):g}, not a whole class number (a class raster holds "
-                    "integers 1, 2, ...; 0 = none)")
+    data, valid, _ = sample_window(ds, 0, 0, ds.RasterYSize, ds.RasterXSize, CHECK_PIXELS)
+    values = data[0][valid]  # nodata and non-finite values left out (read_window's rule)
+    fractional = values[values != np.rint(values)]
+    if fractional.size:
+        return (f"it holds {float(fractional[0]):g}, not a whole class number (a class raster holds "
+                "integers 1, 2, ...; 0 = none)")
     distinct = len(np.unique(values))
     if distinct > MAX_CLASS_VALUES:
-        return (f"it holds {distinct:,} different values in a sample of {sample.size:,} pixels; a class "
+        return (f"it holds {distinct:,} different values in a sample of {data[0].size:,} pixels; a class "
                 "raster holds a few class values")
     return None
 
